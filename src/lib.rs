@@ -1,0 +1,40 @@
+//! # scim-bridge
+//!
+//! A single-binary SCIM 2.0 bridge. Identity providers (Entra ID, Okta, OneLogin, JumpCloud,
+//! Rippling, ...) provision users and groups through its RFC 7643/7644 API; it keeps them in an
+//! embedded store or in Redis shared by several replicas.
+//!
+//! Data flows one way: bytes in at the edge, a SCIM request in the engine, a record in the store.
+//!
+//! ```text
+//!  identity provider ──▶ edge (listeners) ──▶ http router ──▶ auth ──▶ scim api ──▶ engine ──▶ store
+//!        Prometheus ──▶ /metrics          load balancer ──▶ /ping, /health
+//! ```
+//!
+//! ## Module map
+//! * [`cli`]: command-line arguments (clap); knows nothing of how commands run.
+//! * [`config`]: one validated [`config::Settings`] from `config/*.toml` and `OP_*` variables.
+//! * [`app`]: the composition root; builds everything and owns graceful shutdown.
+//! * [`session`], [`auth`]: the scimsession file and constant-time bearer verification.
+//! * [`edge`]: TCP accept loops and HTTP/1.1 + HTTP/2 connections (hyper-util).
+//! * [`http`]: the route table and the tower-http stack; renders responses.
+//! * [`scim`]: the SCIM protocol and the provisioning engine.
+//! * [`status`]: `/health` and `/ping`.
+//! * [`metrics`]: Prometheus metrics registered into a registry passed in.
+//! * [`store`]: storage traits and the `embedded` (redb) and `redis` (fred) backends.
+//! * [`logging`]: tracing subscriber set-up (plain, JSON, colour).
+//! * [`shutdown`]: the SIGTERM/SIGINT future.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod edge;
+pub mod http;
+pub mod logging;
+pub mod metrics;
+pub mod scim;
+pub mod session;
+pub mod shutdown;
+pub mod status;
+pub mod store;

@@ -1,0 +1,1 @@
+//! conformance backend (in progress).

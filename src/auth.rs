@@ -1,1 +1,148 @@
-//! auth (in progress).
+//! Bearer-token verification against the live session, in constant time.
+//!
+//! A presented token is hashed and its digest compared with every verifier the session lists,
+//! always all of them, with `subtle`'s constant-time equality, so timing reveals neither which
+//! bytes matched nor which token. Tokens past their rotation grace period are refused.
+//!
+//! Must not know about SCIM or routing: callers turn an [`AuthError`] into their 401.
+
+use std::sync::Arc;
+
+use subtle::{ConstantTimeEq, ConditionallySelectable};
+use time::OffsetDateTime;
+
+use crate::session::{reload::SessionHandle, Verifier};
+
+/// Why a request was not authorised. Every variant is a 401.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No `Authorization` header.
+    #[error("an Authorization: Bearer header is required")]
+    Missing,
+    /// A header that is not `Bearer <token>`.
+    #[error("the Authorization header is not a bearer token")]
+    Malformed,
+    /// A well-formed token that the session does not accept.
+    #[error("the bearer token is not valid")]
+    Rejected,
+}
+
+/// Verifies bearer tokens against the current session.
+#[derive(Clone, Debug)]
+pub struct Authorizer {
+    session: Arc<SessionHandle>,
+}
+
+/// Who called: the label of the token that matched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// The token's label (never the token).
+    pub token_label: String,
+}
+
+impl Authorizer {
+    /// An authorizer over the live session.
+    pub fn new(session: Arc<SessionHandle>) -> Self {
+        Self { session }
+    }
+
+    /// Checks an `Authorization` header value.
+    pub fn verify(&self, header: Option<&[u8]>) -> Result<Caller, AuthError> {
+        let token = bearer_token(header.ok_or(AuthError::Missing)?)?;
+        let presented = Verifier::of(token);
+        let session = self.session.current();
+        let now = OffsetDateTime::now_utc();
+        // Compare against every verifier; remember the matching index without branching on it.
+        let mut matched = subtle::Choice::from(0);
+        let mut index = 0u32;
+        for (i, entry) in session.tokens.iter().enumerate() {
+            let eq = entry.verifier.0.ct_eq(&presented.0);
+            let live = entry.expires_at.is_none_or(|t| t > now);
+            let hit = eq & subtle::Choice::from(u8::from(live));
+            index = u32::conditional_select(&index, &(i as u32), hit);
+            matched |= hit;
+        }
+        if bool::from(matched) {
+            Ok(Caller {
+                token_label: session.tokens[index as usize].label.clone(),
+            })
+        } else {
+            Err(AuthError::Rejected)
+        }
+    }
+}
+
+/// Extracts the token from `Bearer <token>`; the scheme is case-insensitive (RFC 7235).
+fn bearer_token(header: &[u8]) -> Result<&[u8], AuthError> {
+    let header = header.trim_ascii();
+    let (scheme, rest) = match header.iter().position(|b| *b == b' ') {
+        Some(i) => header.split_at(i),
+        None => return Err(AuthError::Malformed),
+    };
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        return Err(AuthError::Malformed);
+    }
+    let token = rest.trim_ascii();
+    // RFC 6750 b64token characters only.
+    let valid = |b: &u8| b.is_ascii_alphanumeric() || b"-._~+/=".contains(b);
+    if token.is_empty() || !token.iter().all(valid) {
+        return Err(AuthError::Malformed);
+    }
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::{create, CreateOptions};
+
+    fn authorizer() -> (tempfile::TempDir, Authorizer, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scimsession");
+        let (_, token) = create(&path, CreateOptions::default()).unwrap();
+        let handle = Arc::new(SessionHandle::load(&path).unwrap());
+        (dir, Authorizer::new(handle), token.reveal().to_owned())
+    }
+
+    #[test]
+    fn the_issued_token_is_accepted_in_any_scheme_case() {
+        let (_dir, auth, token) = authorizer();
+        for scheme in ["Bearer", "bearer", "BEARER"] {
+            let header = format!("{scheme} {token}");
+            let caller = auth.verify(Some(header.as_bytes())).unwrap();
+            assert_eq!(caller.token_label, "initial");
+        }
+    }
+
+    #[test]
+    fn wrong_missing_and_malformed_tokens_are_refused() {
+        let (_dir, auth, token) = authorizer();
+        assert_eq!(auth.verify(None), Err(AuthError::Missing));
+        let cases: [(&[u8], AuthError); 7] = [
+            (b"", AuthError::Malformed),
+            (b"Bearer", AuthError::Malformed),
+            (b"Bearer ", AuthError::Malformed),
+            (b"Basic dXNlcjpwYXNz", AuthError::Malformed),
+            (b"Bearer \xff\xfe", AuthError::Malformed),
+            (b"Bearer sbt_wrongwrongwrong", AuthError::Rejected),
+            (b"Bearer a b", AuthError::Malformed),
+        ];
+        for (header, expected) in cases {
+            assert_eq!(auth.verify(Some(header)), Err(expected), "{header:?}");
+        }
+        let truncated = format!("Bearer {}", &token[..token.len() - 1]);
+        assert_eq!(auth.verify(Some(truncated.as_bytes())), Err(AuthError::Rejected));
+    }
+
+    #[test]
+    fn expired_tokens_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scimsession");
+        let (mut session, token) = crate::session::Session::generate();
+        session.tokens[0].expires_at = Some(OffsetDateTime::now_utc() - time::Duration::seconds(1));
+        crate::session::file_write_for_tests(&path, &session);
+        let auth = Authorizer::new(Arc::new(SessionHandle::load(&path).unwrap()));
+        let header = format!("Bearer {}", token.reveal());
+        assert_eq!(auth.verify(Some(header.as_bytes())), Err(AuthError::Rejected));
+    }
+}

@@ -1,1 +1,157 @@
-//! metrics (in progress).
+//! Prometheus metrics, registered into a registry passed in (no globals).
+//!
+//! Every name starts with `scim_bridge_`; labels are bounded: route template, method, status
+//! class, outcome. Must not know about business logic: callers report what happened.
+
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+/// The metric name prefix.
+pub const PREFIX: &str = "scim_bridge";
+
+/// The bridge's metrics.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    registry: Registry,
+    http_requests: IntCounterVec,
+    http_duration: HistogramVec,
+    store_up: IntGauge,
+    session_reloads: IntCounterVec,
+    connections: IntGaugeVec,
+}
+
+impl Metrics {
+    /// Creates the metrics and registers them into `registry`.
+    pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let http_requests = IntCounterVec::new(
+            Opts::new(
+                format!("{PREFIX}_http_requests_total"),
+                "HTTP requests served, by route template, method and status class.",
+            ),
+            &["route", "method", "status"],
+        )?;
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new(
+                format!("{PREFIX}_http_request_duration_seconds"),
+                "Time to produce a response, by route template, method and status class.",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+            ]),
+            &["route", "method", "status"],
+        )?;
+        let store_up = IntGauge::new(
+            format!("{PREFIX}_store_up"),
+            "1 when the last store health check succeeded, else 0.",
+        )?;
+        let session_reloads = IntCounterVec::new(
+            Opts::new(
+                format!("{PREFIX}_session_reloads_total"),
+                "Changes of the session file seen, by outcome (reloaded, refused).",
+            ),
+            &["outcome"],
+        )?;
+        let connections = IntGaugeVec::new(
+            Opts::new(
+                format!("{PREFIX}_open_connections"),
+                "Connections being served, by listener.",
+            ),
+            &["listener"],
+        )?;
+        let build_info = IntGaugeVec::new(
+            Opts::new(format!("{PREFIX}_build_info"), "Always 1; labelled with the version."),
+            &["version"],
+        )?;
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        registry.register(Box::new(http_requests.clone()))?;
+        registry.register(Box::new(http_duration.clone()))?;
+        registry.register(Box::new(store_up.clone()))?;
+        registry.register(Box::new(session_reloads.clone()))?;
+        registry.register(Box::new(connections.clone()))?;
+        registry.register(Box::new(build_info))?;
+        Ok(Self {
+            registry: registry.clone(),
+            http_requests,
+            http_duration,
+            store_up,
+            session_reloads,
+            connections,
+        })
+    }
+
+    /// Records one served request.
+    pub fn observe_request(&self, route: &str, method: &http::Method, status: u16, took: Duration) {
+        let method = match *method {
+            http::Method::GET => "GET",
+            http::Method::POST => "POST",
+            http::Method::PUT => "PUT",
+            http::Method::PATCH => "PATCH",
+            http::Method::DELETE => "DELETE",
+            http::Method::HEAD => "HEAD",
+            http::Method::OPTIONS => "OPTIONS",
+            _ => "other",
+        };
+        let class = match status {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        let labels = [route, method, class];
+        self.http_requests.with_label_values(&labels).inc();
+        self.http_duration
+            .with_label_values(&labels)
+            .observe(took.as_secs_f64());
+    }
+
+    /// Records the outcome of a store health check.
+    pub fn set_store_up(&self, up: bool) {
+        self.store_up.set(i64::from(up));
+    }
+
+    /// Records a session file change that was `reloaded` or `refused`.
+    pub fn session_reload(&self, outcome: &'static str) {
+        self.session_reloads.with_label_values(&[outcome]).inc();
+    }
+
+    /// The open-connections gauge of one listener.
+    pub fn connections(&self, listener: &str) -> IntGauge {
+        self.connections.with_label_values(&[listener])
+    }
+
+    /// Everything registered, in the Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("encoding gathered metrics into a Vec cannot fail");
+        String::from_utf8(out).expect("the Prometheus text format is UTF-8")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_counted_by_template_method_and_class() {
+        let m = Metrics::register(&Registry::new()).unwrap();
+        m.observe_request("/scim/v2/Users", &http::Method::GET, 200, Duration::from_millis(2));
+        m.observe_request("/scim/v2/Users", &http::Method::GET, 201, Duration::from_millis(2));
+        m.observe_request("/scim/v2/Users/{id}", &http::Method::from_bytes(b"BREW").unwrap(), 404, Duration::ZERO);
+        let text = m.render();
+        assert!(text.contains(
+            r#"scim_bridge_http_requests_total{method="GET",route="/scim/v2/Users",status="2xx"} 2"#
+        ), "{text}");
+        assert!(text.contains(r#"method="other",route="/scim/v2/Users/{id}",status="4xx""#));
+        assert!(text.contains("scim_bridge_http_request_duration_seconds_bucket"));
+        assert!(text.contains("scim_bridge_build_info"));
+    }
+}

@@ -1,1 +1,229 @@
-//! config (in progress).
+//! Configuration: one validated [`Settings`] from a TOML file and `OP_*` environment variables.
+//!
+//! [`load`] takes the file text and an environment lookup function, so tests never touch the
+//! process environment. Each error names the setting the way the operator wrote it (TOML key or
+//! environment variable) and the value it rejected (secrets are never echoed). The binary exits
+//! with code 64 on any [`ConfigError`], before it binds a port.
+//!
+//! Must not know about sockets, tasks or SCIM.
+
+mod parse;
+pub mod raw;
+
+use std::{net::IpAddr, path::PathBuf, time::Duration};
+
+pub use raw::Origin;
+
+/// The default plain-HTTP port, as in the reference deployment.
+pub const DEFAULT_PORT: u16 = 3002;
+/// The default config file, read when it exists and no other was named.
+pub const DEFAULT_CONFIG_FILE: &str = "config/scim-bridge.toml";
+/// The default session file path.
+pub const DEFAULT_SESSION: &str = "scimsession";
+/// The default embedded-store directory.
+pub const DEFAULT_DATA_DIR: &str = "data";
+
+/// A configuration problem; the binary exits with code 64.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML file is not valid TOML.
+    #[error("config file is not valid TOML: {message}")]
+    FileSyntax {
+        /// The parser's message.
+        message: String,
+    },
+    /// The config file could not be read.
+    #[error("cannot read config file {path}")]
+    FileRead {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file has a key that is not a setting.
+    #[error("unknown config key `{key}`")]
+    UnknownKey {
+        /// The key.
+        key: String,
+    },
+    /// A setting's value is not acceptable.
+    #[error("invalid value {value:?} for {origin}: {reason}")]
+    Invalid {
+        /// Where the value came from.
+        origin: Origin,
+        /// The value, or `<redacted>` for secrets.
+        value: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// Settings that cannot be used together.
+    #[error("conflicting settings: {reason}")]
+    Conflict {
+        /// What conflicts.
+        reason: String,
+    },
+}
+
+/// A secret string whose `Debug` output is redacted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The secret itself; call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines without colour (the default).
+    Plain,
+    /// One JSON object per line (`OP_JSON_LOGS=1`).
+    Json,
+    /// Human-readable lines with colour (`OP_PRETTY_LOGS=1`).
+    Pretty,
+}
+
+/// How much is logged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Info and above (the default).
+    Info,
+    /// Debug (`OP_DEBUG=1`).
+    Debug,
+    /// Trace (`OP_TRACE=1`).
+    Trace,
+}
+
+/// The session file location and whether the operator chose it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionLocation {
+    /// The path.
+    pub path: PathBuf,
+    /// True when set by `OP_SESSION`/`session`; a missing explicit file is an error, never a
+    /// silently created new session.
+    pub explicit: bool,
+}
+
+/// Where state is kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreSettings {
+    /// The embedded store in a data directory.
+    Embedded {
+        /// The directory.
+        data_dir: PathBuf,
+    },
+    /// Redis.
+    Redis {
+        /// The connection URL (`redis://` or `rediss://`), credentials included.
+        url: Secret,
+        /// Prefix of every key the bridge writes.
+        key_prefix: String,
+        /// Accept any server certificate (only with TLS).
+        insecure_tls: bool,
+    },
+}
+
+/// The validated settings of `scim-bridge serve`.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The session file.
+    pub session: SessionLocation,
+    /// The storage backend.
+    pub store: StoreSettings,
+    /// The address listeners bind to.
+    pub bind_address: IpAddr,
+    /// The plain-HTTP port.
+    pub port: u16,
+    /// The separate `/ping` port, when `OP_PING_SERVER` is on.
+    pub ping_port: Option<u16>,
+    /// Log line format.
+    pub log_format: LogFormat,
+    /// Log verbosity.
+    pub log_level: LogLevel,
+    /// How long in-flight requests may run after SIGTERM.
+    pub shutdown_grace: Duration,
+    /// How often the session file is checked for changes.
+    pub session_reload_interval: Duration,
+    /// The limit on one request's handling.
+    pub request_timeout: Duration,
+    /// The limit on reading a request's headers.
+    pub header_read_timeout: Duration,
+    /// The largest accepted request body.
+    pub max_body_bytes: usize,
+    /// The most connections served at once per listener.
+    pub max_connections: usize,
+    /// The limit on one store call.
+    pub store_timeout: Duration,
+}
+
+/// Builds [`Settings`] from the config file's text (if any) and an environment lookup.
+pub fn load(
+    file_text: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Settings, ConfigError> {
+    let values = raw::collect(file_text, env)?;
+    parse::settings(&values)
+}
+
+/// Reads the config file: the named one (which must exist), or the default one if present.
+pub fn read_file(named: Option<&std::path::Path>) -> Result<Option<String>, ConfigError> {
+    let (path, required) = match named {
+        Some(p) => (p.to_path_buf(), true),
+        None => (PathBuf::from(DEFAULT_CONFIG_FILE), false),
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ConfigError::FileRead { path, source }),
+    }
+}
+
+/// The effective settings as `key = value` lines, secrets redacted (for `check-config` and the
+/// start-up log).
+pub fn describe(settings: &Settings) -> Vec<(&'static str, String)> {
+    let mut lines = vec![
+        ("session", settings.session.path.display().to_string()),
+        ("bind_address", settings.bind_address.to_string()),
+        ("port", settings.port.to_string()),
+        (
+            "ping_port",
+            settings
+                .ping_port
+                .map_or("off".to_owned(), |p| p.to_string()),
+        ),
+    ];
+    match &settings.store {
+        StoreSettings::Embedded { data_dir } => {
+            lines.push(("store", "embedded".into()));
+            lines.push(("data_dir", data_dir.display().to_string()));
+        }
+        StoreSettings::Redis {
+            url, key_prefix, ..
+        } => {
+            lines.push(("store", "redis".into()));
+            lines.push(("redis_url", parse::redact_url(url.expose())));
+            lines.push(("redis_key_prefix", key_prefix.clone()));
+        }
+    }
+    lines.push(("log_format", format!("{:?}", settings.log_format)));
+    lines.push(("log_level", format!("{:?}", settings.log_level)));
+    lines.push(("shutdown_grace", format!("{:?}", settings.shutdown_grace)));
+    lines.push(("request_timeout", format!("{:?}", settings.request_timeout)));
+    lines.push(("max_body_bytes", settings.max_body_bytes.to_string()));
+    lines.push(("max_connections", settings.max_connections.to_string()));
+    lines
+}

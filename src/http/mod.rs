@@ -1,1 +1,168 @@
-//! http (in progress).
+//! The HTTP application: the tower-http stack around the route table.
+//!
+//! Stack, outermost first: sensitive headers (so `Authorization` never reaches a log), request
+//! id, tracing span per request (method and path only: query strings carry personal data such
+//! as `userName eq "…"`), panic catcher (a SCIM 500 document), then the router, which applies
+//! authentication, the request time limit and metrics per route template.
+//!
+//! Must not know engine internals or TLS.
+
+pub mod handlers;
+pub mod response;
+pub mod router;
+
+use std::{convert::Infallible, sync::Arc, time::Duration, time::Instant};
+
+use http::{header, Method, Request, Response};
+use tower::{Service, ServiceBuilder};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    sensitive_headers::SetSensitiveRequestHeadersLayer,
+    trace::{DefaultOnResponse, TraceLayer},
+};
+use tracing::Level;
+
+use crate::{
+    auth::Authorizer, metrics::Metrics, scim::error::ScimError, status::Health,
+    store::SharedStore,
+};
+use response::Body;
+use router::Route;
+
+/// Limits applied to every request.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// The largest accepted request body.
+    pub max_body_bytes: usize,
+    /// The time limit on producing a response.
+    pub request_timeout: Duration,
+}
+
+/// What the handlers share.
+pub struct AppState {
+    /// Bearer verification.
+    pub auth: Authorizer,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Component health.
+    pub health: Health,
+    /// The store.
+    pub store: SharedStore,
+    /// Request limits.
+    pub limits: Limits,
+}
+
+/// Serves one request (after the tower-http layers).
+pub async fn handle<B>(state: Arc<AppState>, req: Request<B>) -> Response<Body> {
+    let started = Instant::now();
+    let routed = router::route(req.uri().path());
+    let method = req.method().clone();
+    let res = match tokio::time::timeout(
+        state.limits.request_timeout,
+        dispatch(&state, routed.route, req),
+    )
+    .await
+    {
+        Ok(res) => res,
+        Err(_) => {
+            tracing::warn!(route = routed.template, "request timed out");
+            response::scim_error(&ScimError::Unavailable("the request timed out".into()))
+        }
+    };
+    state.metrics.observe_request(
+        routed.template,
+        &method,
+        res.status().as_u16(),
+        started.elapsed(),
+    );
+    res
+}
+
+async fn dispatch<B>(state: &AppState, route: Route, req: Request<B>) -> Response<Body> {
+    let method = req.method().clone();
+    let method = &method;
+    // Decided before any await, so the request (and its body) need not be Sync.
+    let auth = {
+        let header = req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes());
+        state.auth.verify(header)
+    };
+    let authorize = || auth.clone();
+    match route {
+        Route::Ping if is_read(method) => handlers::ops::ping(),
+        Route::Root if is_read(method) => handlers::ops::root(),
+        Route::Metrics if is_read(method) => handlers::ops::metrics(state),
+        Route::Health if is_read(method) => match authorize() {
+            Ok(_) => handlers::ops::health(state).await,
+            Err(e) => response::unauthorized(e),
+        },
+        Route::Scim(endpoint) => match authorize() {
+            Ok(_) => handlers::scim::handle(state, method, &endpoint).await,
+            Err(e) => {
+                tracing::debug!(reason = %e, "request not authorised");
+                response::unauthorized(e)
+            }
+        },
+        Route::Ping | Route::Root | Route::Metrics | Route::Health => {
+            let mut res = response::scim_error(&ScimError::MethodNotAllowed(format!(
+                "{method} is not allowed here"
+            )));
+            res.headers_mut()
+                .insert(header::ALLOW, header::HeaderValue::from_static("GET, HEAD"));
+            res
+        }
+        Route::NotFound => response::scim_error(&ScimError::NotFound("no such endpoint".into())),
+    }
+}
+
+fn is_read(method: &Method) -> bool {
+    method == Method::GET || method == Method::HEAD
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
+    tracing::error!("request handler panicked");
+    response::scim_error(&ScimError::Internal)
+}
+
+/// The full service for one listener: the tower-http stack around [`handle`].
+pub fn service<B>(
+    state: Arc<AppState>,
+) -> impl Service<
+    Request<B>,
+    Response = Response<impl http_body::Body<Data = bytes::Bytes, Error = impl Into<Box<dyn std::error::Error + Send + Sync>> + Send> + Send + 'static>,
+    Error = Infallible,
+    Future = impl Send + 'static,
+> + Clone
+       + Send
+       + 'static
+where
+    B: http_body::Body + Send + 'static,
+{
+    let sensitive: Arc<[header::HeaderName]> = Arc::new([
+        header::AUTHORIZATION,
+        header::PROXY_AUTHORIZATION,
+        header::COOKIE,
+    ]);
+    ServiceBuilder::new()
+        .layer(SetSensitiveRequestHeadersLayer::from_shared(sensitive))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<B>| {
+                    let id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    tracing::debug_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                })
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(CatchPanicLayer::custom(panic_response))
+        .service_fn(move |req: Request<B>| {
+            let state = Arc::clone(&state);
+            async move { Ok::<_, Infallible>(handle(state, req).await) }
+        })
+}

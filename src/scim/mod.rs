@@ -1,1 +1,13 @@
-//! scim (in progress).
+//! The SCIM 2.0 protocol layer (RFC 7643 core schema, RFC 7644 protocol).
+//!
+//! * [`error`]: the error document of RFC 7644 §3.12 and the one mapping from failures to
+//!   status and `scimType`.
+//! * [`list`]: the ListResponse message of RFC 7644 §3.4.2.
+//!
+//! Pure protocol logic: no sockets, no HTTP types beyond status codes.
+
+pub mod error;
+pub mod list;
+
+/// The media type of every SCIM response (RFC 7644 §3.1).
+pub const CONTENT_TYPE: &str = "application/scim+json";

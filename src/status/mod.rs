@@ -1,1 +1,175 @@
-//! status (in progress).
+//! Operators' read-outs: `/health` (one report per component, shaped like the reference
+//! bridge's) and `/ping`. The status page joins them in a later issue.
+//!
+//! Must not know engine internals: it asks each component only whether it is well.
+
+use std::{sync::Arc, time::Duration};
+
+use serde_json::{json, Value};
+use time::{format_description::well_known::Rfc3339, OffsetDateTime};
+
+use crate::{metrics::Metrics, session::reload::SessionHandle, store::SharedStore};
+
+/// The build identifier, set by the release build (`SCIM_BRIDGE_BUILD`), else `dev`.
+pub const BUILD: &str = match option_env!("SCIM_BRIDGE_BUILD") {
+    Some(b) => b,
+    None => "dev",
+};
+
+/// How long a report stays valid; load balancers should re-ask after this.
+const REPORT_TTL: Duration = Duration::from_secs(60);
+
+/// A component's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Working.
+    Healthy,
+    /// Working with a problem an operator should look at.
+    Degraded,
+    /// Not working.
+    Unhealthy,
+}
+
+impl State {
+    fn as_str(self) -> &'static str {
+        match self {
+            State::Healthy => "healthy",
+            State::Degraded => "degraded",
+            State::Unhealthy => "unhealthy",
+        }
+    }
+}
+
+/// One component's report.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The component (`Store`, `Session`, `SCIMServer`).
+    pub source: &'static str,
+    /// Its state.
+    pub state: State,
+    /// A short explanation when not healthy (never a secret).
+    pub detail: Option<String>,
+}
+
+/// Collects the components' reports.
+#[derive(Clone)]
+pub struct Health {
+    store: SharedStore,
+    session: Arc<SessionHandle>,
+    metrics: Metrics,
+    store_timeout: Duration,
+}
+
+impl Health {
+    /// A health checker over the given components.
+    pub fn new(
+        store: SharedStore,
+        session: Arc<SessionHandle>,
+        metrics: Metrics,
+        store_timeout: Duration,
+    ) -> Self {
+        Self {
+            store,
+            session,
+            metrics,
+            store_timeout,
+        }
+    }
+
+    /// Asks every component; never takes longer than the store time limit.
+    pub async fn reports(&self) -> Vec<Report> {
+        let store = match tokio::time::timeout(self.store_timeout, self.store.ping()).await {
+            Ok(Ok(())) => (State::Healthy, None),
+            Ok(Err(e)) => (State::Unhealthy, Some(e.to_string())),
+            Err(_) => (State::Unhealthy, Some("store ping timed out".into())),
+        };
+        self.metrics.set_store_up(store.0 == State::Healthy);
+        let session = match self.session.status().error {
+            None => (State::Healthy, None),
+            Some(e) => (
+                State::Degraded,
+                Some(format!("latest session file refused, previous one in force: {e}")),
+            ),
+        };
+        vec![
+            Report {
+                source: "Store",
+                state: store.0,
+                detail: store.1.map(|d| format!("{} store: {d}", self.store.kind())),
+            },
+            Report {
+                source: "Session",
+                state: session.0,
+                detail: session.1,
+            },
+            Report {
+                source: "SCIMServer",
+                state: State::Healthy,
+                detail: None,
+            },
+        ]
+    }
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339)
+        .expect("an OffsetDateTime always formats as RFC 3339")
+}
+
+/// The `/health` document and whether every component is usable (no `unhealthy` report).
+pub fn document(reports: &[Report]) -> (Value, bool) {
+    let now = OffsetDateTime::now_utc();
+    let expires = now + REPORT_TTL;
+    let items: Vec<Value> = reports
+        .iter()
+        .map(|r| {
+            let mut item = json!({
+                "source": r.source,
+                "state": r.state.as_str(),
+                "time": rfc3339(now),
+                "expires": rfc3339(expires),
+            });
+            if let Some(d) = &r.detail {
+                item["details"] = json!([d]);
+            }
+            item
+        })
+        .collect();
+    let ok = reports.iter().all(|r| r.state != State::Unhealthy);
+    let doc = json!({
+        "build": BUILD,
+        "version": env!("CARGO_PKG_VERSION"),
+        "reports": items,
+        "retrievedAt": rfc3339(now),
+    });
+    (doc, ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_has_the_reference_shape() {
+        let reports = vec![
+            Report { source: "Store", state: State::Healthy, detail: None },
+            Report { source: "Session", state: State::Degraded, detail: Some("x".into()) },
+        ];
+        let (doc, ok) = document(&reports);
+        assert!(ok);
+        assert_eq!(doc["version"], env!("CARGO_PKG_VERSION"));
+        assert!(doc["build"].is_string());
+        assert!(doc["retrievedAt"].is_string());
+        let r = &doc["reports"][1];
+        assert_eq!(r["source"], "Session");
+        assert_eq!(r["state"], "degraded");
+        assert!(r["time"].is_string() && r["expires"].is_string());
+        assert!(r["time"].as_str() < r["expires"].as_str());
+    }
+
+    #[test]
+    fn an_unhealthy_component_fails_the_check() {
+        let reports = vec![Report { source: "Store", state: State::Unhealthy, detail: None }];
+        assert!(!document(&reports).1);
+    }
+}

@@ -1,0 +1,382 @@
+//! Turns the raw text of each setting into typed values; every error names its origin.
+
+use std::{collections::BTreeMap, net::IpAddr, path::PathBuf, str::FromStr, time::Duration};
+
+use super::{
+    raw::{RawValue, SECRET_KEYS},
+    ConfigError, LogFormat, LogLevel, Secret, SessionLocation, Settings, StoreSettings,
+    DEFAULT_DATA_DIR, DEFAULT_PORT, DEFAULT_SESSION,
+};
+
+type Values = BTreeMap<&'static str, RawValue>;
+
+fn invalid(key: &str, raw: &RawValue, reason: impl Into<String>) -> ConfigError {
+    let value = if SECRET_KEYS.contains(&key) {
+        "<redacted>".to_owned()
+    } else {
+        raw.text.clone()
+    };
+    ConfigError::Invalid {
+        origin: raw.origin.clone(),
+        value,
+        reason: reason.into(),
+    }
+}
+
+fn get<T>(
+    values: &Values,
+    key: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, ConfigError> {
+    match values.get(key) {
+        None => Ok(None),
+        Some(raw) => parse(raw.text.trim())
+            .map(Some)
+            .map_err(|reason| invalid(key, raw, reason)),
+    }
+}
+
+/// Parses a boolean the way operators write them: 1/0, true/false, yes/no, on/off.
+pub(super) fn boolean(text: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        _ => Err("expected a boolean (1/0, true/false, yes/no, on/off)".into()),
+    }
+}
+
+/// Parses a duration: a number with a unit (`ms`, `s`, `m`, `h`), or bare seconds.
+pub(super) fn duration(text: &str) -> Result<Duration, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| "expected a duration such as 30s, 500ms, 5m or 24h".to_owned())?;
+    let d = match unit.trim() {
+        "" | "s" => Duration::from_secs(n),
+        "ms" => Duration::from_millis(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
+        other => return Err(format!("unknown duration unit `{other}` (use ms, s, m or h)")),
+    };
+    Ok(d)
+}
+
+fn port(text: &str) -> Result<u16, String> {
+    match text.parse::<u16>() {
+        Ok(0) | Err(_) => Err("expected a port number from 1 to 65535".into()),
+        Ok(p) => Ok(p),
+    }
+}
+
+fn positive(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) | Err(_) => Err("expected a positive whole number".into()),
+        Ok(n) => Ok(n),
+    }
+}
+
+fn non_empty(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        Err("must not be empty".into())
+    } else {
+        Ok(text.to_owned())
+    }
+}
+
+fn any_text(text: &str) -> Result<String, String> {
+    Ok(text.to_owned())
+}
+
+fn parsed<T: FromStr>(what: &'static str) -> impl Fn(&str) -> Result<T, String> {
+    move |text| text.parse().map_err(|_| format!("expected {what}"))
+}
+
+/// Percent-encodes a URL userinfo part.
+fn userinfo(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Replaces the password in a Redis URL with `***`.
+pub(super) fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "<redacted>".into();
+    };
+    match rest.rsplit_once('@') {
+        Some((user, host)) => {
+            let user = user.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+fn redis_url(text: &str) -> Result<String, String> {
+    match text.split_once("://") {
+        Some(("redis" | "rediss", rest)) if !rest.is_empty() => Ok(text.to_owned()),
+        _ => Err("expected a URL such as redis://host:6379 or rediss://host:6380".into()),
+    }
+}
+
+fn store(values: &Values) -> Result<StoreSettings, ConfigError> {
+    let url = get(values, "redis_url", redis_url)?;
+    let host = get(values, "redis_host", non_empty)?;
+    let enable_ssl = get(values, "redis_enable_ssl", boolean)?.unwrap_or(false);
+    let insecure_tls = get(values, "redis_insecure_ssl", boolean)?.unwrap_or(false);
+    let key_prefix = get(values, "redis_key_prefix", non_empty)?.unwrap_or("scim-bridge:".into());
+    let port = get(values, "redis_port", port)?;
+    let user = get(values, "redis_username", any_text)?;
+    let password = get(values, "redis_password", any_text)?;
+    let url = match (url, host) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::Conflict {
+                reason: "set either OP_REDIS_URL or OP_REDIS_HOST, not both".into(),
+            })
+        }
+        (Some(url), None) => {
+            if port.is_some() || user.is_some() || password.is_some() {
+                return Err(ConfigError::Conflict {
+                    reason: "OP_REDIS_PORT, OP_REDIS_USERNAME and OP_REDIS_PASSWORD go with \
+                             OP_REDIS_HOST; put them in OP_REDIS_URL instead"
+                        .into(),
+                });
+            }
+            url
+        }
+        (None, Some(host)) => {
+            let scheme = if enable_ssl { "rediss" } else { "redis" };
+            let auth = match (user, password) {
+                (None, None) => String::new(),
+                (u, p) => format!(
+                    "{}:{}@",
+                    userinfo(&u.unwrap_or_default()),
+                    userinfo(&p.unwrap_or_default())
+                ),
+            };
+            let host = if host.contains(':') && !host.starts_with('[') {
+                format!("[{host}]")
+            } else {
+                host
+            };
+            format!("{scheme}://{auth}{host}:{}", port.unwrap_or(6379))
+        }
+        (None, None) => {
+            if port.is_some() || user.is_some() || password.is_some() {
+                return Err(ConfigError::Conflict {
+                    reason: "Redis settings are present but neither OP_REDIS_URL nor \
+                             OP_REDIS_HOST says where Redis is"
+                        .into(),
+                });
+            }
+            let data_dir = get(values, "data_dir", non_empty)?.unwrap_or(DEFAULT_DATA_DIR.into());
+            return Ok(StoreSettings::Embedded {
+                data_dir: PathBuf::from(data_dir),
+            });
+        }
+    };
+    let url = if enable_ssl && url.starts_with("redis://") {
+        url.replacen("redis://", "rediss://", 1)
+    } else {
+        url
+    };
+    Ok(StoreSettings::Redis {
+        url: Secret::new(url),
+        key_prefix,
+        insecure_tls,
+    })
+}
+
+/// Builds the typed settings.
+pub(super) fn settings(values: &Values) -> Result<Settings, ConfigError> {
+    let session = match get(values, "session", non_empty)? {
+        Some(path) => SessionLocation {
+            path: PathBuf::from(path),
+            explicit: true,
+        },
+        None => SessionLocation {
+            path: PathBuf::from(DEFAULT_SESSION),
+            explicit: false,
+        },
+    };
+    let json = get(values, "json_logs", boolean)?.unwrap_or(false);
+    let pretty = get(values, "pretty_logs", boolean)?.unwrap_or(false);
+    let log_format = match (json, pretty) {
+        (true, _) => LogFormat::Json,
+        (false, true) => LogFormat::Pretty,
+        (false, false) => LogFormat::Plain,
+    };
+    let log_level = if get(values, "trace", boolean)?.unwrap_or(false) {
+        LogLevel::Trace
+    } else if get(values, "debug", boolean)?.unwrap_or(false) {
+        LogLevel::Debug
+    } else {
+        LogLevel::Info
+    };
+    let port = get(values, "port", port)?.unwrap_or(DEFAULT_PORT);
+    let ping_port = if get(values, "ping_server", boolean)?.unwrap_or(false) {
+        let ping_port = get(values, "ping_port", self::port)?
+            .unwrap_or(port.checked_add(1).unwrap_or(port - 1));
+        if ping_port == port {
+            return Err(ConfigError::Conflict {
+                reason: format!("OP_PING_PORT must differ from OP_PORT ({port})"),
+            });
+        }
+        Some(ping_port)
+    } else {
+        None
+    };
+    Ok(Settings {
+        session,
+        store: store(values)?,
+        bind_address: get(values, "bind_address", parsed::<IpAddr>("an IP address"))?
+            .unwrap_or(IpAddr::from([0, 0, 0, 0])),
+        port,
+        ping_port,
+        log_format,
+        log_level,
+        shutdown_grace: get(values, "shutdown_grace", duration)?
+            .unwrap_or(Duration::from_secs(30)),
+        session_reload_interval: get(values, "session_reload_interval", duration)?
+            .unwrap_or(Duration::from_secs(5))
+            .max(Duration::from_millis(100)),
+        request_timeout: get(values, "request_timeout", duration)?
+            .unwrap_or(Duration::from_secs(60)),
+        header_read_timeout: get(values, "header_read_timeout", duration)?
+            .unwrap_or(Duration::from_secs(10)),
+        max_body_bytes: get(values, "max_body_bytes", positive)?.unwrap_or(4 * 1024 * 1024),
+        max_connections: get(values, "max_connections", positive)?.unwrap_or(10_000),
+        store_timeout: get(values, "store_timeout", duration)?.unwrap_or(Duration::from_secs(5)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::load;
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+    }
+
+    #[test]
+    fn defaults_use_the_embedded_store_on_3002() {
+        let s = load(None, &env_of(&[])).unwrap();
+        assert_eq!(s.port, 3002);
+        assert_eq!(
+            s.store,
+            StoreSettings::Embedded {
+                data_dir: "data".into()
+            }
+        );
+        assert!(!s.session.explicit);
+        assert_eq!(s.log_format, LogFormat::Plain);
+        assert_eq!(s.log_level, LogLevel::Info);
+        assert_eq!(s.ping_port, None);
+    }
+
+    #[test]
+    fn redis_url_selects_redis() {
+        let s = load(None, &env_of(&[("OP_REDIS_URL", "redis://r:6379")])).unwrap();
+        assert!(matches!(s.store, StoreSettings::Redis { ref url, .. } if url.expose() == "redis://r:6379"));
+    }
+
+    #[test]
+    fn redis_host_parts_build_an_encoded_url() {
+        let env = env_of(&[
+            ("OP_REDIS_HOST", "cache"),
+            ("OP_REDIS_PORT", "6380"),
+            ("OP_REDIS_USERNAME", "bridge"),
+            ("OP_REDIS_PASSWORD", "p@ss:w/rd"),
+            ("OP_REDIS_ENABLE_SSL", "true"),
+        ]);
+        let s = load(None, &env).unwrap();
+        let StoreSettings::Redis { url, .. } = s.store else {
+            panic!("expected redis")
+        };
+        assert_eq!(url.expose(), "rediss://bridge:p%40ss%3Aw%2Frd@cache:6380");
+    }
+
+    #[test]
+    fn invalid_values_name_setting_and_value() {
+        let err = load(None, &env_of(&[("OP_PORT", "eighty")])).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("OP_PORT") && msg.contains("eighty"), "{msg}");
+        let err = load(Some("port = 70000"), &env_of(&[])).unwrap_err();
+        assert!(err.to_string().contains("`port`"), "{err}");
+        let err = load(None, &env_of(&[("OP_DEBUG", "maybe")])).unwrap_err();
+        assert!(err.to_string().contains("OP_DEBUG"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_not_echoed_in_errors() {
+        let err = load(None, &env_of(&[("OP_REDIS_URL", "http://hunter2@x")])).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert!(err.to_string().contains("OP_REDIS_URL"), "{err}");
+    }
+
+    #[test]
+    fn durations_take_units() {
+        assert_eq!(duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(duration("24h"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(duration("7"), Ok(Duration::from_secs(7)));
+        assert!(duration("7d").is_err());
+        assert!(duration("soon").is_err());
+    }
+
+    #[test]
+    fn log_switches() {
+        let s = load(
+            None,
+            &env_of(&[("OP_JSON_LOGS", "1"), ("OP_TRACE", "1"), ("OP_DEBUG", "1")]),
+        )
+        .unwrap();
+        assert_eq!(s.log_format, LogFormat::Json);
+        assert_eq!(s.log_level, LogLevel::Trace);
+        let s = load(None, &env_of(&[("OP_PRETTY_LOGS", "yes")])).unwrap();
+        assert_eq!(s.log_format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn ping_server_defaults_next_to_the_main_port() {
+        let s = load(None, &env_of(&[("OP_PING_SERVER", "1"), ("OP_PORT", "8080")])).unwrap();
+        assert_eq!(s.ping_port, Some(8081));
+        let err = load(
+            None,
+            &env_of(&[("OP_PING_SERVER", "1"), ("OP_PING_PORT", "3002")]),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::Conflict { .. }));
+    }
+
+    #[test]
+    fn explicit_session_is_marked() {
+        let s = load(Some("session = \"/run/secrets/scimsession\""), &env_of(&[])).unwrap();
+        assert!(s.session.explicit);
+        assert_eq!(s.session.path, PathBuf::from("/run/secrets/scimsession"));
+    }
+
+    #[test]
+    fn conflicting_redis_settings_are_refused() {
+        let env = env_of(&[("OP_REDIS_URL", "redis://a"), ("OP_REDIS_HOST", "b")]);
+        assert!(matches!(load(None, &env), Err(ConfigError::Conflict { .. })));
+        let env = env_of(&[("OP_REDIS_PASSWORD", "x")]);
+        assert!(matches!(load(None, &env), Err(ConfigError::Conflict { .. })));
+    }
+
+    #[test]
+    fn redacted_url_hides_the_password() {
+        assert_eq!(redact_url("redis://u:secret@h:1"), "redis://u:***@h:1");
+        assert_eq!(redact_url("redis://h:1"), "redis://h:1");
+    }
+}

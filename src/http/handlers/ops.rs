@@ -1,0 +1,43 @@
+//! Operational endpoints: `/`, `/ping`, `/health`, `/metrics`.
+
+use http::StatusCode;
+
+use crate::{
+    http::{response, response::Body, AppState},
+    status,
+};
+
+/// `/ping`: liveness for load balancers, no authentication.
+pub fn ping() -> http::Response<Body> {
+    response::text(StatusCode::OK, "text/plain; charset=utf-8", "pong")
+}
+
+/// `/`: names the service until the status page lands.
+pub fn root() -> http::Response<Body> {
+    let body = format!(
+        "scim-bridge {}\nSCIM endpoint: /scim/v2 (bearer token required)\nHealth: /health, /ping; metrics: /metrics\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    response::text(StatusCode::OK, "text/plain; charset=utf-8", body)
+}
+
+/// `/health`: one report per component; 503 when a component is unhealthy.
+pub async fn health(state: &AppState) -> http::Response<Body> {
+    let reports = state.health.reports().await;
+    let (doc, ok) = status::document(&reports);
+    let code = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    response::json(code, &doc)
+}
+
+/// `/metrics`: the Prometheus text format.
+pub fn metrics(state: &AppState) -> http::Response<Body> {
+    response::text(
+        StatusCode::OK,
+        "text/plain; version=0.0.4; charset=utf-8",
+        state.metrics.render(),
+    )
+}

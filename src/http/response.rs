@@ -1,0 +1,57 @@
+//! Response builders: `application/scim+json` bodies, SCIM error documents, 401 challenges.
+//! The one place where a [`ScimError`] becomes an HTTP response.
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Response, StatusCode};
+use http_body_util::Full;
+use serde_json::Value;
+
+use crate::{auth::AuthError, scim::error::ScimError, scim::CONTENT_TYPE};
+
+/// The response body type of every handler.
+pub type Body = Full<Bytes>;
+
+fn with_type(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Body> {
+    let mut res = Response::new(Full::new(body));
+    *res.status_mut() = status;
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    res
+}
+
+/// A SCIM JSON document.
+pub fn scim_json(status: StatusCode, doc: &Value) -> Response<Body> {
+    let body = serde_json::to_vec(doc).expect("a serde_json::Value always serialises");
+    with_type(status, CONTENT_TYPE, body.into())
+}
+
+/// A plain JSON document (for `/health`).
+pub fn json(status: StatusCode, doc: &Value) -> Response<Body> {
+    let body = serde_json::to_vec(doc).expect("a serde_json::Value always serialises");
+    with_type(status, "application/json", body.into())
+}
+
+/// A plain-text body.
+pub fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
+    with_type(status, content_type, body.into())
+}
+
+/// A SCIM error document with its status.
+pub fn scim_error(err: &ScimError) -> Response<Body> {
+    let (status, _) = err.status_and_type();
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    scim_json(status, &err.to_document())
+}
+
+/// A 401 with `WWW-Authenticate: Bearer` (RFC 6750 §3) and a SCIM error body.
+pub fn unauthorized(err: AuthError) -> Response<Body> {
+    let mut res = scim_error(&ScimError::Unauthorized(err.to_string()));
+    let challenge = match err {
+        AuthError::Missing => r#"Bearer realm="scim-bridge""#,
+        AuthError::Malformed => r#"Bearer realm="scim-bridge", error="invalid_request""#,
+        AuthError::Rejected => r#"Bearer realm="scim-bridge", error="invalid_token""#,
+    };
+    res.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    res
+}

@@ -1,0 +1,144 @@
+//! SCIM error documents (RFC 7644 §3.12): one enum of failures, one exhaustive mapping to
+//! HTTP status and `scimType`, so a new kind of failure forces a decision here.
+
+use serde_json::{json, Value};
+
+/// The schema URI of an error document.
+pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+
+/// Everything a SCIM request can fail with.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ScimError {
+    /// 400 invalidFilter: the filter syntax or an operator is not valid.
+    #[error("{0}")]
+    InvalidFilter(String),
+    /// 400 tooMany: the query would return more results than allowed.
+    #[error("{0}")]
+    TooMany(String),
+    /// 409 uniqueness: a value that must be unique is taken.
+    #[error("{0}")]
+    Uniqueness(String),
+    /// 400 mutability: an attempt to change a read-only or immutable attribute.
+    #[error("{0}")]
+    Mutability(String),
+    /// 400 invalidSyntax: the request body is not a valid SCIM message.
+    #[error("{0}")]
+    InvalidSyntax(String),
+    /// 400 invalidPath: a PATCH or attribute path is not valid.
+    #[error("{0}")]
+    InvalidPath(String),
+    /// 400 noTarget: a PATCH path selected nothing where something was required.
+    #[error("{0}")]
+    NoTarget(String),
+    /// 400 invalidValue: a value is missing, of the wrong type, or not allowed.
+    #[error("{0}")]
+    InvalidValue(String),
+    /// 400 invalidVers: the SCIM version in the request is not supported.
+    #[error("{0}")]
+    InvalidVersion(String),
+    /// 401: no valid bearer token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: the caller may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: no such resource or endpoint.
+    #[error("{0}")]
+    NotFound(String),
+    /// 405: the endpoint exists but not with this method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// 409: a conflicting concurrent change.
+    #[error("{0}")]
+    Conflict(String),
+    /// 412: `If-Match` named a version that is not current.
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// 413: the request body is larger than allowed.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// 415: the request body is not JSON.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 501: a part of the protocol this server does not offer.
+    #[error("{0}")]
+    NotImplemented(String),
+    /// 503: a dependency (the store) is unavailable; retry later.
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: a fault on our side; the detail given to clients is generic.
+    #[error("internal server error")]
+    Internal,
+}
+
+impl ScimError {
+    /// The HTTP status and `scimType` of this error.
+    pub fn status_and_type(&self) -> (u16, Option<&'static str>) {
+        match self {
+            ScimError::InvalidFilter(_) => (400, Some("invalidFilter")),
+            ScimError::TooMany(_) => (400, Some("tooMany")),
+            ScimError::Uniqueness(_) => (409, Some("uniqueness")),
+            ScimError::Mutability(_) => (400, Some("mutability")),
+            ScimError::InvalidSyntax(_) => (400, Some("invalidSyntax")),
+            ScimError::InvalidPath(_) => (400, Some("invalidPath")),
+            ScimError::NoTarget(_) => (400, Some("noTarget")),
+            ScimError::InvalidValue(_) => (400, Some("invalidValue")),
+            ScimError::InvalidVersion(_) => (400, Some("invalidVers")),
+            ScimError::Unauthorized(_) => (401, None),
+            ScimError::Forbidden(_) => (403, None),
+            ScimError::NotFound(_) => (404, None),
+            ScimError::MethodNotAllowed(_) => (405, None),
+            ScimError::Conflict(_) => (409, None),
+            ScimError::PreconditionFailed(_) => (412, None),
+            ScimError::PayloadTooLarge(_) => (413, None),
+            ScimError::UnsupportedMediaType(_) => (415, None),
+            ScimError::NotImplemented(_) => (501, None),
+            ScimError::Unavailable(_) => (503, None),
+            ScimError::Internal => (500, None),
+        }
+    }
+
+    /// The error document; `status` is a string, as RFC 7644 §3.12 specifies.
+    pub fn to_document(&self) -> Value {
+        let (status, scim_type) = self.status_and_type();
+        let mut doc = json!({
+            "schemas": [ERROR_SCHEMA],
+            "status": status.to_string(),
+            "detail": self.to_string(),
+        });
+        if let Some(t) = scim_type {
+            doc["scimType"] = Value::from(t);
+        }
+        doc
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_carry_string_status_and_scim_type() {
+        let doc = ScimError::Uniqueness("userName is taken".into()).to_document();
+        assert_eq!(doc["status"], "409");
+        assert_eq!(doc["scimType"], "uniqueness");
+        assert_eq!(doc["detail"], "userName is taken");
+        assert_eq!(doc["schemas"][0], ERROR_SCHEMA);
+        let doc = ScimError::NotFound("no such user".into()).to_document();
+        assert_eq!(doc["status"], "404");
+        assert!(doc.get("scimType").is_none());
+    }
+
+    #[test]
+    fn internal_errors_give_a_generic_detail() {
+        let doc = ScimError::Internal.to_document();
+        assert_eq!(doc["status"], "500");
+        assert_eq!(doc["detail"], "internal server error");
+    }
+
+    #[test]
+    fn invalid_version_uses_the_rfc_spelling() {
+        let (status, t) = ScimError::InvalidVersion("x".into()).status_and_type();
+        assert_eq!((status, t), (400, Some("invalidVers")));
+    }
+}

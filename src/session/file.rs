@@ -1,0 +1,273 @@
+//! The session file's on-disk JSON form, and writing it safely (0600, atomic replace).
+
+use std::{
+    fs,
+    io::Write,
+    os::unix::fs::{OpenOptionsExt, PermissionsExt},
+    path::{Path, PathBuf},
+};
+
+use base64::{engine::general_purpose::STANDARD, Engine};
+use serde::{Deserialize, Serialize};
+use time::{format_description::well_known::Rfc3339, OffsetDateTime};
+
+use super::{
+    BearerToken, EncryptionKey, Session, SessionError, TokenEntry, Verifier, FORMAT_VERSION,
+};
+
+const VERIFIER_PREFIX: &str = "sha256:";
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FileV1 {
+    format: String,
+    version: u32,
+    created_at: String,
+    tokens: Vec<TokenV1>,
+    encryption_key: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct TokenV1 {
+    label: String,
+    verifier: String,
+    created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<String>,
+}
+
+const FORMAT_NAME: &str = "scim-bridge-session";
+
+fn timestamp(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).expect("an OffsetDateTime always formats as RFC 3339")
+}
+
+fn to_file(session: &Session) -> FileV1 {
+    FileV1 {
+        format: FORMAT_NAME.into(),
+        version: FORMAT_VERSION,
+        created_at: timestamp(session.created_at),
+        tokens: session
+            .tokens
+            .iter()
+            .map(|t| TokenV1 {
+                label: t.label.clone(),
+                verifier: format!("{VERIFIER_PREFIX}{}", STANDARD.encode(t.verifier.0)),
+                created_at: timestamp(t.created_at),
+                expires_at: t.expires_at.map(timestamp),
+            })
+            .collect(),
+        encryption_key: STANDARD.encode(session.encryption_key.0),
+    }
+}
+
+fn decode_32(text: &str, what: &str) -> Result<[u8; 32], String> {
+    let bytes = STANDARD
+        .decode(text)
+        .map_err(|_| format!("{what} is not base64"))?;
+    bytes
+        .try_into()
+        .map_err(|_| format!("{what} is not 32 bytes"))
+}
+
+fn parse_time(text: &str, what: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(text, &Rfc3339).map_err(|_| format!("{what} is not an RFC 3339 time"))
+}
+
+fn from_file(file: FileV1) -> Result<Session, String> {
+    if file.format != FORMAT_NAME {
+        return Err(format!("format is not {FORMAT_NAME:?}"));
+    }
+    if file.version != FORMAT_VERSION {
+        return Err(format!(
+            "format version {} is not supported (this build reads {FORMAT_VERSION})",
+            file.version
+        ));
+    }
+    if file.tokens.is_empty() {
+        return Err("it lists no token".into());
+    }
+    let mut tokens = Vec::with_capacity(file.tokens.len());
+    for (i, t) in file.tokens.into_iter().enumerate() {
+        let digest = t
+            .verifier
+            .strip_prefix(VERIFIER_PREFIX)
+            .ok_or_else(|| format!("tokens[{i}].verifier is not a sha256 verifier"))?;
+        tokens.push(TokenEntry {
+            verifier: Verifier(decode_32(digest, &format!("tokens[{i}].verifier"))?),
+            created_at: parse_time(&t.created_at, &format!("tokens[{i}].createdAt"))?,
+            expires_at: t
+                .expires_at
+                .map(|e| parse_time(&e, &format!("tokens[{i}].expiresAt")))
+                .transpose()?,
+            label: t.label,
+        });
+    }
+    Ok(Session {
+        created_at: parse_time(&file.created_at, "createdAt")?,
+        tokens,
+        encryption_key: EncryptionKey(decode_32(&file.encryption_key, "encryptionKey")?),
+    })
+}
+
+/// Parses a session from the file's bytes; `path` only names it in errors.
+pub fn parse(bytes: &[u8], path: &Path) -> Result<Session, SessionError> {
+    let malformed = |reason: String| SessionError::Malformed {
+        path: path.to_path_buf(),
+        reason,
+    };
+    // serde_json's messages quote no input beyond a token, but we give only the position anyway.
+    let file: FileV1 = serde_json::from_slice(bytes).map_err(|e| {
+        malformed(format!(
+            "not a session document (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    from_file(file).map_err(malformed)
+}
+
+/// Reads and parses the session file.
+pub fn load(path: &Path) -> Result<Session, SessionError> {
+    let bytes = fs::read(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => SessionError::Missing {
+            path: path.to_path_buf(),
+        },
+        _ => SessionError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+    })?;
+    parse(&bytes, path)
+}
+
+/// How [`create`] treats an existing file.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CreateOptions {
+    /// Replace an existing file.
+    pub force: bool,
+}
+
+/// Writes a fresh session to `path` (mode 0600) and returns the token to show once.
+///
+/// Without `force` an existing file is never touched. With it, the new file replaces the old
+/// one atomically (write to a sibling, fsync, rename), so a reader never sees half a file.
+pub fn create(path: &Path, options: CreateOptions) -> Result<(Session, BearerToken), SessionError> {
+    let (session, token) = Session::generate();
+    write(path, &session, options)?;
+    Ok((session, token))
+}
+
+/// Writes `session` to `path` with mode 0600.
+pub(crate) fn write(
+    path: &Path,
+    session: &Session,
+    options: CreateOptions,
+) -> Result<(), SessionError> {
+    let io = |source| SessionError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut json = serde_json::to_vec_pretty(&to_file(session))
+        .expect("a session document always serialises");
+    json.push(b'\n');
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(io)?;
+    }
+    if !options.force {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => SessionError::Exists {
+                    path: path.to_path_buf(),
+                },
+                _ => io(e),
+            })?;
+        f.write_all(&json).map_err(io)?;
+        return f.sync_all().map_err(io);
+    }
+    let tmp = sibling(path);
+    let result = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        // The mode above applies only to new files; make sure a leftover sibling is 0600 too.
+        f.set_permissions(fs::Permissions::from_mode(0o600))?;
+        f.write_all(&json)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}
+
+fn sibling(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp-{}", std::process::id()));
+    path.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_then_load_round_trips_with_mode_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/scimsession");
+        let (session, token) = create(&path, CreateOptions::default()).unwrap();
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let loaded = load(&path).unwrap();
+        assert_eq!(loaded.tokens.len(), 1);
+        assert_eq!(loaded.tokens[0].verifier, token.verifier());
+        assert_eq!(loaded.encryption_key.0, session.encryption_key.0);
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(!text.contains(token.reveal()), "the token must never be stored");
+    }
+
+    #[test]
+    fn create_refuses_to_overwrite_without_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scimsession");
+        let (first, _) = create(&path, CreateOptions::default()).unwrap();
+        let err = create(&path, CreateOptions::default()).unwrap_err();
+        assert!(matches!(err, SessionError::Exists { .. }));
+        assert_eq!(load(&path).unwrap().encryption_key.0, first.encryption_key.0);
+        let (second, _) = create(&path, CreateOptions { force: true }).unwrap();
+        assert_eq!(load(&path).unwrap().encryption_key.0, second.encryption_key.0);
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn malformed_files_are_refused_without_echoing_content() {
+        let p = Path::new("/x/scimsession");
+        for bad in [
+            &b"not json at all: sbt_secret"[..],
+            br#"{"format":"scim-bridge-session","version":2,"createdAt":"2026-01-01T00:00:00Z","tokens":[],"encryptionKey":""}"#,
+            br#"{"format":"scim-bridge-session","version":1,"createdAt":"2026-01-01T00:00:00Z","tokens":[],"encryptionKey":""}"#,
+            br#"{"format":"scim-bridge-session","version":1,"createdAt":"2026-01-01T00:00:00Z","tokens":[{"label":"a","verifier":"md5:AA==","createdAt":"2026-01-01T00:00:00Z"}],"encryptionKey":""}"#,
+        ] {
+            let err = parse(bad, p).unwrap_err();
+            assert!(matches!(err, SessionError::Malformed { .. }), "{err}");
+            assert!(!err.to_string().contains("sbt_secret"));
+        }
+    }
+
+    #[test]
+    fn missing_file_names_the_path() {
+        let err = load(Path::new("/nonexistent/dir/scimsession")).unwrap_err();
+        assert!(matches!(err, SessionError::Missing { .. }));
+        assert!(err.to_string().contains("/nonexistent/dir/scimsession"));
+    }
+}

@@ -1,0 +1,195 @@
+//! The scimsession file: create it, load it, keep it fresh while the bridge runs.
+//!
+//! The file is the bridge's secret. It holds a format version, a verifier (SHA-256) of every
+//! bearer token that may call the bridge — never a token itself — and a random 256-bit key
+//! for encrypting secrets at rest. Tokens carry 256 bits from the OS CSPRNG, so a fast
+//! unsalted hash is a sound verifier: there is no dictionary to attack.
+//!
+//! Must not know about HTTP routing or Redis.
+
+mod file;
+pub mod reload;
+
+use std::path::PathBuf;
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+pub use file::{create, load, parse, CreateOptions};
+
+/// The current session file format version.
+pub const FORMAT_VERSION: u32 = 1;
+/// The prefix of every bearer token, so secret scanners and people can recognise one.
+pub const TOKEN_PREFIX: &str = "sbt_";
+
+/// What can go wrong with the session file.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The file does not exist.
+    #[error("session file {path} does not exist (create one with `scim-bridge init --session {path}`)")]
+    Missing {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The file exists and `--force` was not given.
+    #[error("session file {path} already exists; pass --force to replace it (the old token stops working)")]
+    Exists {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The file could not be read or written.
+    #[error("cannot access session file {path}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file's content is not a valid session.
+    #[error("session file {path} is malformed: {reason}")]
+    Malformed {
+        /// The path.
+        path: PathBuf,
+        /// What is wrong (never the file's content).
+        reason: String,
+    },
+}
+
+/// A bearer token as issued: shown once, never stored.
+pub struct BearerToken(String);
+
+impl BearerToken {
+    /// A fresh random token with 256 bits of entropy.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        Self(format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
+    }
+
+    /// The token text, to print once.
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+
+    /// The verifier stored in the session file.
+    pub fn verifier(&self) -> Verifier {
+        Verifier::of(self.0.as_bytes())
+    }
+}
+
+impl std::fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BearerToken(<redacted>)")
+    }
+}
+
+/// The SHA-256 digest of a token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Verifier(pub [u8; 32]);
+
+impl Verifier {
+    /// The verifier of presented token bytes.
+    pub fn of(token: &[u8]) -> Self {
+        Self(Sha256::digest(token).into())
+    }
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Verifier(..)")
+    }
+}
+
+/// One token the bridge accepts.
+#[derive(Clone, Debug)]
+pub struct TokenEntry {
+    /// A name for operators (`initial`, or the one given at rotation).
+    pub label: String,
+    /// The token's verifier.
+    pub verifier: Verifier,
+    /// When it was issued.
+    pub created_at: OffsetDateTime,
+    /// When it stops being accepted (during rotation), if ever.
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// The 256-bit key for secrets at rest.
+#[derive(Clone)]
+pub struct EncryptionKey(pub [u8; 32]);
+
+impl std::fmt::Debug for EncryptionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EncryptionKey(<redacted>)")
+    }
+}
+
+/// A loaded session.
+#[derive(Clone, Debug)]
+pub struct Session {
+    /// When the session was created.
+    pub created_at: OffsetDateTime,
+    /// The accepted tokens.
+    pub tokens: Vec<TokenEntry>,
+    /// The at-rest encryption key.
+    pub encryption_key: EncryptionKey,
+}
+
+impl Session {
+    /// A new session with one token labelled `initial`; returns the token to show once.
+    pub fn generate() -> (Self, BearerToken) {
+        let token = BearerToken::generate();
+        let now = OffsetDateTime::now_utc();
+        let mut key = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        let session = Session {
+            created_at: now,
+            tokens: vec![TokenEntry {
+                label: "initial".into(),
+                verifier: token.verifier(),
+                created_at: now,
+                expires_at: None,
+            }],
+            encryption_key: EncryptionKey(key),
+        };
+        (session, token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_random_and_prefixed() {
+        let a = BearerToken::generate();
+        let b = BearerToken::generate();
+        assert_ne!(a.reveal(), b.reveal());
+        assert!(a.reveal().starts_with(TOKEN_PREFIX));
+        let body = &a.reveal()[TOKEN_PREFIX.len()..];
+        assert_eq!(URL_SAFE_NO_PAD.decode(body).unwrap().len(), 32);
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let (session, token) = Session::generate();
+        let printed = format!("{session:?} {token:?}");
+        assert!(!printed.contains(token.reveal()));
+        assert!(printed.contains("redacted"));
+    }
+
+    #[test]
+    fn verifier_is_the_sha256_of_the_token() {
+        let token = BearerToken::generate();
+        assert_eq!(token.verifier(), Verifier::of(token.reveal().as_bytes()));
+        assert_ne!(token.verifier(), Verifier::of(b"other"));
+    }
+}
+
+/// Writes a session file directly (tests only).
+#[cfg(test)]
+pub(crate) fn file_write_for_tests(path: &std::path::Path, session: &Session) {
+    file::write(path, session, CreateOptions { force: true }).expect("test session file");
+}

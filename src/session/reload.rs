@@ -1,0 +1,187 @@
+//! Keeps the live session in step with the file, without a restart.
+//!
+//! Kubernetes updates a mounted secret by swapping a symlink, which file-event APIs report
+//! unreliably, so the file is re-read on an interval and compared by digest. A malformed new
+//! file is refused with an error log and the session already in memory keeps serving.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use arc_swap::ArcSwap;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
+
+use super::{file, Session, SessionError};
+
+/// The live session and how its last reload went.
+#[derive(Debug)]
+pub struct SessionHandle {
+    path: PathBuf,
+    current: ArcSwap<Session>,
+    // A std mutex: held only to copy or replace the status, never across an await.
+    status: Mutex<ReloadStatus>,
+}
+
+/// The outcome of the latest look at the file, for `/health`.
+#[derive(Clone, Debug)]
+pub struct ReloadStatus {
+    /// When the file was last read.
+    pub checked_at: OffsetDateTime,
+    /// When the session in memory was loaded.
+    pub loaded_at: OffsetDateTime,
+    /// Why the latest change on disk was refused, if it was.
+    pub error: Option<String>,
+    digest: [u8; 32],
+}
+
+/// What [`SessionHandle::reload`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReloadOutcome {
+    /// The file is as it was.
+    Unchanged,
+    /// A new valid session is now live.
+    Reloaded,
+    /// The file changed but was refused; the old session stays live.
+    Refused,
+}
+
+impl SessionHandle {
+    /// Loads the session file at `path`.
+    pub fn load(path: &Path) -> Result<Self, SessionError> {
+        let bytes = read(path)?;
+        let session = file::parse(&bytes, path)?;
+        Ok(Self::with(path, session, Sha256::digest(&bytes).into()))
+    }
+
+    /// Wraps an already-parsed session read from `path`.
+    fn with(path: &Path, session: Session, digest: [u8; 32]) -> Self {
+        let now = OffsetDateTime::now_utc();
+        Self {
+            path: path.to_path_buf(),
+            current: ArcSwap::from_pointee(session),
+            status: Mutex::new(ReloadStatus {
+                checked_at: now,
+                loaded_at: now,
+                error: None,
+                digest,
+            }),
+        }
+    }
+
+    /// The session now in force.
+    pub fn current(&self) -> Arc<Session> {
+        self.current.load_full()
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How the last reload went.
+    pub fn status(&self) -> ReloadStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Reads the file once and swaps in a changed, valid session.
+    pub fn reload(&self) -> ReloadOutcome {
+        let result = read(&self.path).and_then(|bytes| {
+            let digest: [u8; 32] = Sha256::digest(&bytes).into();
+            if digest == self.status().digest {
+                return Ok(None);
+            }
+            file::parse(&bytes, &self.path).map(|s| Some((s, digest)))
+        });
+        let now = OffsetDateTime::now_utc();
+        let mut status = self
+            .status
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        status.checked_at = now;
+        match result {
+            Ok(None) => {
+                status.error = None;
+                ReloadOutcome::Unchanged
+            }
+            Ok(Some((session, digest))) => {
+                self.current.store(Arc::new(session));
+                status.digest = digest;
+                status.loaded_at = now;
+                status.error = None;
+                tracing::info!(path = %self.path.display(), "session file reloaded");
+                ReloadOutcome::Reloaded
+            }
+            Err(e) => {
+                if status.error.as_deref() != Some(&e.to_string()) {
+                    tracing::error!(error = %e, "session file change refused; the previous session stays in force");
+                }
+                status.error = Some(e.to_string());
+                ReloadOutcome::Refused
+            }
+        }
+    }
+
+    /// Re-reads the file every `interval` until `cancel` fires.
+    pub async fn watch(self: Arc<Self>, interval: Duration, cancel: CancellationToken) {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = ticker.tick() => {
+                    let me = Arc::clone(&self);
+                    // File reads block; keep them off the async workers.
+                    let _ = tokio::task::spawn_blocking(move || me.reload()).await;
+                }
+            }
+        }
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, SessionError> {
+    std::fs::read(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => SessionError::Missing {
+            path: path.to_path_buf(),
+        },
+        _ => SessionError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::{create, CreateOptions};
+
+    #[test]
+    fn a_changed_valid_file_is_swapped_in_and_a_bad_one_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scimsession");
+        let (_, first) = create(&path, CreateOptions::default()).unwrap();
+        let handle = SessionHandle::load(&path).unwrap();
+        assert_eq!(handle.reload(), ReloadOutcome::Unchanged);
+
+        let (_, second) = create(&path, CreateOptions { force: true }).unwrap();
+        assert_eq!(handle.reload(), ReloadOutcome::Reloaded);
+        assert_eq!(handle.current().tokens[0].verifier, second.verifier());
+        assert_ne!(handle.current().tokens[0].verifier, first.verifier());
+
+        std::fs::write(&path, b"{ broken").unwrap();
+        assert_eq!(handle.reload(), ReloadOutcome::Refused);
+        assert_eq!(handle.current().tokens[0].verifier, second.verifier());
+        assert!(handle.status().error.is_some());
+
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(handle.reload(), ReloadOutcome::Refused);
+        assert_eq!(handle.current().tokens[0].verifier, second.verifier());
+    }
+}

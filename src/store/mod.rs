@@ -22,6 +22,7 @@
 //!
 //! Must not know about SCIM, certificates or any caller's value format.
 
+mod check;
 pub mod conformance;
 pub mod embedded;
 pub mod redis;
@@ -278,7 +279,11 @@ pub trait StateStore: Send + Sync + 'static {
     async fn get(&self, key: &StoreKey) -> Result<Option<Record>, StoreError>;
 
     /// Reads several records of one space in one round trip; the result is in `ids` order.
-    async fn get_many(&self, space: &str, ids: &[String]) -> Result<Vec<Option<Record>>, StoreError>;
+    async fn get_many(
+        &self,
+        space: &str,
+        ids: &[String],
+    ) -> Result<Vec<Option<Record>>, StoreError>;
 
     /// Lists up to `limit` records of `space` in ascending `id` order, skipping the first `offset`.
     async fn list(
@@ -314,8 +319,12 @@ pub trait StateStore: Send + Sync + 'static {
 
     /// Takes or extends lease `name` for `holder` for `ttl`. Returns false if another holder has
     /// an unexpired lease.
-    async fn acquire_lease(&self, name: &str, holder: &str, ttl: Duration)
-        -> Result<bool, StoreError>;
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError>;
 
     /// Gives up lease `name` if `holder` has it; returns whether it did.
     async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError>;

@@ -1,0 +1,53 @@
+//! Request validation shared by every backend: names must be non-empty, values bounded.
+//!
+//! Owns only the rules about what a caller may ask for; must not know any backend's layout.
+
+use super::{Mutation, Precondition, StoreError, StoreKey, WriteBatch};
+
+/// The largest value any backend accepts (Redis strings stop at 512 MiB; redb is larger).
+pub(crate) const MAX_VALUE_LEN: usize = 512 * 1024 * 1024 - 1024;
+
+/// Fails with [`StoreError::Invalid`] when `name` (a space, index, set or lease) is empty.
+pub(crate) fn name(what: &str, name: &str) -> Result<(), StoreError> {
+    if name.is_empty() {
+        return Err(StoreError::Invalid {
+            context: format!("empty {what} name"),
+        });
+    }
+    Ok(())
+}
+
+fn key(key: &StoreKey) -> Result<(), StoreError> {
+    name("space", &key.space)
+}
+
+/// Checks every name and value size in a batch before any backend sees it.
+pub(crate) fn batch(batch: &WriteBatch) -> Result<(), StoreError> {
+    for pre in &batch.preconditions {
+        match pre {
+            Precondition::Absent(k) | Precondition::Exists(k) | Precondition::Version(k, _) => {
+                key(k)?
+            }
+        }
+    }
+    for m in &batch.mutations {
+        match m {
+            Mutation::Put { key: k, value } => {
+                key(k)?;
+                if value.len() > MAX_VALUE_LEN {
+                    return Err(StoreError::Invalid {
+                        context: format!("value of {k} is {} bytes, over the limit", value.len()),
+                    });
+                }
+            }
+            Mutation::Delete { key: k } => key(k)?,
+            Mutation::Claim { index, .. } | Mutation::Release { index, .. } => {
+                name("index", index)?
+            }
+            Mutation::SetAdd { set, .. }
+            | Mutation::SetRemove { set, .. }
+            | Mutation::SetClear { set } => name("set", set)?,
+        }
+    }
+    Ok(())
+}

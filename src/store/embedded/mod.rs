@@ -1,0 +1,337 @@
+//! The embedded backend: one redb file in the data directory, crash-safe and fsynced per commit.
+//!
+//! Owns the database handle, the writer thread (see [`writer`]) and the read paths. Reads run on
+//! tokio's blocking pool in their own read transactions, never on the writer thread. Must not
+//! know about SCIM or any caller's value format.
+
+mod tables;
+mod writer;
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{mpsc, Arc},
+    thread,
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use redb::{Database, ReadableDatabase};
+use tokio::sync::{broadcast, oneshot};
+
+use self::tables::{now_ms, LEASES, RECORDS, RECORD_COUNTS, SETS, SET_LENS, UNIQUE};
+use self::writer::{Job, Reply, Request};
+use super::{check, Change, Committed, Record, StateStore, StoreError, StoreKey, WriteBatch};
+
+/// The database file name inside the data directory.
+const FILE_NAME: &str = "scim-bridge.redb";
+/// Capacity of the change feed; slow watchers lose the oldest notices.
+const FEED_CAPACITY: usize = 1024;
+
+/// A [`StateStore`] on a local redb database.
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+    path: PathBuf,
+    jobs: Option<mpsc::Sender<Job>>,
+    writer: Option<thread::JoinHandle<()>>,
+    changes: broadcast::Sender<Change>,
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) `dir/scim-bridge.redb`, creating `dir` if needed.
+    pub fn open(dir: &Path) -> Result<EmbeddedStore, StoreError> {
+        let path = dir.join(FILE_NAME);
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::unavailable(format!("creating data directory {}", dir.display()), e)
+        })?;
+        let db = Database::create(&path).map_err(|e| {
+            StoreError::unavailable(format!("opening database {}", path.display()), e)
+        })?;
+        tables::create_all(&db).map_err(|e| {
+            StoreError::unavailable(format!("creating tables in {}", path.display()), e)
+        })?;
+        let db = Arc::new(db);
+        let (changes, _) = broadcast::channel(FEED_CAPACITY);
+        let (jobs, rx) = mpsc::channel();
+        let writer = {
+            let (db, changes) = (Arc::clone(&db), changes.clone());
+            thread::Builder::new()
+                .name("store-writer".into())
+                .spawn(move || writer::run(db, rx, changes))
+                .map_err(|e| StoreError::unavailable("starting the store writer thread", e))?
+        };
+        Ok(EmbeddedStore {
+            db,
+            path,
+            jobs: Some(jobs),
+            writer: Some(writer),
+            changes,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Sends a request to the writer thread and waits for its post-commit answer.
+    async fn submit(&self, request: Request) -> Result<Reply, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let gone = || StoreError::Unavailable {
+            context: "embedded store writer".into(),
+            source: "the writer thread has stopped".into(),
+        };
+        let jobs = self.jobs.as_ref().ok_or_else(gone)?;
+        jobs.send(Job { request, reply }).map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    /// Runs a read on the blocking pool inside a fresh read transaction.
+    async fn read<T, F>(&self, what: &'static str, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&redb::ReadTransaction) -> Result<T, redb::Error> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || {
+            let txn = db.begin_read()?;
+            f(&txn)
+        })
+        .await
+        .map_err(|e| StoreError::unavailable(what, e))?
+        .map_err(|e| StoreError::unavailable(what, e))
+    }
+}
+
+impl Drop for EmbeddedStore {
+    fn drop(&mut self) {
+        // Closing the channel ends the writer after its current group; joining it releases the
+        // file lock so the same directory can be reopened right away.
+        self.jobs.take();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+fn record(raw: (u64, &[u8])) -> Record {
+    Record {
+        version: raw.0,
+        value: Bytes::copy_from_slice(raw.1),
+    }
+}
+
+fn wrong_reply() -> StoreError {
+    StoreError::Corrupt {
+        context: "the store writer answered a different request".into(),
+    }
+}
+
+#[async_trait]
+impl StateStore for EmbeddedStore {
+    fn kind(&self) -> &'static str {
+        "embedded"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        // An empty commit through the writer proves the thread runs and the file takes a commit.
+        match self.submit(Request::Ping).await? {
+            Reply::Ping => Ok(()),
+            _ => Err(wrong_reply()),
+        }
+    }
+
+    async fn get(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+        check::name("space", &key.space)?;
+        let key = key.clone();
+        self.read("reading a record", move |txn| {
+            let t = txn.open_table(RECORDS)?;
+            Ok(t.get((key.space.as_str(), key.id.as_str()))?
+                .map(|g| record(g.value())))
+        })
+        .await
+    }
+
+    async fn get_many(
+        &self,
+        space: &str,
+        ids: &[String],
+    ) -> Result<Vec<Option<Record>>, StoreError> {
+        check::name("space", space)?;
+        let (space, ids) = (space.to_owned(), ids.to_vec());
+        self.read("reading records", move |txn| {
+            let t = txn.open_table(RECORDS)?;
+            ids.iter()
+                .map(|id| {
+                    Ok(t.get((space.as_str(), id.as_str()))?
+                        .map(|g| record(g.value())))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn list(
+        &self,
+        space: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(String, Record)>, StoreError> {
+        check::name("space", space)?;
+        let space = space.to_owned();
+        self.read("listing records", move |txn| {
+            let t = txn.open_table(RECORDS)?;
+            let mut out = Vec::new();
+            for entry in t.range((space.as_str(), "")..)?.skip(offset) {
+                if out.len() >= limit {
+                    break;
+                }
+                let (k, v) = entry?;
+                let (s, id) = k.value();
+                if s != space {
+                    break;
+                }
+                out.push((id.to_owned(), record(v.value())));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn count(&self, space: &str) -> Result<usize, StoreError> {
+        check::name("space", space)?;
+        let space = space.to_owned();
+        self.read("counting records", move |txn| {
+            let n = txn
+                .open_table(RECORD_COUNTS)?
+                .get(space.as_str())?
+                .map_or(0, |g| g.value());
+            Ok(usize::try_from(n).unwrap_or(usize::MAX))
+        })
+        .await
+    }
+
+    async fn lookup(&self, index: &str, term: &str) -> Result<Option<String>, StoreError> {
+        check::name("index", index)?;
+        let (index, term) = (index.to_owned(), term.to_owned());
+        self.read("looking up a unique term", move |txn| {
+            let t = txn.open_table(UNIQUE)?;
+            Ok(t.get((index.as_str(), term.as_str()))?
+                .map(|g| g.value().to_owned()))
+        })
+        .await
+    }
+
+    async fn members(
+        &self,
+        set: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        check::name("set", set)?;
+        let (set, after) = (set.to_owned(), after.map(str::to_owned));
+        self.read("listing set members", move |txn| {
+            let t = txn.open_table(SETS)?;
+            let mut out = Vec::new();
+            for entry in t.range((set.as_str(), after.as_deref().unwrap_or(""))..)? {
+                if out.len() >= limit {
+                    break;
+                }
+                let (k, _) = entry?;
+                let (s, member) = k.value();
+                if s != set {
+                    break;
+                }
+                // The range starts at `after` inclusive; paging wants strictly after.
+                if after.as_deref() == Some(member) {
+                    continue;
+                }
+                out.push(member.to_owned());
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn is_member(&self, set: &str, member: &str) -> Result<bool, StoreError> {
+        check::name("set", set)?;
+        let (set, member) = (set.to_owned(), member.to_owned());
+        self.read("checking set membership", move |txn| {
+            Ok(txn
+                .open_table(SETS)?
+                .get((set.as_str(), member.as_str()))?
+                .is_some())
+        })
+        .await
+    }
+
+    async fn set_len(&self, set: &str) -> Result<usize, StoreError> {
+        check::name("set", set)?;
+        let set = set.to_owned();
+        self.read("counting set members", move |txn| {
+            let n = txn
+                .open_table(SET_LENS)?
+                .get(set.as_str())?
+                .map_or(0, |g| g.value());
+            Ok(usize::try_from(n).unwrap_or(usize::MAX))
+        })
+        .await
+    }
+
+    async fn write(&self, batch: WriteBatch) -> Result<Committed, StoreError> {
+        check::batch(&batch)?;
+        match self.submit(Request::Write(batch)).await? {
+            Reply::Write(result) => result,
+            _ => Err(wrong_reply()),
+        }
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        check::name("lease", name)?;
+        check::name("lease holder", holder)?;
+        let request = Request::Acquire {
+            name: name.to_owned(),
+            holder: holder.to_owned(),
+            ttl,
+        };
+        match self.submit(request).await? {
+            Reply::Lease(taken) => Ok(taken),
+            _ => Err(wrong_reply()),
+        }
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        check::name("lease", name)?;
+        let request = Request::Release {
+            name: name.to_owned(),
+            holder: holder.to_owned(),
+        };
+        match self.submit(request).await? {
+            Reply::Lease(released) => Ok(released),
+            _ => Err(wrong_reply()),
+        }
+    }
+
+    async fn lease_holder(&self, name: &str) -> Result<Option<String>, StoreError> {
+        check::name("lease", name)?;
+        let name = name.to_owned();
+        self.read("reading a lease", move |txn| {
+            let t = txn.open_table(LEASES)?;
+            let now = now_ms();
+            Ok(t.get(name.as_str())?.and_then(|g| {
+                let (holder, expires) = g.value();
+                (expires > now).then(|| holder.to_owned())
+            }))
+        })
+        .await
+    }
+
+    fn watch(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+}

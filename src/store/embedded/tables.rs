@@ -1,0 +1,43 @@
+//! The physical layout of the embedded (redb) store: table definitions and value encodings.
+//!
+//! Owns table names and key/value shapes; must not know about group commit or async callers.
+
+use redb::TableDefinition;
+
+/// Records: (space, id) → (version, value). Tuple keys order by space, then id, so a space is one
+/// contiguous, id-ordered range.
+pub(super) const RECORDS: TableDefinition<(&str, &str), (u64, &[u8])> =
+    TableDefinition::new("records");
+/// Record count per space, kept in the same transaction as `RECORDS` so `count` is O(1).
+pub(super) const RECORD_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("record_counts");
+/// Unique indexes: (index, term) → owner.
+pub(super) const UNIQUE: TableDefinition<(&str, &str), &str> = TableDefinition::new("unique");
+/// Set members: (set, member) → ().
+pub(super) const SETS: TableDefinition<(&str, &str), ()> = TableDefinition::new("sets");
+/// Member count per set.
+pub(super) const SET_LENS: TableDefinition<&str, u64> = TableDefinition::new("set_lens");
+/// Leases: name → (holder, expires_at as unix milliseconds).
+pub(super) const LEASES: TableDefinition<&str, (&str, u64)> = TableDefinition::new("leases");
+
+/// Creates every table, so read transactions never meet a missing table.
+pub(super) fn create_all(db: &redb::Database) -> Result<(), redb::Error> {
+    let txn = db.begin_write()?;
+    {
+        txn.open_table(RECORDS)?;
+        txn.open_table(RECORD_COUNTS)?;
+        txn.open_table(UNIQUE)?;
+        txn.open_table(SETS)?;
+        txn.open_table(SET_LENS)?;
+        txn.open_table(LEASES)?;
+    }
+    txn.commit()?;
+    Ok(())
+}
+
+/// Milliseconds since the unix epoch by the wall clock (lease expiry is wall-clock based).
+pub(super) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}

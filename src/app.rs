@@ -1,1 +1,219 @@
-//! app (in progress).
+//! The composition root: builds session, store, metrics, health and listeners, runs them, and
+//! owns the shutdown order (stop accepting → drain connections within the grace period →
+//! cancel background tasks → close the store).
+//!
+//! The only module that knows all the others; it knows none of their protocols.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use prometheus::Registry;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    auth::Authorizer,
+    config::{SessionLocation, Settings, StoreSettings},
+    edge,
+    http::{self, AppState, Limits},
+    metrics::Metrics,
+    session::{self, reload::ReloadOutcome, reload::SessionHandle, CreateOptions},
+    status::Health,
+    store::{embedded::EmbeddedStore, SharedStore},
+};
+
+/// How long connecting to the store may take at start-up.
+const STORE_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A started bridge.
+pub struct Running {
+    /// The plain-HTTP listener's address.
+    pub http_addr: SocketAddr,
+    /// The separate `/ping` listener's address, when enabled.
+    pub ping_addr: Option<SocketAddr>,
+    shutdown: CancellationToken,
+    listeners: JoinSet<()>,
+    background: CancellationToken,
+    background_tasks: JoinSet<()>,
+    store: SharedStore,
+}
+
+impl Running {
+    /// Begins a graceful shutdown.
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Waits until shutdown is requested or a listener stops on its own, then finishes the
+    /// shutdown in order.
+    pub async fn wait(mut self) {
+        tokio::select! {
+            _ = self.shutdown.cancelled() => {}
+            _ = self.listeners.join_next() => {
+                tracing::error!("a listener stopped unexpectedly; shutting down");
+            }
+        }
+        self.shutdown.cancel();
+        while self.listeners.join_next().await.is_some() {}
+        self.background.cancel();
+        while self.background_tasks.join_next().await.is_some() {}
+        drop(self.store);
+        tracing::info!("stopped");
+    }
+}
+
+/// Loads the session, creating it first when the operator left the path at its default and no
+/// file exists there yet (the one-command start). An explicitly named file must exist.
+fn prepare_session(location: &SessionLocation) -> anyhow::Result<SessionHandle> {
+    if !location.explicit && !location.path.exists() {
+        let (_, token) = session::create(&location.path, CreateOptions::default())
+            .context("creating a session file at the default path")?;
+        eprintln!(
+            "Created a new session file at {} (keep it secret). The bearer token, shown only once:",
+            location.path.display()
+        );
+        println!("{}", token.reveal());
+        eprintln!("Give this token to your identity provider; it is not stored anywhere.");
+    }
+    SessionHandle::load(&location.path).context("loading the session file")
+}
+
+async fn open_store(settings: &Settings) -> anyhow::Result<SharedStore> {
+    let store: SharedStore = match &settings.store {
+        StoreSettings::Embedded { data_dir } => {
+            let dir = data_dir.clone();
+            let store = tokio::task::spawn_blocking(move || EmbeddedStore::open(&dir))
+                .await
+                .context("opening the embedded store")??;
+            Arc::new(store)
+        }
+        StoreSettings::Redis {
+            url,
+            key_prefix,
+            insecure_tls,
+        } => {
+            let options = crate::store::redis::RedisOptions {
+                url: url.expose().to_owned(),
+                key_prefix: key_prefix.clone(),
+                insecure_tls: *insecure_tls,
+                connect_timeout: STORE_CONNECT_TIMEOUT,
+                command_timeout: settings.store_timeout,
+            };
+            Arc::new(crate::store::redis::RedisStore::connect(options).await?)
+        }
+    };
+    tokio::time::timeout(STORE_CONNECT_TIMEOUT, store.ping())
+        .await
+        .map_err(|_| crate::store::StoreError::Timeout {
+            context: "first store ping".into(),
+        })
+        .and_then(|r| r)
+        .with_context(|| format!("checking that the {} store is writable", store.kind()))?;
+    Ok(store)
+}
+
+/// Builds everything and starts the listeners.
+pub async fn start(settings: Settings) -> anyhow::Result<Running> {
+    let session = Arc::new(prepare_session(&settings.session)?);
+    let store = open_store(&settings).await?;
+    let registry = Registry::new();
+    let metrics = Metrics::register(&registry).context("registering metrics")?;
+    let state = Arc::new(AppState {
+        auth: Authorizer::new(Arc::clone(&session)),
+        metrics: metrics.clone(),
+        health: Health::new(
+            Arc::clone(&store),
+            Arc::clone(&session),
+            metrics.clone(),
+            settings.store_timeout,
+        ),
+        store: Arc::clone(&store),
+        limits: Limits {
+            max_body_bytes: settings.max_body_bytes,
+            request_timeout: settings.request_timeout,
+        },
+    });
+
+    let http_addr = SocketAddr::new(settings.bind_address, settings.port);
+    let http_listener =
+        edge::bind(http_addr).with_context(|| format!("listening on {http_addr}"))?;
+    let ping_listener = match settings.ping_port {
+        Some(port) => {
+            let addr = SocketAddr::new(settings.bind_address, port);
+            Some(edge::bind(addr).with_context(|| format!("listening on {addr} (ping server)"))?)
+        }
+        None => None,
+    };
+    let http_addr = http_listener.local_addr()?;
+    let ping_addr = ping_listener.as_ref().map(|l| l.local_addr()).transpose()?;
+
+    let shutdown = CancellationToken::new();
+    let background = CancellationToken::new();
+    let mut listeners = JoinSet::new();
+    let options = |name| edge::ConnOptions {
+        name,
+        max_connections: settings.max_connections,
+        header_read_timeout: settings.header_read_timeout,
+        grace: settings.shutdown_grace,
+    };
+    listeners.spawn(edge::serve(
+        http_listener,
+        http::service(Arc::clone(&state)),
+        options("http"),
+        metrics.connections("http"),
+        shutdown.child_token(),
+    ));
+    if let Some(listener) = ping_listener {
+        listeners.spawn(edge::serve(
+            listener,
+            http::ping_service(Arc::clone(&state)),
+            options("ping"),
+            metrics.connections("ping"),
+            shutdown.child_token(),
+        ));
+    }
+
+    let mut background_tasks = JoinSet::new();
+    {
+        let (session, metrics) = (Arc::clone(&session), metrics.clone());
+        background_tasks.spawn(session.watch(
+            settings.session_reload_interval,
+            background.child_token(),
+            move |outcome| match outcome {
+                ReloadOutcome::Reloaded => metrics.session_reload("reloaded"),
+                ReloadOutcome::Refused => metrics.session_reload("refused"),
+                ReloadOutcome::Unchanged => {}
+            },
+        ));
+    }
+
+    tracing::info!(addr = %http_addr, store = store.kind(), version = env!("CARGO_PKG_VERSION"), "listening");
+    if let Some(addr) = ping_addr {
+        tracing::info!(addr = %addr, "ping server listening");
+    }
+    for (key, value) in crate::config::describe(&settings) {
+        tracing::debug!(setting = key, value = %value, "effective setting");
+    }
+    Ok(Running {
+        http_addr,
+        ping_addr,
+        shutdown,
+        listeners,
+        background,
+        background_tasks,
+        store,
+    })
+}
+
+/// Runs the bridge until SIGTERM or SIGINT, then shuts down gracefully.
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let running = start(settings).await?;
+    let trigger = running.shutdown.clone();
+    tokio::spawn(async move {
+        // Untracked on purpose: it only cancels a token and ends with the process.
+        crate::shutdown::signal().await;
+        trigger.cancel();
+    });
+    running.wait().await;
+    Ok(())
+}

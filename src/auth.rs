@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use subtle::{ConstantTimeEq, ConditionallySelectable};
+use subtle::{ConditionallySelectable, ConstantTimeEq};
 use time::OffsetDateTime;
 
 use crate::session::{reload::SessionHandle, Verifier};
@@ -131,7 +131,10 @@ mod tests {
             assert_eq!(auth.verify(Some(header)), Err(expected), "{header:?}");
         }
         let truncated = format!("Bearer {}", &token[..token.len() - 1]);
-        assert_eq!(auth.verify(Some(truncated.as_bytes())), Err(AuthError::Rejected));
+        assert_eq!(
+            auth.verify(Some(truncated.as_bytes())),
+            Err(AuthError::Rejected)
+        );
     }
 
     #[test]
@@ -143,6 +146,9 @@ mod tests {
         crate::session::file_write_for_tests(&path, &session);
         let auth = Authorizer::new(Arc::new(SessionHandle::load(&path).unwrap()));
         let header = format!("Bearer {}", token.reveal());
-        assert_eq!(auth.verify(Some(header.as_bytes())), Err(AuthError::Rejected));
+        assert_eq!(
+            auth.verify(Some(header.as_bytes())),
+            Err(AuthError::Rejected)
+        );
     }
 }

@@ -1,2 +1,110 @@
-//! The `scim-bridge` binary: parse arguments, then hand over to the library.
-fn main() {}
+//! The `scim-bridge` binary: arguments → config → logging → app, and the exit code.
+//!
+//! Exit codes: 0 success; 1 runtime failure; 64 bad usage or configuration (EX_USAGE);
+//! 66 session file missing or unreadable (EX_NOINPUT); 69 store unreachable (EX_UNAVAILABLE);
+//! 73 session file cannot be created (EX_CANTCREAT).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use scim_bridge::{
+    app,
+    cli::{Cli, Command},
+    config, logging,
+    session::{self, CreateOptions, SessionError},
+    store::StoreError,
+};
+
+const EX_USAGE: u8 = 64;
+const EX_NOINPUT: u8 = 66;
+const EX_UNAVAILABLE: u8 = 69;
+const EX_CANTCREAT: u8 = 73;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(EX_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Init { session, force } => init(&session, force),
+        Command::CheckConfig => match settings(cli.config.as_deref()) {
+            Ok(s) => {
+                for (key, value) in config::describe(&s) {
+                    println!("{key} = {value}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::Serve => match settings(cli.config.as_deref()) {
+            Ok(s) => serve(s),
+            Err(code) => code,
+        },
+    }
+}
+
+fn settings(file: Option<&std::path::Path>) -> Result<config::Settings, ExitCode> {
+    let env = |name: &str| std::env::var(name).ok();
+    config::read_file(file)
+        .and_then(|text| config::load(text.as_deref(), &env))
+        .map_err(|e| {
+            eprintln!("scim-bridge: configuration error: {e}");
+            ExitCode::from(EX_USAGE)
+        })
+}
+
+fn init(path: &std::path::Path, force: bool) -> ExitCode {
+    match session::create(path, CreateOptions { force }) {
+        Ok((_, token)) => {
+            eprintln!(
+                "Created session file {} (mode 0600; keep it secret). The bearer token follows, shown only once:",
+                path.display()
+            );
+            println!("{}", token.reveal());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("scim-bridge: {e}");
+            ExitCode::from(match e {
+                SessionError::Exists { .. } => EX_USAGE,
+                _ => EX_CANTCREAT,
+            })
+        }
+    }
+}
+
+fn serve(settings: config::Settings) -> ExitCode {
+    logging::init(settings.log_format, settings.log_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("scim-bridge: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(app::run(settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "scim-bridge stopped");
+            eprintln!("scim-bridge: {e:#}");
+            let code = if e.chain().any(|c| c.is::<SessionError>()) {
+                EX_NOINPUT
+            } else if e.chain().any(|c| c.is::<StoreError>()) {
+                EX_UNAVAILABLE
+            } else {
+                1
+            };
+            ExitCode::from(code)
+        }
+    }
+}

@@ -63,7 +63,10 @@ impl Metrics {
             &["listener"],
         )?;
         let build_info = IntGaugeVec::new(
-            Opts::new(format!("{PREFIX}_build_info"), "Always 1; labelled with the version."),
+            Opts::new(
+                format!("{PREFIX}_build_info"),
+                "Always 1; labelled with the version.",
+            ),
             &["version"],
         )?;
         build_info
@@ -143,9 +146,24 @@ mod tests {
     #[test]
     fn requests_are_counted_by_template_method_and_class() {
         let m = Metrics::register(&Registry::new()).unwrap();
-        m.observe_request("/scim/v2/Users", &http::Method::GET, 200, Duration::from_millis(2));
-        m.observe_request("/scim/v2/Users", &http::Method::GET, 201, Duration::from_millis(2));
-        m.observe_request("/scim/v2/Users/{id}", &http::Method::from_bytes(b"BREW").unwrap(), 404, Duration::ZERO);
+        m.observe_request(
+            "/scim/v2/Users",
+            &http::Method::GET,
+            200,
+            Duration::from_millis(2),
+        );
+        m.observe_request(
+            "/scim/v2/Users",
+            &http::Method::GET,
+            201,
+            Duration::from_millis(2),
+        );
+        m.observe_request(
+            "/scim/v2/Users/{id}",
+            &http::Method::from_bytes(b"BREW").unwrap(),
+            404,
+            Duration::ZERO,
+        );
         let text = m.render();
         assert!(text.contains(
             r#"scim_bridge_http_requests_total{method="GET",route="/scim/v2/Users",status="2xx"} 2"#

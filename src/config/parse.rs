@@ -59,16 +59,19 @@ pub(super) fn duration(text: &str) -> Result<Duration, String> {
         "ms" => Duration::from_millis(n),
         "m" => Duration::from_secs(n.saturating_mul(60)),
         "h" => Duration::from_secs(n.saturating_mul(3600)),
-        other => return Err(format!("unknown duration unit `{other}` (use ms, s, m or h)")),
+        other => {
+            return Err(format!(
+                "unknown duration unit `{other}` (use ms, s, m or h)"
+            ))
+        }
     };
     Ok(d)
 }
 
+/// A port; 0 asks the system for a free one (the bound address is logged at start-up).
 fn port(text: &str) -> Result<u16, String> {
-    match text.parse::<u16>() {
-        Ok(0) | Err(_) => Err("expected a port number from 1 to 65535".into()),
-        Ok(p) => Ok(p),
-    }
+    text.parse::<u16>()
+        .map_err(|_| "expected a port number from 0 to 65535".into())
 }
 
 fn positive(text: &str) -> Result<usize, String> {
@@ -223,9 +226,12 @@ pub(super) fn settings(values: &Values) -> Result<Settings, ConfigError> {
     };
     let port = get(values, "port", port)?.unwrap_or(DEFAULT_PORT);
     let ping_port = if get(values, "ping_server", boolean)?.unwrap_or(false) {
-        let ping_port = get(values, "ping_port", self::port)?
-            .unwrap_or(port.checked_add(1).unwrap_or(port - 1));
-        if ping_port == port {
+        let ping_port = get(values, "ping_port", self::port)?.unwrap_or(if port == 0 {
+            0
+        } else {
+            port.checked_add(1).unwrap_or(port - 1)
+        });
+        if ping_port == port && port != 0 {
             return Err(ConfigError::Conflict {
                 reason: format!("OP_PING_PORT must differ from OP_PORT ({port})"),
             });
@@ -243,8 +249,7 @@ pub(super) fn settings(values: &Values) -> Result<Settings, ConfigError> {
         ping_port,
         log_format,
         log_level,
-        shutdown_grace: get(values, "shutdown_grace", duration)?
-            .unwrap_or(Duration::from_secs(30)),
+        shutdown_grace: get(values, "shutdown_grace", duration)?.unwrap_or(Duration::from_secs(30)),
         session_reload_interval: get(values, "session_reload_interval", duration)?
             .unwrap_or(Duration::from_secs(5))
             .max(Duration::from_millis(100)),
@@ -264,7 +269,12 @@ mod tests {
     use super::*;
 
     fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
     #[test]
@@ -286,7 +296,9 @@ mod tests {
     #[test]
     fn redis_url_selects_redis() {
         let s = load(None, &env_of(&[("OP_REDIS_URL", "redis://r:6379")])).unwrap();
-        assert!(matches!(s.store, StoreSettings::Redis { ref url, .. } if url.expose() == "redis://r:6379"));
+        assert!(
+            matches!(s.store, StoreSettings::Redis { ref url, .. } if url.expose() == "redis://r:6379")
+        );
     }
 
     #[test]
@@ -349,7 +361,11 @@ mod tests {
 
     #[test]
     fn ping_server_defaults_next_to_the_main_port() {
-        let s = load(None, &env_of(&[("OP_PING_SERVER", "1"), ("OP_PORT", "8080")])).unwrap();
+        let s = load(
+            None,
+            &env_of(&[("OP_PING_SERVER", "1"), ("OP_PORT", "8080")]),
+        )
+        .unwrap();
         assert_eq!(s.ping_port, Some(8081));
         let err = load(
             None,
@@ -369,9 +385,15 @@ mod tests {
     #[test]
     fn conflicting_redis_settings_are_refused() {
         let env = env_of(&[("OP_REDIS_URL", "redis://a"), ("OP_REDIS_HOST", "b")]);
-        assert!(matches!(load(None, &env), Err(ConfigError::Conflict { .. })));
+        assert!(matches!(
+            load(None, &env),
+            Err(ConfigError::Conflict { .. })
+        ));
         let env = env_of(&[("OP_REDIS_PASSWORD", "x")]);
-        assert!(matches!(load(None, &env), Err(ConfigError::Conflict { .. })));
+        assert!(matches!(
+            load(None, &env),
+            Err(ConfigError::Conflict { .. })
+        ));
     }
 
     #[test]

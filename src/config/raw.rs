@@ -81,11 +81,11 @@ pub(crate) fn collect(
 ) -> Result<BTreeMap<&'static str, RawValue>, ConfigError> {
     let mut values = BTreeMap::new();
     if let Some(text) = file_text {
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| ConfigError::FileSyntax {
-                message: e.message().to_owned(),
-            })?;
+        let table: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ConfigError::FileSyntax {
+                    message: e.message().to_owned(),
+                })?;
         for (key, value) in table {
             let Some(known) = KEYS.iter().find(|k| **k == key) else {
                 return Err(ConfigError::UnknownKey { key });

@@ -54,7 +54,10 @@ pub async fn serve<S, B>(
     open: IntGauge,
     shutdown: CancellationToken,
 ) where
-    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible> + Clone + Send + 'static,
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
     B: http_body::Body + Send + 'static,
     B::Data: Send,
@@ -108,7 +111,10 @@ pub async fn serve<S, B>(
         );
     }
     drop(listener);
-    tracing::info!(listener = options.name, "stopped accepting; draining connections");
+    tracing::info!(
+        listener = options.name,
+        "stopped accepting; draining connections"
+    );
     if tokio::time::timeout(options.grace, graceful.shutdown())
         .await
         .is_err()

@@ -24,8 +24,7 @@ use tower_http::{
 use tracing::Level;
 
 use crate::{
-    auth::Authorizer, metrics::Metrics, scim::error::ScimError, status::Health,
-    store::SharedStore,
+    auth::Authorizer, metrics::Metrics, scim::error::ScimError, status::Health, store::SharedStore,
 };
 use response::Body;
 use router::Route;
@@ -54,7 +53,11 @@ pub struct AppState {
 }
 
 /// Serves one request (after the tower-http layers).
-pub async fn handle<B>(state: Arc<AppState>, req: Request<B>) -> Response<Body> {
+pub async fn handle<B>(state: Arc<AppState>, req: Request<B>) -> Response<Body>
+where
+    B: http_body::Body<Data = bytes::Bytes>,
+    B::Error: Into<BoxError>,
+{
     let started = Instant::now();
     let routed = router::route(req.uri().path());
     let method = req.method().clone();
@@ -79,12 +82,19 @@ pub async fn handle<B>(state: Arc<AppState>, req: Request<B>) -> Response<Body> 
     res
 }
 
-async fn dispatch<B>(state: &AppState, route: Route, req: Request<B>) -> Response<Body> {
+async fn dispatch<B>(state: &AppState, route: Route, req: Request<B>) -> Response<Body>
+where
+    B: http_body::Body<Data = bytes::Bytes>,
+    B::Error: Into<BoxError>,
+{
     let method = req.method().clone();
     let method = &method;
     // Decided before any await, so the request (and its body) need not be Sync.
     let auth = {
-        let header = req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes());
+        let header = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|v| v.as_bytes());
         state.auth.verify(header)
     };
     let authorize = || auth.clone();
@@ -97,7 +107,10 @@ async fn dispatch<B>(state: &AppState, route: Route, req: Request<B>) -> Respons
             Err(e) => response::unauthorized(e),
         },
         Route::Scim(endpoint) => match authorize() {
-            Ok(_) => handlers::scim::handle(state, method, &endpoint).await,
+            Ok(_) => match read_body(req.into_body(), state.limits.max_body_bytes).await {
+                Ok(body) => handlers::scim::handle(state, method, &endpoint, body).await,
+                Err(e) => response::scim_error(&e),
+            },
             Err(e) => {
                 tracing::debug!(reason = %e, "request not authorised");
                 response::unauthorized(e)
@@ -115,6 +128,27 @@ async fn dispatch<B>(state: &AppState, route: Route, req: Request<B>) -> Respons
     }
 }
 
+/// A boxed error, as http-body uses.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Reads a request body up to `limit` bytes; larger bodies are a 413.
+async fn read_body<B>(body: B, limit: usize) -> Result<bytes::Bytes, ScimError>
+where
+    B: http_body::Body<Data = bytes::Bytes>,
+    B::Error: Into<BoxError>,
+{
+    use http_body_util::BodyExt;
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ScimError::PayloadTooLarge(
+            format!("the request body is larger than {limit} bytes"),
+        )),
+        Err(_) => Err(ScimError::InvalidSyntax(
+            "the request body could not be read".into(),
+        )),
+    }
+}
+
 fn is_read(method: &Method) -> bool {
     method == Method::GET || method == Method::HEAD
 }
@@ -129,14 +163,21 @@ pub fn service<B>(
     state: Arc<AppState>,
 ) -> impl Service<
     Request<B>,
-    Response = Response<impl http_body::Body<Data = bytes::Bytes, Error = impl Into<Box<dyn std::error::Error + Send + Sync>> + Send> + Send + 'static>,
+    Response = Response<
+        impl http_body::Body<
+                Data = bytes::Bytes,
+                Error = impl Into<Box<dyn std::error::Error + Send + Sync>> + Send,
+            > + Send
+            + 'static,
+    >,
     Error = Infallible,
     Future = impl Send + 'static,
 > + Clone
        + Send
        + 'static
 where
-    B: http_body::Body + Send + 'static,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
 {
     let sensitive: Arc<[header::HeaderName]> = Arc::new([
         header::AUTHORIZATION,
@@ -165,4 +206,36 @@ where
             let state = Arc::clone(&state);
             async move { Ok::<_, Infallible>(handle(state, req).await) }
         })
+}
+
+/// The service of the separate ping listener (`OP_PING_SERVER`): `/ping` only.
+pub fn ping_service(
+    state: Arc<AppState>,
+) -> impl Service<
+    Request<hyper::body::Incoming>,
+    Response = Response<Body>,
+    Error = Infallible,
+    Future = impl Send + 'static,
+> + Clone
+       + Send
+       + 'static {
+    tower::service_fn(move |req: Request<hyper::body::Incoming>| {
+        let state = Arc::clone(&state);
+        async move {
+            let started = Instant::now();
+            let res = match router::route(req.uri().path()).route {
+                Route::Ping if is_read(req.method()) => handlers::ops::ping(),
+                _ => {
+                    response::scim_error(&ScimError::NotFound("this port serves /ping only".into()))
+                }
+            };
+            state.metrics.observe_request(
+                "ping-server",
+                req.method(),
+                res.status().as_u16(),
+                started.elapsed(),
+            );
+            Ok::<_, Infallible>(res)
+        }
+    })
 }

@@ -32,7 +32,11 @@ pub fn json(status: StatusCode, doc: &Value) -> Response<Body> {
 }
 
 /// A plain-text body.
-pub fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
+pub fn text(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Body> {
     with_type(status, content_type, body.into())
 }
 
@@ -51,7 +55,9 @@ pub fn unauthorized(err: AuthError) -> Response<Body> {
         AuthError::Malformed => r#"Bearer realm="scim-bridge", error="invalid_request""#,
         AuthError::Rejected => r#"Bearer realm="scim-bridge", error="invalid_token""#,
     };
-    res.headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    res.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    );
     res
 }

@@ -66,18 +66,30 @@ fn scim(v2: bool, rest: &[&str]) -> Routed {
             ),
             Some(ResourceKind::Group) => (
                 ScimEndpoint::Collection(ResourceKind::Group),
-                if v2 { "/scim/v2/Groups" } else { "/scim/Groups" },
+                if v2 {
+                    "/scim/v2/Groups"
+                } else {
+                    "/scim/Groups"
+                },
             ),
             None => (ScimEndpoint::Unknown, "unmatched"),
         },
         [collection, id] => match kind(collection) {
             Some(ResourceKind::User) => (
                 ScimEndpoint::Resource(ResourceKind::User, (*id).to_owned()),
-                if v2 { "/scim/v2/Users/{id}" } else { "/scim/Users/{id}" },
+                if v2 {
+                    "/scim/v2/Users/{id}"
+                } else {
+                    "/scim/Users/{id}"
+                },
             ),
             Some(ResourceKind::Group) => (
                 ScimEndpoint::Resource(ResourceKind::Group, (*id).to_owned()),
-                if v2 { "/scim/v2/Groups/{id}" } else { "/scim/Groups/{id}" },
+                if v2 {
+                    "/scim/v2/Groups/{id}"
+                } else {
+                    "/scim/Groups/{id}"
+                },
             ),
             None => (ScimEndpoint::Unknown, "unmatched"),
         },
@@ -115,7 +127,10 @@ mod tests {
     #[test]
     fn scim_routes_under_both_prefixes() {
         let r = route("/scim/v2/Users");
-        assert_eq!(r.route, Route::Scim(ScimEndpoint::Collection(ResourceKind::User)));
+        assert_eq!(
+            r.route,
+            Route::Scim(ScimEndpoint::Collection(ResourceKind::User))
+        );
         assert_eq!(r.template, "/scim/v2/Users");
         let r = route("/scim/Users/");
         assert_eq!(r.template, "/scim/Users");
@@ -135,8 +150,14 @@ mod tests {
         assert_eq!(route("/health/").route, Route::Health);
         assert_eq!(route("/metrics").route, Route::Metrics);
         assert_eq!(route("/nope").route, Route::NotFound);
-        assert_eq!(route("/scim/v2/Nope").route, Route::Scim(ScimEndpoint::Unknown));
+        assert_eq!(
+            route("/scim/v2/Nope").route,
+            Route::Scim(ScimEndpoint::Unknown)
+        );
         assert_eq!(route("/scim/v2/Nope").template, "unmatched");
-        assert_eq!(route("/scim/v2/Users/a/b").route, Route::Scim(ScimEndpoint::Unknown));
+        assert_eq!(
+            route("/scim/v2/Users/a/b").route,
+            Route::Scim(ScimEndpoint::Unknown)
+        );
     }
 }

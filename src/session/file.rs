@@ -40,7 +40,8 @@ struct TokenV1 {
 const FORMAT_NAME: &str = "scim-bridge-session";
 
 fn timestamp(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).expect("an OffsetDateTime always formats as RFC 3339")
+    t.format(&Rfc3339)
+        .expect("an OffsetDateTime always formats as RFC 3339")
 }
 
 fn to_file(session: &Session) -> FileV1 {
@@ -169,8 +170,8 @@ pub(crate) fn write(
         path: path.to_path_buf(),
         source,
     };
-    let mut json = serde_json::to_vec_pretty(&to_file(session))
-        .expect("a session document always serialises");
+    let mut json =
+        serde_json::to_vec_pretty(&to_file(session)).expect("a session document always serialises");
     json.push(b'\n');
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir).map_err(io)?;
@@ -232,7 +233,10 @@ mod tests {
         assert_eq!(loaded.tokens[0].verifier, token.verifier());
         assert_eq!(loaded.encryption_key.0, session.encryption_key.0);
         let text = fs::read_to_string(&path).unwrap();
-        assert!(!text.contains(token.reveal()), "the token must never be stored");
+        assert!(
+            !text.contains(token.reveal()),
+            "the token must never be stored"
+        );
     }
 
     #[test]
@@ -242,9 +246,15 @@ mod tests {
         let (first, _) = create(&path, CreateOptions::default()).unwrap();
         let err = create(&path, CreateOptions::default()).unwrap_err();
         assert!(matches!(err, SessionError::Exists { .. }));
-        assert_eq!(load(&path).unwrap().encryption_key.0, first.encryption_key.0);
+        assert_eq!(
+            load(&path).unwrap().encryption_key.0,
+            first.encryption_key.0
+        );
         let (second, _) = create(&path, CreateOptions { force: true }).unwrap();
-        assert_eq!(load(&path).unwrap().encryption_key.0, second.encryption_key.0);
+        assert_eq!(
+            load(&path).unwrap().encryption_key.0,
+            second.encryption_key.0
+        );
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
     }

@@ -28,7 +28,9 @@ pub const TOKEN_PREFIX: &str = "sbt_";
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     /// The file does not exist.
-    #[error("session file {path} does not exist (create one with `scim-bridge init --session {path}`)")]
+    #[error(
+        "session file {path} does not exist (create one with `scim-bridge init --session {path}`)"
+    )]
     Missing {
         /// The path.
         path: PathBuf,

@@ -128,8 +128,13 @@ impl SessionHandle {
         }
     }
 
-    /// Re-reads the file every `interval` until `cancel` fires.
-    pub async fn watch(self: Arc<Self>, interval: Duration, cancel: CancellationToken) {
+    /// Re-reads the file every `interval` until `cancel` fires, reporting each outcome.
+    pub async fn watch(
+        self: Arc<Self>,
+        interval: Duration,
+        cancel: CancellationToken,
+        on_outcome: impl Fn(ReloadOutcome) + Send + 'static,
+    ) {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -138,7 +143,9 @@ impl SessionHandle {
                 _ = ticker.tick() => {
                     let me = Arc::clone(&self);
                     // File reads block; keep them off the async workers.
-                    let _ = tokio::task::spawn_blocking(move || me.reload()).await;
+                    if let Ok(outcome) = tokio::task::spawn_blocking(move || me.reload()).await {
+                        on_outcome(outcome);
+                    }
                 }
             }
         }

@@ -88,7 +88,9 @@ impl Health {
             None => (State::Healthy, None),
             Some(e) => (
                 State::Degraded,
-                Some(format!("latest session file refused, previous one in force: {e}")),
+                Some(format!(
+                    "latest session file refused, previous one in force: {e}"
+                )),
             ),
         };
         vec![
@@ -152,8 +154,16 @@ mod tests {
     #[test]
     fn the_document_has_the_reference_shape() {
         let reports = vec![
-            Report { source: "Store", state: State::Healthy, detail: None },
-            Report { source: "Session", state: State::Degraded, detail: Some("x".into()) },
+            Report {
+                source: "Store",
+                state: State::Healthy,
+                detail: None,
+            },
+            Report {
+                source: "Session",
+                state: State::Degraded,
+                detail: Some("x".into()),
+            },
         ];
         let (doc, ok) = document(&reports);
         assert!(ok);
@@ -169,7 +179,11 @@ mod tests {
 
     #[test]
     fn an_unhealthy_component_fails_the_check() {
-        let reports = vec![Report { source: "Store", state: State::Unhealthy, detail: None }];
+        let reports = vec![Report {
+            source: "Store",
+            state: State::Unhealthy,
+            detail: None,
+        }];
         assert!(!document(&reports).1);
     }
 }

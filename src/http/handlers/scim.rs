@@ -32,7 +32,12 @@ fn store_error(e: StoreError) -> ScimError {
 }
 
 /// Dispatches a SCIM request.
-pub async fn handle(state: &AppState, method: &Method, endpoint: &ScimEndpoint) -> http::Response<Body> {
+pub async fn handle(
+    state: &AppState,
+    method: &Method,
+    endpoint: &ScimEndpoint,
+    _body: bytes::Bytes,
+) -> http::Response<Body> {
     let result = match (method, endpoint) {
         (&Method::GET, ScimEndpoint::Collection(kind)) => list(state, *kind).await,
         (_, ScimEndpoint::Collection(_) | ScimEndpoint::Resource(..)) => Err(

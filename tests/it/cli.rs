@@ -1,0 +1,190 @@
+//! The command line: `init`, `check-config`, and start-up failures with their exit codes.
+
+use std::os::unix::fs::PermissionsExt;
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+
+use crate::helpers::bridge::run;
+
+#[test]
+fn init_prints_only_the_token_and_writes_a_0600_session_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (status, stdout, stderr) = run(&["init", "--session", "s/scimsession"], &[], dir.path());
+    assert!(status.success(), "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "stdout must hold the token alone: {stdout:?}"
+    );
+    let token = lines[0];
+    let body = token.strip_prefix("sbt_").expect("token prefix");
+    assert_eq!(
+        URL_SAFE_NO_PAD.decode(body).unwrap().len(),
+        32,
+        "256 bits of entropy"
+    );
+    assert!(
+        !stderr.contains(token),
+        "hints on stderr must not repeat the token"
+    );
+
+    let path = dir.path().join("s/scimsession");
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        !text.contains(token),
+        "the session file must not contain the token"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["version"], 1);
+    assert!(doc["tokens"][0]["verifier"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(doc["encryptionKey"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(key.len(), 32);
+}
+
+#[test]
+fn init_refuses_to_overwrite_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let (status, first, _) = run(&["init", "--session", "scimsession"], &[], dir.path());
+    assert!(status.success());
+    let before = std::fs::read(dir.path().join("scimsession")).unwrap();
+    let (status, stdout, stderr) = run(&["init", "--session", "scimsession"], &[], dir.path());
+    assert_eq!(status.code(), Some(64));
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("--force"), "{stderr}");
+    assert_eq!(
+        std::fs::read(dir.path().join("scimsession")).unwrap(),
+        before
+    );
+
+    let (status, second, _) = run(
+        &["init", "--session", "scimsession", "--force"],
+        &[],
+        dir.path(),
+    );
+    assert!(status.success());
+    assert_ne!(first.trim(), second.trim());
+    assert_ne!(
+        std::fs::read(dir.path().join("scimsession")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn invalid_settings_exit_64_naming_the_setting_and_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let (status, _, stderr) = run(&["serve"], &[("OP_PORT", "eighty")], dir.path());
+    assert_eq!(status.code(), Some(64), "{stderr}");
+    assert!(
+        stderr.contains("OP_PORT") && stderr.contains("eighty"),
+        "{stderr}"
+    );
+
+    std::fs::write(
+        dir.path().join("bridge.toml"),
+        "port = 3002\nlisten_port = 1\n",
+    )
+    .unwrap();
+    let (status, _, stderr) = run(&["--config", "bridge.toml", "serve"], &[], dir.path());
+    assert_eq!(status.code(), Some(64), "{stderr}");
+    assert!(stderr.contains("listen_port"), "{stderr}");
+
+    let (status, _, stderr) = run(&["serve"], &[("OP_JSON_LOGS", "perhaps")], dir.path());
+    assert_eq!(status.code(), Some(64), "{stderr}");
+    assert!(
+        stderr.contains("OP_JSON_LOGS") && stderr.contains("perhaps"),
+        "{stderr}"
+    );
+
+    let (status, _, stderr) = run(&["--config", "missing.toml"], &[], dir.path());
+    assert_eq!(status.code(), Some(64), "{stderr}");
+    assert!(stderr.contains("missing.toml"), "{stderr}");
+    assert!(
+        !dir.path().join("scimsession").exists(),
+        "nothing may start on bad config"
+    );
+}
+
+#[test]
+fn an_explicit_session_path_that_is_missing_is_an_error_not_a_new_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("secrets/scimsession");
+    let path_text = path.to_str().unwrap();
+    let (status, stdout, stderr) = run(
+        &["serve"],
+        &[
+            ("OP_SESSION", path_text),
+            ("OP_PORT", "0"),
+            ("OP_BIND_ADDRESS", "127.0.0.1"),
+        ],
+        dir.path(),
+    );
+    assert_eq!(status.code(), Some(66), "{stderr}");
+    assert!(
+        stderr.contains(path_text),
+        "the error must name the path: {stderr}"
+    );
+    assert!(stdout.is_empty(), "no token may be printed");
+    assert!(!path.exists());
+}
+
+#[test]
+fn a_malformed_session_file_stops_start_up_naming_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scimsession");
+    std::fs::write(&path, "{\"not\": \"a session\"}").unwrap();
+    let (status, _, stderr) = run(
+        &["serve"],
+        &[
+            ("OP_SESSION", path.to_str().unwrap()),
+            ("OP_PORT", "0"),
+            ("OP_BIND_ADDRESS", "127.0.0.1"),
+        ],
+        dir.path(),
+    );
+    assert_eq!(status.code(), Some(66), "{stderr}");
+    assert!(
+        stderr.contains("malformed") && stderr.contains(path.to_str().unwrap()),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_config_prints_settings_with_secrets_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (status, stdout, stderr) = run(
+        &["check-config"],
+        &[
+            ("OP_REDIS_URL", "redis://bridge:hunter2@cache:6379"),
+            ("OP_PORT", "8080"),
+        ],
+        dir.path(),
+    );
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("port = 8080"), "{stdout}");
+    assert!(stdout.contains("store = redis"), "{stdout}");
+    assert!(
+        !stdout.contains("hunter2") && !stderr.contains("hunter2"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_64() {
+    let dir = tempfile::tempdir().unwrap();
+    let (status, _, _) = run(&["frobnicate"], &[], dir.path());
+    assert_eq!(status.code(), Some(64));
+    let (status, stdout, _) = run(&["init", "--help"], &[], dir.path());
+    assert!(status.success());
+    assert!(
+        stdout.contains("--session") && stdout.contains("Example"),
+        "{stdout}"
+    );
+}

@@ -1,0 +1,3 @@
+//! Shared test helpers: the real binary on loopback, and real backing services.
+
+pub mod bridge;

@@ -1,0 +1,9 @@
+//! The integration tests: one binary, a file per area, shared helpers in `helpers/`.
+
+// Helpers are `pub` for the test modules of this one binary; nothing here is a public API.
+#![allow(unreachable_pub)]
+
+mod cli;
+mod helpers;
+mod lifecycle;
+mod serve;

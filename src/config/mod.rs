@@ -227,3 +227,37 @@ pub fn describe(settings: &Settings) -> Vec<(&'static str, String)> {
     lines.push(("max_connections", settings.max_connections.to_string()));
     lines
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../config/example.toml");
+
+    #[test]
+    fn the_example_file_loads_and_documents_every_setting() {
+        let s = load(Some(EXAMPLE), &|_| None).expect("config/example.toml must load");
+        assert_eq!(s.port, DEFAULT_PORT);
+        for key in raw::KEYS {
+            assert!(
+                EXAMPLE.contains(&format!("{key} =")),
+                "config/example.toml does not document `{key}`"
+            );
+        }
+    }
+
+    #[test]
+    fn the_readme_table_lists_every_variable() {
+        let readme = include_str!("../../README.md");
+        for key in raw::KEYS {
+            let var = raw::env_name(key);
+            assert!(readme.contains(&format!("| `{var}` |")), "README lacks {var}");
+        }
+    }
+
+    #[test]
+    fn the_shipped_dev_and_test_files_load() {
+        load(Some(include_str!("../../config/dev.toml")), &|_| None).unwrap();
+        load(Some(include_str!("../../config/test.toml")), &|_| None).unwrap();
+    }
+}

@@ -160,6 +160,12 @@ impl Session {
     }
 }
 
+/// Writes a session file directly (tests only).
+#[cfg(test)]
+pub(crate) fn file_write_for_tests(path: &std::path::Path, session: &Session) {
+    file::write(path, session, CreateOptions { force: true }).expect("test session file");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,10 +194,4 @@ mod tests {
         assert_eq!(token.verifier(), Verifier::of(token.reveal().as_bytes()));
         assert_ne!(token.verifier(), Verifier::of(b"other"));
     }
-}
-
-/// Writes a session file directly (tests only).
-#[cfg(test)]
-pub(crate) fn file_write_for_tests(path: &std::path::Path, session: &Session) {
-    file::write(path, session, CreateOptions { force: true }).expect("test session file");
 }

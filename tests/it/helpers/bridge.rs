@@ -103,7 +103,7 @@ fn listening_addr(line: &str) -> Option<SocketAddr> {
         .or_else(|| line.split_once("\"addr\":\""))?
         .1;
     let end = rest
-        .find(|c: char| c == ' ' || c == '"')
+        .find([' ', '"'])
         .unwrap_or(rest.len());
     rest[..end].parse().ok()
 }

@@ -251,7 +251,10 @@ mod tests {
         let readme = include_str!("../../README.md");
         for key in raw::KEYS {
             let var = raw::env_name(key);
-            assert!(readme.contains(&format!("| `{var}` |")), "README lacks {var}");
+            assert!(
+                readme.contains(&format!("| `{var}` |")),
+                "README lacks {var}"
+            );
         }
     }
 

@@ -3,11 +3,15 @@
 //! * [`error`]: the error document of RFC 7644 §3.12 and the one mapping from failures to
 //!   status and `scimType`.
 //! * [`list`]: the ListResponse message of RFC 7644 §3.4.2.
+//! * [`schema`]: the User, Enterprise User and Group schemas with attribute characteristics.
+//! * [`value`]: coercion of attribute values into their schema shape, with IdP leniency.
 //!
 //! Pure protocol logic: no sockets, no HTTP types beyond status codes.
 
 pub mod error;
 pub mod list;
+pub mod schema;
+pub mod value;
 
 /// The media type of every SCIM response (RFC 7644 §3.1).
 pub const CONTENT_TYPE: &str = "application/scim+json";

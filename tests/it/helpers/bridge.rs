@@ -102,9 +102,7 @@ fn listening_addr(line: &str) -> Option<SocketAddr> {
         .split_once("addr=")
         .or_else(|| line.split_once("\"addr\":\""))?
         .1;
-    let end = rest
-        .find([' ', '"'])
-        .unwrap_or(rest.len());
+    let end = rest.find([' ', '"']).unwrap_or(rest.len());
     rest[..end].parse().ok()
 }
 

@@ -4,6 +4,7 @@
 //!   status and `scimType`.
 //! * [`list`]: the ListResponse message of RFC 7644 §3.4.2.
 //! * [`schema`]: the User, Enterprise User and Group schemas with attribute characteristics.
+//! * [`storage`]: how users, groups, indexes and memberships map onto the store.
 //! * [`value`]: coercion of attribute values into their schema shape, with IdP leniency.
 //!
 //! Pure protocol logic: no sockets, no HTTP types beyond status codes.
@@ -11,6 +12,7 @@
 pub mod error;
 pub mod list;
 pub mod schema;
+pub mod storage;
 pub mod value;
 
 /// The media type of every SCIM response (RFC 7644 §3.1).

@@ -1,0 +1,439 @@
+//! How the directory maps onto the store: record spaces, index and set names, the stored
+//! envelope of a resource, and a batch builder for the engine's atomic writes.
+//!
+//! Layout (names live only here):
+//! * records `scim.users/<id>`, `scim.groups/<id>`: a [`Stored`] envelope as JSON;
+//! * unique index `scim.users.userName`: lower-cased userName → user id (uniqueness is
+//!   case-insensitive, RFC 7643 §4.1.1 says userName is not caseExact);
+//! * sets `scim.users.externalId:<externalId>` and `scim.groups.displayName:<lower name>`: ids,
+//!   for the lookups identity providers make on every sync;
+//! * sets `scim.members:<group id>` (member ids) and `scim.memberOf:<user id>` (group ids):
+//!   memberships, so adding one member to a 100,000-member group touches two set entries and
+//!   never rewrites a member list.
+//!
+//! Must not know SCIM rules beyond these keys: validation and semantics are the engine's.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::store::{
+    Mutation, Precondition, Record, SharedStore, StoreError, StoreKey, Version, WriteBatch,
+};
+
+use super::schema::ResourceType;
+
+/// A resource as stored: its attributes without `id`, `meta` or computed attributes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stored {
+    /// When it was created (RFC 3339).
+    pub created: String,
+    /// When it last changed (RFC 3339).
+    #[serde(rename = "lastModified")]
+    pub last_modified: String,
+    /// The attributes.
+    pub doc: Value,
+}
+
+/// A stored resource with its id and version.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Loaded {
+    /// The id.
+    pub id: String,
+    /// The store version (the ETag).
+    pub version: Version,
+    /// The envelope.
+    pub stored: Stored,
+}
+
+/// The record space of a resource type.
+pub fn space(rt: &ResourceType) -> &'static str {
+    if rt.name == "Group" {
+        "scim.groups"
+    } else {
+        "scim.users"
+    }
+}
+
+const USER_NAME_INDEX: &str = "scim.users.userName";
+
+fn external_id_set(rt: &ResourceType, external_id: &str) -> String {
+    format!("{}.externalId:{external_id}", space(rt))
+}
+
+fn display_name_set(display_name: &str) -> String {
+    format!("scim.groups.displayName:{}", display_name.to_lowercase())
+}
+
+fn members_set(group_id: &str) -> String {
+    format!("scim.members:{group_id}")
+}
+
+fn member_of_set(user_id: &str) -> String {
+    format!("scim.memberOf:{user_id}")
+}
+
+fn decode(id: String, record: Record) -> Result<Loaded, StoreError> {
+    let stored = serde_json::from_slice(&record.value).map_err(|e| StoreError::Corrupt {
+        context: format!("resource {id}: {e}"),
+    })?;
+    Ok(Loaded {
+        id,
+        version: record.version,
+        stored,
+    })
+}
+
+/// Typed reads of the directory.
+#[derive(Clone)]
+pub struct Directory {
+    store: SharedStore,
+}
+
+impl Directory {
+    /// A directory over `store`.
+    pub fn new(store: SharedStore) -> Self {
+        Self { store }
+    }
+
+    /// The underlying store.
+    pub fn store(&self) -> &SharedStore {
+        &self.store
+    }
+
+    /// One resource.
+    pub async fn load(&self, rt: &ResourceType, id: &str) -> Result<Option<Loaded>, StoreError> {
+        match self.store.get(&StoreKey::new(space(rt), id)).await? {
+            Some(record) => decode(id.to_owned(), record).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Several resources in one round trip; missing ids are skipped, order kept.
+    pub async fn load_many(
+        &self,
+        rt: &ResourceType,
+        ids: &[String],
+    ) -> Result<Vec<Loaded>, StoreError> {
+        let records = self.store.get_many(space(rt), ids).await?;
+        ids.iter()
+            .zip(records)
+            .filter_map(|(id, r)| r.map(|r| decode(id.clone(), r)))
+            .collect()
+    }
+
+    /// Resources in id order, skipping `offset`.
+    pub async fn page(
+        &self,
+        rt: &ResourceType,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<Loaded>, StoreError> {
+        self.store
+            .list(space(rt), offset, limit)
+            .await?
+            .into_iter()
+            .map(|(id, r)| decode(id, r))
+            .collect()
+    }
+
+    /// How many resources of a type exist.
+    pub async fn count(&self, rt: &ResourceType) -> Result<usize, StoreError> {
+        self.store.count(space(rt)).await
+    }
+
+    /// The user owning `user_name` (case-insensitively).
+    pub async fn user_by_name(&self, user_name: &str) -> Result<Option<String>, StoreError> {
+        self.store
+            .lookup(USER_NAME_INDEX, &user_name.to_lowercase())
+            .await
+    }
+
+    /// Ids with this exact externalId.
+    pub async fn by_external_id(
+        &self,
+        rt: &ResourceType,
+        external_id: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        self.all(&external_id_set(rt, external_id)).await
+    }
+
+    /// Groups with this displayName (case-insensitively).
+    pub async fn groups_by_name(&self, display_name: &str) -> Result<Vec<String>, StoreError> {
+        self.all(&display_name_set(display_name)).await
+    }
+
+    /// Up to `limit` member ids of a group, after `after`.
+    pub async fn members(
+        &self,
+        group_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        self.store
+            .members(&members_set(group_id), after, limit)
+            .await
+    }
+
+    /// Every member id of a group.
+    pub async fn all_members(&self, group_id: &str) -> Result<Vec<String>, StoreError> {
+        self.all(&members_set(group_id)).await
+    }
+
+    /// The number of members of a group.
+    pub async fn member_count(&self, group_id: &str) -> Result<usize, StoreError> {
+        self.store.set_len(&members_set(group_id)).await
+    }
+
+    /// Whether `member` is in the group.
+    pub async fn is_member(&self, group_id: &str, member: &str) -> Result<bool, StoreError> {
+        self.store.is_member(&members_set(group_id), member).await
+    }
+
+    /// The ids of the groups a resource is a direct member of.
+    pub async fn groups_of(&self, member: &str) -> Result<Vec<String>, StoreError> {
+        self.all(&member_of_set(member)).await
+    }
+
+    async fn all(&self, set: &str) -> Result<Vec<String>, StoreError> {
+        const PAGE: usize = 5_000;
+        let mut out = Vec::new();
+        loop {
+            let batch = self
+                .store
+                .members(set, out.last().map(String::as_str), PAGE)
+                .await?;
+            let done = batch.len() < PAGE;
+            out.extend(batch);
+            if done {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Applies a batch built with [`Changes`].
+    pub async fn commit(&self, changes: Changes) -> Result<Option<Version>, StoreError> {
+        let key = changes.primary.clone();
+        let committed = self.store.write(changes.batch).await?;
+        Ok(key.and_then(|k| committed.version_of(&k)))
+    }
+}
+
+/// What a write expects of the resource's current state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// It must not exist (create).
+    Absent,
+    /// It must be at this version (optimistic concurrency, `If-Match`).
+    Version(Version),
+}
+
+/// Builds one atomic directory change.
+#[derive(Debug, Default)]
+pub struct Changes {
+    batch: WriteBatch,
+    primary: Option<StoreKey>,
+}
+
+impl Changes {
+    /// An empty change.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Writes a resource, expecting `expect`; its new version is what [`Directory::commit`]
+    /// returns.
+    pub fn put(&mut self, rt: &ResourceType, id: &str, stored: &Stored, expect: Expect) {
+        let key = StoreKey::new(space(rt), id);
+        self.batch.preconditions.push(match expect {
+            Expect::Absent => Precondition::Absent(key.clone()),
+            Expect::Version(v) => Precondition::Version(key.clone(), v),
+        });
+        let value = serde_json::to_vec(stored).expect("a Stored envelope always serialises");
+        self.batch.mutations.push(Mutation::Put {
+            key: key.clone(),
+            value: value.into(),
+        });
+        self.primary = Some(key);
+    }
+
+    /// Deletes a resource at version `version`.
+    pub fn delete(&mut self, rt: &ResourceType, id: &str, version: Version) {
+        let key = StoreKey::new(space(rt), id);
+        self.batch
+            .preconditions
+            .push(Precondition::Version(key.clone(), version));
+        self.batch.mutations.push(Mutation::Delete { key });
+    }
+
+    /// Requires a resource to exist when the batch applies (e.g. a member being added).
+    pub fn require(&mut self, rt: &ResourceType, id: &str) {
+        self.batch
+            .preconditions
+            .push(Precondition::Exists(StoreKey::new(space(rt), id)));
+    }
+
+    /// Claims a userName for a user (fails the batch with `StoreError::Unique` if taken).
+    pub fn claim_user_name(&mut self, user_name: &str, id: &str) {
+        self.batch.mutations.push(Mutation::Claim {
+            index: USER_NAME_INDEX.into(),
+            term: user_name.to_lowercase(),
+            owner: id.into(),
+        });
+    }
+
+    /// Releases a userName the user holds.
+    pub fn release_user_name(&mut self, user_name: &str, id: &str) {
+        self.batch.mutations.push(Mutation::Release {
+            index: USER_NAME_INDEX.into(),
+            term: user_name.to_lowercase(),
+            owner: id.into(),
+        });
+    }
+
+    /// Indexes an externalId.
+    pub fn index_external_id(&mut self, rt: &ResourceType, external_id: &str, id: &str) {
+        self.set_add(external_id_set(rt, external_id), id);
+    }
+
+    /// Removes an externalId from the index.
+    pub fn unindex_external_id(&mut self, rt: &ResourceType, external_id: &str, id: &str) {
+        self.set_remove(external_id_set(rt, external_id), id);
+    }
+
+    /// Indexes a group's displayName.
+    pub fn index_group_name(&mut self, display_name: &str, id: &str) {
+        self.set_add(display_name_set(display_name), id);
+    }
+
+    /// Removes a group's displayName from the index.
+    pub fn unindex_group_name(&mut self, display_name: &str, id: &str) {
+        self.set_remove(display_name_set(display_name), id);
+    }
+
+    /// Adds `member` to a group (both directions).
+    pub fn add_member(&mut self, group_id: &str, member: &str) {
+        self.set_add(members_set(group_id), member);
+        self.set_add(member_of_set(member), group_id);
+    }
+
+    /// Removes `member` from a group (both directions).
+    pub fn remove_member(&mut self, group_id: &str, member: &str) {
+        self.set_remove(members_set(group_id), member);
+        self.set_remove(member_of_set(member), group_id);
+    }
+
+    /// Drops the reverse-membership set of a deleted resource.
+    pub fn clear_member_of(&mut self, member: &str) {
+        self.batch.mutations.push(Mutation::SetClear {
+            set: member_of_set(member),
+        });
+    }
+
+    /// Drops the member set of a deleted group.
+    pub fn clear_members(&mut self, group_id: &str) {
+        self.batch.mutations.push(Mutation::SetClear {
+            set: members_set(group_id),
+        });
+    }
+
+    /// Whether nothing would be written.
+    pub fn is_empty(&self) -> bool {
+        self.batch.mutations.is_empty()
+    }
+
+    fn set_add(&mut self, set: String, member: &str) {
+        self.batch.mutations.push(Mutation::SetAdd {
+            set,
+            member: member.into(),
+        });
+    }
+
+    fn set_remove(&mut self, set: String, member: &str) {
+        self.batch.mutations.push(Mutation::SetRemove {
+            set,
+            member: member.into(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::scim::schema::{GROUP_TYPE, USER_TYPE};
+    use crate::store::embedded::EmbeddedStore;
+
+    fn stored(doc: Value) -> Stored {
+        Stored {
+            created: "2026-01-01T00:00:00Z".into(),
+            last_modified: "2026-01-01T00:00:00Z".into(),
+            doc,
+        }
+    }
+
+    #[tokio::test]
+    async fn users_groups_indexes_and_memberships_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = Directory::new(Arc::new(EmbeddedStore::open(dir.path()).unwrap()));
+
+        let mut c = Changes::new();
+        c.put(
+            &USER_TYPE,
+            "u1",
+            &stored(json!({"userName": "Alice"})),
+            Expect::Absent,
+        );
+        c.claim_user_name("Alice", "u1");
+        c.index_external_id(&USER_TYPE, "ext-1", "u1");
+        assert_eq!(d.commit(c).await.unwrap(), Some(1));
+
+        let mut c = Changes::new();
+        c.put(
+            &GROUP_TYPE,
+            "g1",
+            &stored(json!({"displayName": "Eng"})),
+            Expect::Absent,
+        );
+        c.index_group_name("Eng", "g1");
+        c.require(&USER_TYPE, "u1");
+        c.add_member("g1", "u1");
+        d.commit(c).await.unwrap();
+
+        assert_eq!(
+            d.user_by_name("ALICE").await.unwrap().as_deref(),
+            Some("u1")
+        );
+        assert_eq!(d.by_external_id(&USER_TYPE, "ext-1").await.unwrap(), ["u1"]);
+        assert_eq!(d.groups_by_name("eng").await.unwrap(), ["g1"]);
+        assert_eq!(d.all_members("g1").await.unwrap(), ["u1"]);
+        assert_eq!(d.groups_of("u1").await.unwrap(), ["g1"]);
+        assert_eq!(d.count(&USER_TYPE).await.unwrap(), 1);
+        let u = d.load(&USER_TYPE, "u1").await.unwrap().unwrap();
+        assert_eq!(u.stored.doc["userName"], "Alice");
+
+        // A second user may not take the same name in another case; nothing of it is written.
+        let mut c = Changes::new();
+        c.put(
+            &USER_TYPE,
+            "u2",
+            &stored(json!({"userName": "alice"})),
+            Expect::Absent,
+        );
+        c.claim_user_name("alice", "u2");
+        assert!(matches!(d.commit(c).await, Err(StoreError::Unique { .. })));
+        assert!(d.load(&USER_TYPE, "u2").await.unwrap().is_none());
+
+        // Adding a member that does not exist fails the whole batch.
+        let mut c = Changes::new();
+        c.require(&USER_TYPE, "ghost");
+        c.add_member("g1", "ghost");
+        assert!(matches!(
+            d.commit(c).await,
+            Err(StoreError::Conflict { .. })
+        ));
+        assert_eq!(d.member_count("g1").await.unwrap(), 1);
+    }
+}

@@ -1,0 +1,129 @@
+//! A throw-away `redis-server` process per test, on a free loopback port, killed on drop.
+//!
+//! Owns the process and its temp directory; knows nothing about the store using it.
+
+use std::{
+    io::{Read, Write},
+    net::{Ipv4Addr, TcpListener, TcpStream},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+/// How long a fresh server may take to answer PING.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running `redis-server` bound to 127.0.0.1 only, with fsync-always AOF in a temp dir.
+pub(crate) struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    /// Starts a server on a free port; panics with a clear message if it cannot.
+    pub(crate) fn start() -> RedisServer {
+        Self::start_on(free_port())
+    }
+
+    /// Starts a server on `port` (used to bring a server back on the same address).
+    pub(crate) fn start_on(port: u16) -> RedisServer {
+        let dir = tempfile::tempdir().expect("creating a temp dir for redis-server");
+        let spawned = Command::new("redis-server")
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "yes", "--appendfsync", "always"])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let child = match spawned {
+            Ok(child) => child,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
+                "redis-server is not installed: the Redis store tests need it on PATH \
+                 (Debian/Ubuntu package `redis-server`: apt-get install redis-server)"
+            ),
+            Err(e) => panic!("could not start redis-server: {e}"),
+        };
+        let mut server = RedisServer {
+            child: Some(child),
+            port,
+            _dir: dir,
+        };
+        server.wait_ready();
+        server
+    }
+
+    /// The server's port on 127.0.0.1.
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A `redis://` URL for the server.
+    pub(crate) fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server now (SIGKILL), as an outage would.
+    pub(crate) fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + START_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!("redis-server on port {} exited early: {status}", self.port);
+                }
+            }
+            if ping(self.port) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.kill();
+        panic!(
+            "redis-server on port {} did not answer PING within {START_TIMEOUT:?}",
+            self.port
+        );
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A port that was free a moment ago (the OS picks it; we release it for the server).
+pub(crate) fn free_port() -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("binding a probe socket");
+    listener.local_addr().expect("probe socket address").port()
+}
+
+/// Whether a server on `port` answers `PING` with `+PONG`.
+fn ping(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(
+        &(Ipv4Addr::LOCALHOST, port).into(),
+        Duration::from_millis(200),
+    ) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut buf = [0u8; 16];
+    stream.write_all(b"PING\r\n").is_ok()
+        && stream
+            .read(&mut buf)
+            .map(|n| buf[..n].starts_with(b"+PONG"))
+            .unwrap_or(false)
+}

@@ -22,7 +22,7 @@ async fn embedded() -> (SharedStore, tempfile::TempDir) {
 macro_rules! conformance_tests {
     ($backend:ident, $make:path) => {
         mod $backend {
-            conformance_tests!(@each $make; versioned_cas, failed_batch_writes_nothing, get_many_order,
+            crate::store::conformance_tests!(@each $make; versioned_cas, failed_batch_writes_nothing, get_many_order,
                 list_and_count, invalid_names, unique_index, concurrent_claims, sets, leases,
                 change_feed, concurrent_writes);
         }
@@ -37,6 +37,8 @@ macro_rules! conformance_tests {
         )*
     };
 }
+
+pub(crate) use conformance_tests;
 
 conformance_tests!(embedded_conformance, super::embedded);
 

@@ -1,1 +1,0 @@
-//! redis backend (in progress).

@@ -4,6 +4,8 @@
 //! tests can call them one by one or all through [`run_all`]. Checks use fresh random names
 //! (uuid) so several runs can share one server. Must not know which backend it is testing.
 
+mod live;
+mod reads;
 mod records;
 mod shared;
 
@@ -11,10 +13,10 @@ use std::{future::Future, time::Duration};
 
 use super::{SharedStore, StoreError};
 
-pub use records::{
-    failed_batch_writes_nothing, get_many_order, invalid_names, list_and_count, versioned_cas,
-};
-pub use shared::{change_feed, concurrent_claims, concurrent_writes, leases, sets, unique_index};
+pub use live::{change_feed, concurrent_writes, leases};
+pub use reads::{get_many_order, invalid_names, list_and_count};
+pub use records::{failed_batch_writes_nothing, versioned_cas};
+pub use shared::{concurrent_claims, sets, unique_index};
 
 /// Runs every check in turn; panics on the first failure.
 pub async fn run_all(store: SharedStore) {

@@ -4,6 +4,7 @@
 //! tokio's blocking pool in their own read transactions, never on the writer thread. Must not
 //! know about SCIM or any caller's value format.
 
+mod apply;
 mod tables;
 mod writer;
 

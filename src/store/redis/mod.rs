@@ -1,9 +1,10 @@
 //! The Redis backend: fred clients, one Lua script per atomic write, a pub/sub change feed.
 //!
-//! Owns the connection set-up (timeouts, reconnect policy, TLS) and the mapping of the store
-//! model onto commands; the key layout lives in [`keys`], scripts in [`scripts`]. Must not know
+//! Owns the mapping of the store model onto commands; connection set-up lives in [`connect`],
+//! the key layout in [`keys`], scripts in [`scripts`]. Must not know
 //! about SCIM or any caller's value format.
 
+mod connect;
 mod keys;
 mod scripts;
 mod tls;
@@ -14,14 +15,13 @@ use async_trait::async_trait;
 use fred::{
     clients::SubscriberClient,
     prelude::{
-        Builder, Client, ClientLike, Config, EventInterface, Expiration, HashesInterface,
-        KeysInterface, PubsubInterface, ReconnectPolicy, SortedSetsInterface,
+        Client, ClientLike, Expiration, HashesInterface, KeysInterface, SortedSetsInterface,
     },
-    types::{config::TlsConnector, Message, Value},
+    types::Value,
 };
 use tokio::{sync::broadcast, task::JoinHandle};
 
-use self::keys::{decode_change, Keys};
+use self::keys::Keys;
 use self::scripts::{decode_record, decode_write, encode_batch, fred_error, Script};
 use super::{check, Change, Committed, Record, StateStore, StoreError, StoreKey, WriteBatch};
 
@@ -55,156 +55,6 @@ pub struct RedisStore {
     release: Script,
     changes: broadcast::Sender<Change>,
     tasks: Vec<JoinHandle<()>>,
-}
-
-/// `url` without its credentials, for error messages.
-fn redacted(url: &str) -> String {
-    match (url.split_once("://"), url.rsplit_once('@')) {
-        (Some((scheme, _)), Some((_, host))) => format!("{scheme}://{host}"),
-        _ => url.to_owned(),
-    }
-}
-
-/// Initialises a fred client within `timeout`, so an unreachable server fails fast.
-async fn init(client: &impl ClientLike, url: &str, timeout: Duration) -> Result<(), StoreError> {
-    let context = format!("connecting to {}", redacted(url));
-    match tokio::time::timeout(timeout, client.init()).await {
-        Ok(Ok(_connection_task)) => Ok(()),
-        Ok(Err(e)) => Err(StoreError::unavailable(context, e)),
-        Err(_) => Err(StoreError::Unavailable {
-            context,
-            source: format!("no connection within {timeout:?}").into(),
-        }),
-    }
-}
-
-impl RedisStore {
-    /// Connects (within `connect_timeout`), loads the scripts and subscribes to the change feed.
-    pub async fn connect(opts: RedisOptions) -> Result<RedisStore, StoreError> {
-        let mut config = Config::from_url(&opts.url).map_err(|e| StoreError::Invalid {
-            context: format!("redis url {}: {}", redacted(&opts.url), e.details()),
-        })?;
-        if opts.insecure_tls && opts.url.starts_with("rediss://") {
-            config.tls = Some(TlsConnector::from(tls::insecure_client_config()?).into());
-        }
-        let mut builder = Builder::from_config(config);
-        builder
-            .with_connection_config(|c| {
-                c.connection_timeout = opts.connect_timeout;
-                c.internal_command_timeout = opts.connect_timeout;
-                // A write script in flight when the connection drops may or may not have run;
-                // retrying it could apply a batch twice, so the caller gets the error instead.
-                c.max_command_attempts = 1;
-            })
-            .with_performance_config(|p| p.default_command_timeout = opts.command_timeout)
-            // Reconnect forever with backoff from 100 ms to 2 s.
-            .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2));
-        let build = |e| StoreError::unavailable("building the redis client", e);
-        let client = builder.build().map_err(build)?;
-        let subscriber = builder.build_subscriber_client().map_err(build)?;
-
-        if let Err(e) = init(&client, &opts.url, opts.connect_timeout).await {
-            shut_down(client);
-            return Err(e);
-        }
-        if let Err(e) = init(&subscriber, &opts.url, opts.connect_timeout).await {
-            shut_down(client);
-            shut_down(subscriber);
-            return Err(e);
-        }
-        let keys = Keys::new(&opts.key_prefix);
-        let mut messages = subscriber.message_rx();
-        subscriber
-            .subscribe(keys.channel())
-            .await
-            .map_err(|e| fred_error("subscribing to the change feed", e))?;
-        feed_ready(
-            &client,
-            &mut messages,
-            &keys.channel(),
-            opts.connect_timeout,
-        )
-        .await?;
-        let (changes, _) = broadcast::channel(FEED_CAPACITY);
-        let forward = tokio::spawn(forward(messages, changes.clone()));
-        // Re-subscribes after every reconnect.
-        let resubscribe = subscriber.manage_subscriptions();
-        let tasks = vec![forward, resubscribe];
-        Ok(RedisStore {
-            write: Script::load(&client, scripts::WRITE).await?,
-            get_many: Script::load(&client, scripts::GET_MANY).await?,
-            list: Script::load(&client, scripts::LIST).await?,
-            acquire: Script::load(&client, scripts::ACQUIRE).await?,
-            release: Script::load(&client, scripts::RELEASE).await?,
-            client,
-            subscriber,
-            keys,
-            changes,
-            tasks,
-        })
-    }
-}
-
-/// Publishes probes until one comes back through the subscriber, so a store returned by
-/// `connect` never misses a change made right after it.
-async fn feed_ready(
-    client: &Client,
-    messages: &mut broadcast::Receiver<Message>,
-    channel: &str,
-    timeout: Duration,
-) -> Result<(), StoreError> {
-    let probe = format!("probe:{}", uuid::Uuid::new_v4().simple());
-    let deadline = tokio::time::Instant::now() + timeout;
-    while tokio::time::Instant::now() < deadline {
-        let _: i64 = client
-            .publish(channel, probe.as_str())
-            .await
-            .map_err(|e| fred_error("probing the change feed", e))?;
-        let wait = tokio::time::Instant::now() + Duration::from_millis(100);
-        while let Ok(Ok(msg)) = tokio::time::timeout_at(wait.min(deadline), messages.recv()).await {
-            if msg.value.as_str().as_deref() == Some(probe.as_str()) {
-                return Ok(());
-            }
-        }
-    }
-    Err(StoreError::Timeout {
-        context: format!("redis: change feed not live within {timeout:?}"),
-    })
-}
-
-/// Forwards change-feed messages to local watchers until the subscriber closes.
-async fn forward(mut messages: broadcast::Receiver<Message>, changes: broadcast::Sender<Change>) {
-    loop {
-        match messages.recv().await {
-            Ok(msg) => {
-                // Probes and foreign messages do not decode and are skipped.
-                if let Some(key) = msg.value.as_str().and_then(|s| decode_change(&s)) {
-                    let _ = changes.send(Change { key });
-                }
-            }
-            Err(broadcast::error::RecvError::Lagged(_)) => continue,
-            Err(broadcast::error::RecvError::Closed) => break,
-        }
-    }
-}
-
-/// Closes a client in the background (we cannot await in `Drop`), bounded so it cannot linger.
-fn shut_down(client: impl ClientLike + 'static) {
-    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        runtime.spawn(async move {
-            let _ = tokio::time::timeout(Duration::from_secs(5), client.quit()).await;
-        });
-    }
-}
-
-impl Drop for RedisStore {
-    fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
-        shut_down(self.client.clone());
-        shut_down(self.subscriber.clone());
-    }
 }
 
 fn usize_of(n: u64) -> usize {

@@ -16,6 +16,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) struct RedisServer {
     child: Option<Child>,
     port: u16,
+    tls: bool,
     _dir: tempfile::TempDir,
 }
 
@@ -28,16 +29,62 @@ impl RedisServer {
     /// Starts a server on `port` (used to bring a server back on the same address).
     pub(crate) fn start_on(port: u16) -> RedisServer {
         let dir = tempfile::tempdir().expect("creating a temp dir for redis-server");
-        let spawned = Command::new("redis-server")
+        let args = vec!["--port".to_owned(), port.to_string()];
+        Self::spawn(dir, port, args, false)
+    }
+
+    /// Starts a TLS-only server with a fresh self-signed certificate (needs `openssl` on PATH).
+    pub(crate) fn start_tls() -> RedisServer {
+        let dir = tempfile::tempdir().expect("creating a temp dir for redis-server");
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        let status = Command::new("openssl")
             .args([
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=localhost",
             ])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("running openssl (Debian package `openssl`) to make a test certificate");
+        assert!(
+            status.success(),
+            "openssl could not make a test certificate"
+        );
+        let port = free_port();
+        let path = |p: &std::path::Path| p.display().to_string();
+        let args = vec![
+            "--port".to_owned(),
+            "0".to_owned(),
+            "--tls-port".to_owned(),
+            port.to_string(),
+            "--tls-cert-file".to_owned(),
+            path(&cert),
+            "--tls-key-file".to_owned(),
+            path(&key),
+            "--tls-ca-cert-file".to_owned(),
+            path(&cert),
+            "--tls-auth-clients".to_owned(),
+            "no".to_owned(),
+        ];
+        Self::spawn(dir, port, args, true)
+    }
+
+    fn spawn(dir: tempfile::TempDir, port: u16, args: Vec<String>, tls: bool) -> RedisServer {
+        let spawned = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--save", ""])
             .args(["--appendonly", "yes", "--appendfsync", "always"])
+            .args(&args)
             .arg("--dir")
             .arg(dir.path())
             .stdout(Stdio::null())
@@ -54,6 +101,7 @@ impl RedisServer {
         let mut server = RedisServer {
             child: Some(child),
             port,
+            tls,
             _dir: dir,
         };
         server.wait_ready();
@@ -65,9 +113,10 @@ impl RedisServer {
         self.port
     }
 
-    /// A `redis://` URL for the server.
+    /// A `redis://` (or `rediss://`) URL for the server.
     pub(crate) fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Kills the server now (SIGKILL), as an outage would.
@@ -86,7 +135,13 @@ impl RedisServer {
                     panic!("redis-server on port {} exited early: {status}", self.port);
                 }
             }
-            if ping(self.port) {
+            // A TLS port cannot take a plain PING; accepting connections is enough there.
+            let ready = if self.tls {
+                listening(self.port)
+            } else {
+                ping(self.port)
+            };
+            if ready {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -126,4 +181,13 @@ fn ping(port: u16) -> bool {
             .read(&mut buf)
             .map(|n| buf[..n].starts_with(b"+PONG"))
             .unwrap_or(false)
+}
+
+/// Whether something accepts TCP connections on `port`.
+fn listening(port: u16) -> bool {
+    TcpStream::connect_timeout(
+        &(Ipv4Addr::LOCALHOST, port).into(),
+        Duration::from_millis(200),
+    )
+    .is_ok()
 }

@@ -178,3 +178,38 @@ async fn redis_outage_gives_errors_then_recovers() {
     assert_eq!(rec.value.as_ref(), b"after");
     store.ping().await.expect("ping after recovery");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_tls_insecure_accepts_self_signed_and_strict_refuses() {
+    let server = RedisServer::start_tls();
+    let mut opts = options(server.url(), Duration::from_secs(3));
+    opts.insecure_tls = true;
+    let store = RedisStore::connect(opts.clone())
+        .await
+        .expect("insecure_tls accepts a self-signed certificate");
+    store.ping().await.expect("ping over TLS");
+    let key = StoreKey::new("tls", "k");
+    store
+        .write(WriteBatch::new().put(key.clone(), "v"))
+        .await
+        .expect("write over TLS");
+    assert_eq!(
+        store.get(&key).await.expect("get").map(|r| r.value),
+        Some("v".into())
+    );
+
+    opts.insecure_tls = false;
+    let started = Instant::now();
+    let strict = tokio::time::timeout(Duration::from_secs(15), RedisStore::connect(opts))
+        .await
+        .expect("no hang");
+    let err = strict
+        .err()
+        .expect("an untrusted certificate must be refused without insecure_tls");
+    assert!(err.is_outage(), "want Unavailable/Timeout, got {err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
+}

@@ -18,7 +18,7 @@ use super::scripts::{self, fred_error, Script};
 use super::{tls, RedisOptions, RedisStore, FEED_CAPACITY};
 use crate::store::{Change, StoreError};
 /// `url` without its credentials, for error messages.
-fn redacted(url: &str) -> String {
+pub(super) fn redacted(url: &str) -> String {
     match (url.split_once("://"), url.rsplit_once('@')) {
         (Some((scheme, _)), Some((_, host))) => format!("{scheme}://{host}"),
         _ => url.to_owned(),

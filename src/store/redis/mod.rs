@@ -29,7 +29,7 @@ use super::{check, Change, Committed, Record, StateStore, StoreError, StoreKey, 
 const FEED_CAPACITY: usize = 1024;
 
 /// How to reach Redis.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RedisOptions {
     /// `redis://` or `rediss://` URL, optionally with `user:password@` and a `/db` path.
     pub url: String,
@@ -41,6 +41,19 @@ pub struct RedisOptions {
     pub connect_timeout: Duration,
     /// Bound on every command, so an outage turns into errors, not hangs.
     pub command_timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisOptions {
+    // Hand-written so a logged config never shows the password in the URL.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisOptions")
+            .field("url", &connect::redacted(&self.url))
+            .field("key_prefix", &self.key_prefix)
+            .field("insecure_tls", &self.insecure_tls)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("command_timeout", &self.command_timeout)
+            .finish()
+    }
 }
 
 /// A [`StateStore`] on Redis.

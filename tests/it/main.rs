@@ -7,3 +7,4 @@ mod cli;
 mod helpers;
 mod lifecycle;
 mod serve;
+mod store;

@@ -4,6 +4,7 @@
 //! tokio's blocking pool in their own read transactions, never on the writer thread. Must not
 //! know about SCIM or any caller's value format.
 
+mod apply;
 mod tables;
 mod writer;
 
@@ -182,7 +183,10 @@ impl StateStore for EmbeddedStore {
         self.read("listing records", move |txn| {
             let t = txn.open_table(RECORDS)?;
             let mut out = Vec::new();
-            for entry in t.range((space.as_str(), "")..)?.skip(offset) {
+            // Skipping walks `offset` entries (redb has no rank index); the walk stops at the
+            // end of the space, so other spaces are never read past their first key.
+            let mut seen = 0usize;
+            for entry in t.range((space.as_str(), "")..)? {
                 if out.len() >= limit {
                     break;
                 }
@@ -191,7 +195,10 @@ impl StateStore for EmbeddedStore {
                 if s != space {
                     break;
                 }
-                out.push((id.to_owned(), record(v.value())));
+                seen += 1;
+                if seen > offset {
+                    out.push((id.to_owned(), record(v.value())));
+                }
             }
             Ok(out)
         })

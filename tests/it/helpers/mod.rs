@@ -1,3 +1,4 @@
 //! Shared test helpers: the real binary on loopback, and real backing services.
 
 pub mod bridge;
+pub(crate) mod redis;

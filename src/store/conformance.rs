@@ -1,1 +1,0 @@
-//! conformance backend (in progress).

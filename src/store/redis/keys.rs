@@ -1,0 +1,107 @@
+//! The Redis key layout of the store; the only place that knows how names become keys.
+//!
+//! * `<p>r:<len(space)>:<space>:<id>` — hash {`v`: version, `d`: value}. The byte length of the
+//!   space makes the split unambiguous, so `("a:b", "c")` and `("a", "b:c")` never collide.
+//! * `<p>ri:<space>` — sorted set, score 0, member = id: ordered listing and `ZCARD` counts.
+//! * `<p>u:<index>` — hash term → owner.   * `<p>s:<set>` — sorted set, score 0.
+//! * `<p>l:<name>` — string holder with a PX expiry.   * `<p>changes` — the change channel.
+//!
+//! A change payload is `<len(space)>:<space><id>`, decoded by [`decode_change`].
+
+use crate::store::StoreKey;
+
+/// Builds every key from one prefix.
+#[derive(Clone, Debug)]
+pub(super) struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    /// A layout under `prefix` (e.g. `scim:`).
+    pub(super) fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    /// The common start of every record key of `space`; the id follows.
+    pub(super) fn record_prefix(&self, space: &str) -> String {
+        format!("{}r:{}:{}:", self.prefix, space.len(), space)
+    }
+
+    /// The hash holding one record.
+    pub(super) fn record(&self, key: &StoreKey) -> String {
+        format!("{}{}", self.record_prefix(&key.space), key.id)
+    }
+
+    /// The sorted set of ids in `space`.
+    pub(super) fn space_index(&self, space: &str) -> String {
+        format!("{}ri:{}", self.prefix, space)
+    }
+
+    /// The hash of unique index `index`.
+    pub(super) fn unique(&self, index: &str) -> String {
+        format!("{}u:{}", self.prefix, index)
+    }
+
+    /// The sorted set behind set `set`.
+    pub(super) fn set(&self, set: &str) -> String {
+        format!("{}s:{}", self.prefix, set)
+    }
+
+    /// The string holding lease `name`.
+    pub(super) fn lease(&self, name: &str) -> String {
+        format!("{}l:{}", self.prefix, name)
+    }
+
+    /// The key `ping` writes to.
+    pub(super) fn ping(&self) -> String {
+        format!("{}ping", self.prefix)
+    }
+
+    /// The pub/sub channel of the change feed.
+    pub(super) fn channel(&self) -> String {
+        format!("{}changes", self.prefix)
+    }
+}
+
+/// The change-feed payload for `key`.
+pub(super) fn encode_change(key: &StoreKey) -> String {
+    format!("{}:{}{}", key.space.len(), key.space, key.id)
+}
+
+/// Parses a change-feed payload; `None` for anything this module did not write.
+pub(super) fn decode_change(payload: &str) -> Option<StoreKey> {
+    let (len, rest) = payload.split_once(':')?;
+    let len: usize = len.parse().ok()?;
+    let space = rest.get(..len)?;
+    let id = rest.get(len..)?;
+    Some(StoreKey::new(space, id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_of_colon_spaces_do_not_collide() {
+        let k = Keys::new("p:");
+        assert_ne!(
+            k.record(&StoreKey::new("a:b", "c")),
+            k.record(&StoreKey::new("a", "b:c"))
+        );
+    }
+
+    #[test]
+    fn change_payload_round_trips() {
+        for key in [
+            StoreKey::new("a:b", "c:d"),
+            StoreKey::new("日本", "ü"),
+            StoreKey::new("s", ""),
+        ] {
+            assert_eq!(decode_change(&encode_change(&key)), Some(key));
+        }
+        assert_eq!(decode_change("9:ab"), None);
+        assert_eq!(decode_change("junk"), None);
+    }
+}

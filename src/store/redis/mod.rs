@@ -1,0 +1,296 @@
+//! The Redis backend: fred clients, one Lua script per atomic write, a pub/sub change feed.
+//!
+//! Owns the mapping of the store model onto commands; connection set-up lives in [`connect`],
+//! the key layout in [`keys`], scripts in [`scripts`]. Must not know
+//! about SCIM or any caller's value format.
+
+mod connect;
+mod keys;
+mod scripts;
+mod tls;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use fred::{
+    clients::SubscriberClient,
+    prelude::{
+        Client, ClientLike, Expiration, HashesInterface, KeysInterface, SortedSetsInterface,
+    },
+    types::Value,
+};
+use tokio::{sync::broadcast, task::JoinHandle};
+
+use self::keys::Keys;
+use self::scripts::{decode_record, decode_write, encode_batch, fred_error, Script};
+use super::{check, Change, Committed, Record, StateStore, StoreError, StoreKey, WriteBatch};
+
+/// Capacity of the local change feed; slow watchers lose the oldest notices.
+const FEED_CAPACITY: usize = 1024;
+
+/// How to reach Redis.
+#[derive(Clone)]
+pub struct RedisOptions {
+    /// `redis://` or `rediss://` URL, optionally with `user:password@` and a `/db` path.
+    pub url: String,
+    /// Prepended to every key and to the change channel, so several deployments can share a server.
+    pub key_prefix: String,
+    /// Accept any server certificate on `rediss://` (for self-signed test set-ups only).
+    pub insecure_tls: bool,
+    /// Bound on connecting (TCP + TLS + AUTH), for the first connection and every reconnect.
+    pub connect_timeout: Duration,
+    /// Bound on every command, so an outage turns into errors, not hangs.
+    pub command_timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisOptions {
+    // Hand-written so a logged config never shows the password in the URL.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisOptions")
+            .field("url", &connect::redacted(&self.url))
+            .field("key_prefix", &self.key_prefix)
+            .field("insecure_tls", &self.insecure_tls)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("command_timeout", &self.command_timeout)
+            .finish()
+    }
+}
+
+/// A [`StateStore`] on Redis.
+pub struct RedisStore {
+    client: Client,
+    subscriber: SubscriberClient,
+    keys: Keys,
+    write: Script,
+    get_many: Script,
+    list: Script,
+    acquire: Script,
+    release: Script,
+    changes: broadcast::Sender<Change>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+fn usize_of(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+#[async_trait]
+impl StateStore for RedisStore {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let _: String = self
+            .client
+            .ping(None)
+            .await
+            .map_err(|e| fred_error("PING", e))?;
+        let _: Value = self
+            .client
+            .set(
+                self.keys.ping(),
+                "1",
+                Some(Expiration::PX(60_000)),
+                None,
+                false,
+            )
+            .await
+            .map_err(|e| fred_error("writing the ping key", e))?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+        check::name("space", &key.space)?;
+        let reply: Vec<Value> = self
+            .client
+            .hmget(self.keys.record(key), vec!["v", "d"])
+            .await
+            .map_err(|e| fred_error("reading a record", e))?;
+        let mut it = reply.into_iter();
+        decode_record(
+            it.next().unwrap_or(Value::Null),
+            it.next().unwrap_or(Value::Null),
+        )
+    }
+
+    async fn get_many(
+        &self,
+        space: &str,
+        ids: &[String],
+    ) -> Result<Vec<Option<Record>>, StoreError> {
+        check::name("space", space)?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut args: Vec<Value> = vec![self.keys.record_prefix(space).into()];
+        args.extend(ids.iter().map(|id| Value::from(id.clone())));
+        let reply = self
+            .get_many
+            .call(&self.client, "reading records", args)
+            .await?
+            .into_array();
+        let mut it = reply.into_iter();
+        ids.iter()
+            .map(|_| {
+                decode_record(
+                    it.next().unwrap_or(Value::Null),
+                    it.next().unwrap_or(Value::Null),
+                )
+            })
+            .collect()
+    }
+
+    async fn list(
+        &self,
+        space: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(String, Record)>, StoreError> {
+        check::name("space", space)?;
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let start = i64::try_from(offset).unwrap_or(i64::MAX);
+        let stop = start.saturating_add(i64::try_from(limit).unwrap_or(i64::MAX) - 1);
+        let args: Vec<Value> = vec![
+            self.keys.space_index(space).into(),
+            self.keys.record_prefix(space).into(),
+            start.into(),
+            stop.into(),
+        ];
+        let reply = self
+            .list
+            .call(&self.client, "listing records", args)
+            .await?;
+        let corrupt = || StoreError::Corrupt {
+            context: "list script answer".into(),
+        };
+        let mut out = Vec::new();
+        let mut it = match reply {
+            Value::Array(items) => items.into_iter(),
+            Value::Null => return Ok(out),
+            _ => return Err(corrupt()),
+        };
+        while let Some(id) = it.next() {
+            let id = id.into_string().ok_or_else(corrupt)?;
+            let record = decode_record(
+                it.next().unwrap_or(Value::Null),
+                it.next().unwrap_or(Value::Null),
+            )?;
+            // A record always exists while its id is indexed (both change in one script).
+            out.push((id, record.ok_or_else(corrupt)?));
+        }
+        Ok(out)
+    }
+
+    async fn count(&self, space: &str) -> Result<usize, StoreError> {
+        check::name("space", space)?;
+        let n: u64 = self
+            .client
+            .zcard(self.keys.space_index(space))
+            .await
+            .map_err(|e| fred_error("counting records", e))?;
+        Ok(usize_of(n))
+    }
+
+    async fn lookup(&self, index: &str, term: &str) -> Result<Option<String>, StoreError> {
+        check::name("index", index)?;
+        self.client
+            .hget(self.keys.unique(index), term)
+            .await
+            .map_err(|e| fred_error("looking up a term", e))
+    }
+
+    async fn members(
+        &self,
+        set: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        check::name("set", set)?;
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // Explicit "(" / "-" so fred never re-interprets a member that starts with "(" or "[".
+        let min = after.map_or_else(|| "-".to_owned(), |a| format!("({a}"));
+        let limit = Some((0, i64::try_from(limit).unwrap_or(i64::MAX)));
+        self.client
+            .zrangebylex(self.keys.set(set), min, "+", limit)
+            .await
+            .map_err(|e| fred_error("listing set members", e))
+    }
+
+    async fn is_member(&self, set: &str, member: &str) -> Result<bool, StoreError> {
+        check::name("set", set)?;
+        let score: Option<f64> = self
+            .client
+            .zscore(self.keys.set(set), member)
+            .await
+            .map_err(|e| fred_error("checking membership", e))?;
+        Ok(score.is_some())
+    }
+
+    async fn set_len(&self, set: &str) -> Result<usize, StoreError> {
+        check::name("set", set)?;
+        let n: u64 = self
+            .client
+            .zcard(self.keys.set(set))
+            .await
+            .map_err(|e| fred_error("counting set members", e))?;
+        Ok(usize_of(n))
+    }
+
+    async fn write(&self, batch: WriteBatch) -> Result<Committed, StoreError> {
+        check::batch(&batch)?;
+        let args = encode_batch(&self.keys, &batch);
+        let answer = self
+            .write
+            .call(&self.client, "writing a batch", args)
+            .await?;
+        decode_write(&batch, answer)
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        check::name("lease", name)?;
+        check::name("lease holder", holder)?;
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
+        let args: Vec<Value> = vec![
+            self.keys.lease(name).into(),
+            holder.to_owned().into(),
+            ttl_ms.into(),
+        ];
+        let answer = self
+            .acquire
+            .call(&self.client, "acquiring a lease", args)
+            .await?;
+        Ok(answer.as_i64() == Some(1))
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        check::name("lease", name)?;
+        let args: Vec<Value> = vec![self.keys.lease(name).into(), holder.to_owned().into()];
+        let answer = self
+            .release
+            .call(&self.client, "releasing a lease", args)
+            .await?;
+        Ok(answer.as_i64() == Some(1))
+    }
+
+    async fn lease_holder(&self, name: &str) -> Result<Option<String>, StoreError> {
+        check::name("lease", name)?;
+        self.client
+            .get(self.keys.lease(name))
+            .await
+            .map_err(|e| fred_error("reading a lease", e))
+    }
+
+    fn watch(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+}

@@ -1,0 +1,247 @@
+//! The Lua scripts of the Redis backend, how batches are encoded for them and how answers decode.
+//!
+//! Owns script text, SHA caching (EVALSHA with an EVAL fallback on `NOSCRIPT`) and the mapping of
+//! fred errors onto [`StoreError`]. Must not know about connections or the change feed.
+
+use bytes::Bytes;
+use fred::{
+    prelude::{Client, Error as FredError, ErrorKind, LuaInterface},
+    types::{Key, Value},
+};
+
+use super::keys::{encode_change, Keys};
+use crate::store::{Committed, Mutation, Precondition, StoreError, WriteBatch};
+
+/// The atomic batch writer.
+pub(super) const WRITE: &str = include_str!("write.lua");
+
+/// `get_many`: ARGV[1] record prefix, ARGV[2..] ids → flat {version, value} pairs (nil if absent).
+pub(super) const GET_MANY: &str = r"
+local out = {}
+for i = 2, #ARGV do
+  local r = redis.call('HMGET', ARGV[1] .. ARGV[i], 'v', 'd')
+  out[#out + 1] = r[1]; out[#out + 1] = r[2]
+end
+return out";
+
+/// `list`: ARGV index key, record prefix, start, stop → flat {id, version, value} triples. One
+/// script, so ids and records come from the same instant.
+pub(super) const LIST: &str = r"
+local ids = redis.call('ZRANGE', ARGV[1], ARGV[3], ARGV[4])
+local out = {}
+for _, id in ipairs(ids) do
+  local r = redis.call('HMGET', ARGV[2] .. id, 'v', 'd')
+  out[#out + 1] = id; out[#out + 1] = r[1]; out[#out + 1] = r[2]
+end
+return out";
+
+/// Lease acquire: ARGV key, holder, ttl ms → 1 if taken or extended (same holder), else 0.
+pub(super) const ACQUIRE: &str = r"
+local cur = redis.call('GET', ARGV[1])
+if cur == false or cur == ARGV[2] then
+  redis.call('SET', ARGV[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0";
+
+/// Lease release: ARGV key, holder → 1 if the holder had it, else 0.
+pub(super) const RELEASE: &str = r"
+if redis.call('GET', ARGV[1]) == ARGV[2] then
+  redis.call('DEL', ARGV[1])
+  return 1
+end
+return 0";
+
+/// A script with the SHA the server gave it at connect time.
+#[derive(Clone, Debug)]
+pub(super) struct Script {
+    lua: &'static str,
+    sha: String,
+}
+
+impl Script {
+    /// Loads `lua` on the server and remembers its SHA.
+    pub(super) async fn load(client: &Client, lua: &'static str) -> Result<Script, StoreError> {
+        let sha: String = client
+            .script_load(lua)
+            .await
+            .map_err(|e| fred_error("loading a Lua script", e))?;
+        Ok(Script { lua, sha })
+    }
+
+    /// Runs the script by SHA; a server that lost its script cache (restart, `SCRIPT FLUSH`) gets
+    /// the source again through EVAL, which also re-caches it. NOSCRIPT means nothing ran.
+    pub(super) async fn call(
+        &self,
+        client: &Client,
+        what: &str,
+        args: Vec<Value>,
+    ) -> Result<Value, StoreError> {
+        match client
+            .evalsha::<Value, _, _, _>(self.sha.as_str(), Vec::<Key>::new(), args.clone())
+            .await
+        {
+            Err(e) if e.details().starts_with("NOSCRIPT") => client
+                .eval(self.lua, Vec::<Key>::new(), args)
+                .await
+                .map_err(|e| fred_error(what, e)),
+            other => other.map_err(|e| fred_error(what, e)),
+        }
+    }
+}
+
+/// Maps a fred error: timeouts to [`StoreError::Timeout`], everything else to `Unavailable`.
+pub(super) fn fred_error(what: &str, error: FredError) -> StoreError {
+    match error.kind() {
+        ErrorKind::Timeout => StoreError::Timeout {
+            context: format!("redis: {what}"),
+        },
+        _ => StoreError::unavailable(format!("redis: {what}"), error),
+    }
+}
+
+/// Flattens a batch into the ARGV layout documented in `write.lua`.
+pub(super) fn encode_batch(keys: &Keys, batch: &WriteBatch) -> Vec<Value> {
+    let mut args: Vec<Value> = vec![
+        keys.channel().into(),
+        (batch.preconditions.len() as i64).into(),
+    ];
+    for pre in &batch.preconditions {
+        let (kind, key, version) = match pre {
+            Precondition::Absent(k) => ("A", k, String::new()),
+            Precondition::Exists(k) => ("E", k, String::new()),
+            Precondition::Version(k, v) => ("V", k, v.to_string()),
+        };
+        args.extend([kind.into(), keys.record(key).into(), version.into()]);
+    }
+    args.push((batch.mutations.len() as i64).into());
+    let s = |v: &str| Value::from(v.to_owned());
+    for m in &batch.mutations {
+        let six: [Value; 6] = match m {
+            Mutation::Put { key, value } => [
+                s("P"),
+                s(&keys.record(key)),
+                s(&keys.space_index(&key.space)),
+                s(&key.id),
+                Value::Bytes(value.clone()),
+                s(&encode_change(key)),
+            ],
+            Mutation::Delete { key } => [
+                s("D"),
+                s(&keys.record(key)),
+                s(&keys.space_index(&key.space)),
+                s(&key.id),
+                s(""),
+                s(&encode_change(key)),
+            ],
+            Mutation::Claim { index, term, owner } => [
+                s("C"),
+                s(&keys.unique(index)),
+                s(term),
+                s(owner),
+                s(""),
+                s(""),
+            ],
+            Mutation::Release { index, term, owner } => [
+                s("R"),
+                s(&keys.unique(index)),
+                s(term),
+                s(owner),
+                s(""),
+                s(""),
+            ],
+            Mutation::SetAdd { set, member } => {
+                [s("SA"), s(&keys.set(set)), s(member), s(""), s(""), s("")]
+            }
+            Mutation::SetRemove { set, member } => {
+                [s("SR"), s(&keys.set(set)), s(member), s(""), s(""), s("")]
+            }
+            Mutation::SetClear { set } => [s("SC"), s(&keys.set(set)), s(""), s(""), s(""), s("")],
+        };
+        args.extend(six);
+    }
+    args
+}
+
+/// Decodes the write script's answer into the outcome of `batch`.
+pub(super) fn decode_write(batch: &WriteBatch, answer: Value) -> Result<Committed, StoreError> {
+    let corrupt = || StoreError::Corrupt {
+        context: "unexpected answer from the write script".into(),
+    };
+    let mut items = match answer {
+        Value::Array(items) => items.into_iter(),
+        _ => return Err(corrupt()),
+    };
+    let tag = items
+        .next()
+        .and_then(|v| v.as_string())
+        .ok_or_else(corrupt)?;
+    let nth = |v: Option<Value>| {
+        v.and_then(|v| v.as_usize())
+            .and_then(|n| n.checked_sub(1))
+            .ok_or_else(corrupt)
+    };
+    match tag.as_str() {
+        "ok" => {
+            let puts = batch.mutations.iter().filter_map(|m| match m {
+                Mutation::Put { key, .. } => Some(key.clone()),
+                _ => None,
+            });
+            let versions: Vec<_> = puts
+                .zip(items.map(|v| number(&v)))
+                .map(|(k, v)| v.map(|v| (k, v)))
+                .collect::<Option<_>>()
+                .ok_or_else(corrupt)?;
+            Ok(Committed { versions })
+        }
+        "conflict" => match batch.preconditions.get(nth(items.next())?) {
+            Some(
+                Precondition::Absent(key)
+                | Precondition::Exists(key)
+                | Precondition::Version(key, _),
+            ) => Err(StoreError::Conflict { key: key.clone() }),
+            None => Err(corrupt()),
+        },
+        "unique" => {
+            let m = nth(items.next())?;
+            let owner = items
+                .next()
+                .and_then(|v| v.as_string())
+                .ok_or_else(corrupt)?;
+            match batch.mutations.get(m) {
+                Some(Mutation::Claim { index, .. }) => Err(StoreError::Unique {
+                    index: index.clone(),
+                    owner,
+                }),
+                _ => Err(corrupt()),
+            }
+        }
+        _ => Err(corrupt()),
+    }
+}
+
+/// Decodes a `{version, value}` pair (both nil for a missing record).
+pub(super) fn decode_record(
+    version: Value,
+    value: Value,
+) -> Result<Option<crate::store::Record>, StoreError> {
+    if version.is_null() {
+        return Ok(None);
+    }
+    let corrupt = || StoreError::Corrupt {
+        context: "record hash without a numeric version or value".into(),
+    };
+    let version = number(&version).ok_or_else(corrupt)?;
+    let value: Bytes = match value {
+        Value::Bytes(b) => b,
+        Value::String(s) => s.inner().clone(),
+        _ => return Err(corrupt()),
+    };
+    Ok(Some(crate::store::Record { version, value }))
+}
+
+/// A non-negative integer from an integer or a decimal (bulk) string reply.
+fn number(v: &Value) -> Option<u64> {
+    v.as_u64()
+        .or_else(|| std::str::from_utf8(v.as_bytes()?).ok()?.parse().ok())
+}

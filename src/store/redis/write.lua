@@ -1,0 +1,79 @@
+-- Applies one WriteBatch atomically: every precondition and claim is checked first; only if all
+-- hold are the mutations applied, so a refused batch writes nothing.
+--
+-- ARGV layout (built by scripts.rs; key names are computed on the Rust side):
+--   [1] change channel
+--   [2] number of preconditions P, then P triples: kind ('A'bsent|'E'xists|'V'ersion), record key, version
+--   then number of mutations M, then M sextuples: kind, key, a, b, c, d
+--     P  record key, space index key, id, value, change payload
+--     D  record key, space index key, id, -, change payload
+--     C  unique key, term, owner        R  unique key, term, owner
+--     SA set key, member                SR set key, member            SC set key
+-- Returns {'ok', v1, v2, ...} (versions of puts in order), {'conflict', p} or {'unique', m, owner}.
+local channel = ARGV[1]
+local npre = tonumber(ARGV[2])
+local i = 3
+for p = 1, npre do
+  local kind, key, ver = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  i = i + 3
+  local cur = redis.call('HGET', key, 'v')
+  if kind == 'A' then
+    if cur then return {'conflict', p} end
+  elseif kind == 'E' then
+    if not cur then return {'conflict', p} end
+  elseif cur ~= ver then
+    return {'conflict', p}
+  end
+end
+
+local nmut = tonumber(ARGV[i])
+local base = i + 1
+
+-- Claims and releases are replayed on an overlay, so a release followed by a claim of the same
+-- term in one batch behaves as if applied in order, without touching Redis yet.
+local overlay = {}
+for m = 1, nmut do
+  local j = base + (m - 1) * 6
+  local kind = ARGV[j]
+  if kind == 'C' or kind == 'R' then
+    local key, term, owner = ARGV[j + 1], ARGV[j + 2], ARGV[j + 3]
+    overlay[key] = overlay[key] or {}
+    local held = overlay[key][term]
+    if held == nil then held = redis.call('HGET', key, term) end
+    if kind == 'C' then
+      if held and held ~= owner then return {'unique', m, held} end
+      overlay[key][term] = owner
+    elseif held == owner then
+      overlay[key][term] = false
+    end
+  end
+end
+
+local out = {'ok'}
+for m = 1, nmut do
+  local j = base + (m - 1) * 6
+  local kind, key, a, b, c, d = ARGV[j], ARGV[j + 1], ARGV[j + 2], ARGV[j + 3], ARGV[j + 4], ARGV[j + 5]
+  if kind == 'P' then
+    local v = redis.call('HINCRBY', key, 'v', 1)
+    redis.call('HSET', key, 'd', c)
+    redis.call('ZADD', a, 0, b)
+    redis.call('PUBLISH', channel, d)
+    out[#out + 1] = v
+  elseif kind == 'D' then
+    if redis.call('DEL', key) == 1 then
+      redis.call('ZREM', a, b)
+      redis.call('PUBLISH', channel, d)
+    end
+  elseif kind == 'C' then
+    redis.call('HSET', key, a, b)
+  elseif kind == 'R' then
+    if redis.call('HGET', key, a) == b then redis.call('HDEL', key, a) end
+  elseif kind == 'SA' then
+    redis.call('ZADD', key, 0, a)
+  elseif kind == 'SR' then
+    redis.call('ZREM', key, a)
+  elseif kind == 'SC' then
+    redis.call('DEL', key)
+  end
+end
+return out

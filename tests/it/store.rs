@@ -1,0 +1,120 @@
+//! The store conformance suite against both backends, plus backend-specific behaviour:
+//! durability across reopen (embedded), unreachable server and outage recovery (Redis).
+
+use std::{sync::Arc, time::Duration};
+
+use scim_bridge::store::{
+    conformance, embedded::EmbeddedStore, Precondition, SharedStore, StateStore, StoreKey,
+    WriteBatch,
+};
+
+mod perf;
+mod redis;
+
+/// A fresh embedded store in its own temp dir (kept alive by the returned guard).
+async fn embedded() -> (SharedStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = EmbeddedStore::open(dir.path()).expect("opening the embedded store");
+    (Arc::new(store), dir)
+}
+
+/// One `#[tokio::test]` per conformance check and backend, so a failure names both.
+macro_rules! conformance_tests {
+    ($backend:ident, $make:path) => {
+        mod $backend {
+            crate::store::conformance_tests!(@each $make; versioned_cas, failed_batch_writes_nothing, get_many_order,
+                list_and_count, invalid_names, unique_index, concurrent_claims, sets, leases,
+                change_feed, concurrent_writes);
+        }
+    };
+    (@each $make:path; $($check:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread")]
+            async fn $check() {
+                let (store, _guard) = $make().await;
+                scim_bridge::store::conformance::$check(store).await;
+            }
+        )*
+    };
+}
+
+pub(crate) use conformance_tests;
+
+conformance_tests!(embedded_conformance, super::embedded);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn embedded_run_all() {
+    let (store, _dir) = embedded().await;
+    conformance::run_all(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn embedded_ping_and_kind() {
+    let (store, _dir) = embedded().await;
+    assert_eq!(store.kind(), "embedded");
+    store.ping().await.expect("ping");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn embedded_reopen_keeps_data() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = StoreKey::new("scim.users", "u:1");
+    {
+        let store = EmbeddedStore::open(dir.path()).expect("open");
+        store
+            .write(WriteBatch::new().put(key.clone(), "one"))
+            .await
+            .expect("put 1");
+        store
+            .write(WriteBatch::new().put(key.clone(), "two"))
+            .await
+            .expect("put 2");
+        assert!(store
+            .acquire_lease("leader", "me", Duration::from_secs(60))
+            .await
+            .expect("lease"));
+    }
+    let store = EmbeddedStore::open(dir.path()).expect("reopen");
+    let rec = store
+        .get(&key)
+        .await
+        .expect("get")
+        .expect("record survives reopen");
+    assert_eq!((rec.version, rec.value.as_ref()), (2, &b"two"[..]));
+    assert_eq!(
+        store.count("scim.users").await.expect("count"),
+        1,
+        "counter survives reopen"
+    );
+    assert_eq!(
+        store
+            .lease_holder("leader")
+            .await
+            .expect("lease")
+            .as_deref(),
+        Some("me")
+    );
+    let next = store
+        .write(
+            WriteBatch::new()
+                .require(Precondition::Version(key.clone(), 2))
+                .put(key.clone(), "3"),
+        )
+        .await;
+    assert_eq!(next.expect("cas after reopen").version_of(&key), Some(3));
+}
+
+#[test]
+fn embedded_open_error_names_the_path() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let blocker = dir.path().join("not-a-dir");
+    std::fs::write(&blocker, b"file").expect("write blocker");
+    let err = match EmbeddedStore::open(&blocker.join("data")) {
+        Ok(_) => panic!("opening under a regular file must fail"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains(&blocker.display().to_string()),
+        "error must name the path: {err}"
+    );
+}

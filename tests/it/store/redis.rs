@@ -1,0 +1,215 @@
+//! The Redis backend against its own `redis-server`: conformance, unreachable server, outage.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use scim_bridge::store::{
+    redis::{RedisOptions, RedisStore},
+    SharedStore, StateStore, StoreError, StoreKey, WriteBatch,
+};
+
+use crate::helpers::redis::{free_port, RedisServer};
+
+fn options(url: String, timeout: Duration) -> RedisOptions {
+    RedisOptions {
+        url,
+        key_prefix: format!("t{}:", uuid::Uuid::new_v4().simple()),
+        insecure_tls: false,
+        connect_timeout: timeout,
+        command_timeout: timeout,
+    }
+}
+
+/// A store on a fresh server (the server lives as long as the returned guard).
+async fn redis() -> (SharedStore, RedisServer) {
+    let server = RedisServer::start();
+    let store = RedisStore::connect(options(server.url(), Duration::from_secs(5)))
+        .await
+        .expect("connecting to the test redis-server");
+    (Arc::new(store), server)
+}
+
+crate::store::conformance_tests!(redis_conformance, super::redis);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_ping_and_kind() {
+    let (store, _server) = redis().await;
+    assert_eq!(store.kind(), "redis");
+    store.ping().await.expect("ping");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_unreachable_port_fails_within_timeout() {
+    let port = free_port();
+    let started = Instant::now();
+    let result = tokio::time::timeout(
+        Duration::from_secs(10),
+        RedisStore::connect(options(
+            format!("redis://user:secret@127.0.0.1:{port}"),
+            Duration::from_secs(1),
+        )),
+    )
+    .await
+    .expect("connect must not hang");
+    let err = result.err().expect("connecting to a closed port must fail");
+    assert!(
+        matches!(err, StoreError::Unavailable { .. }),
+        "want Unavailable, got {err:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        !err.to_string().contains("secret"),
+        "the password must not leak: {err}"
+    );
+    assert!(
+        err.to_string().contains(&port.to_string()),
+        "the error names the server: {err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_silent_server_fails_within_timeout() {
+    // Accepts TCP (kernel backlog) but never answers a byte.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!(
+        "redis://127.0.0.1:{}",
+        listener.local_addr().expect("addr").port()
+    );
+    let started = Instant::now();
+    let result = tokio::time::timeout(
+        Duration::from_secs(15),
+        RedisStore::connect(options(url, Duration::from_secs(1))),
+    )
+    .await
+    .expect("connect to a silent server must not hang");
+    let err = result.err().expect("a silent server must fail the connect");
+    assert!(err.is_outage(), "want Unavailable/Timeout, got {err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_outage_gives_errors_then_recovers() {
+    let mut server = RedisServer::start();
+    let port = server.port();
+    let store = RedisStore::connect(options(server.url(), Duration::from_secs(1)))
+        .await
+        .expect("connect");
+    let key = StoreKey::new("outage", "k");
+    store
+        .write(WriteBatch::new().put(key.clone(), "before"))
+        .await
+        .expect("write before the outage");
+
+    server.kill();
+    for step in 0..3 {
+        let started = Instant::now();
+        let result = tokio::time::timeout(
+            Duration::from_secs(10),
+            store.write(WriteBatch::new().put(key.clone(), "during")),
+        )
+        .await
+        .expect("a write during an outage must not hang");
+        let err = result
+            .err()
+            .unwrap_or_else(|| panic!("write {step} during the outage succeeded"));
+        assert!(err.is_outage(), "want Unavailable/Timeout, got {err:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            started.elapsed()
+        );
+        let read = tokio::time::timeout(Duration::from_secs(10), store.get(&key))
+            .await
+            .expect("a read must not hang");
+        assert!(
+            read.as_ref().is_err_and(StoreError::is_outage),
+            "want an outage error, got {read:?}"
+        );
+    }
+
+    // A new, empty server on the same port: the store reconnects by itself and works again.
+    let _server = RedisServer::start_on(port);
+    let mut feed = store.watch();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut recovered = false;
+    while Instant::now() < deadline && !recovered {
+        if store
+            .write(WriteBatch::new().put(key.clone(), "after"))
+            .await
+            .is_ok()
+        {
+            // Re-subscription happens shortly after the reconnect; a later write must reach the feed.
+            recovered = tokio::time::timeout(Duration::from_millis(500), async {
+                loop {
+                    match feed.recv().await {
+                        Ok(change) if change.key == key => return true,
+                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            continue
+                        }
+                        Err(_) => return false,
+                    }
+                }
+            })
+            .await
+            .unwrap_or(false);
+        } else {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    assert!(
+        recovered,
+        "writes and the change feed must work again within 20 s of the server's return"
+    );
+    let rec = store
+        .get(&key)
+        .await
+        .expect("get after recovery")
+        .expect("record written after recovery");
+    assert_eq!(rec.value.as_ref(), b"after");
+    store.ping().await.expect("ping after recovery");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_tls_insecure_accepts_self_signed_and_strict_refuses() {
+    let server = RedisServer::start_tls();
+    let mut opts = options(server.url(), Duration::from_secs(3));
+    opts.insecure_tls = true;
+    let store = RedisStore::connect(opts.clone())
+        .await
+        .expect("insecure_tls accepts a self-signed certificate");
+    store.ping().await.expect("ping over TLS");
+    let key = StoreKey::new("tls", "k");
+    store
+        .write(WriteBatch::new().put(key.clone(), "v"))
+        .await
+        .expect("write over TLS");
+    assert_eq!(
+        store.get(&key).await.expect("get").map(|r| r.value),
+        Some("v".into())
+    );
+
+    opts.insecure_tls = false;
+    let started = Instant::now();
+    let strict = tokio::time::timeout(Duration::from_secs(15), RedisStore::connect(opts))
+        .await
+        .expect("no hang");
+    let err = strict
+        .err()
+        .expect("an untrusted certificate must be refused without insecure_tls");
+    assert!(err.is_outage(), "want Unavailable/Timeout, got {err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
+}

@@ -6,5 +6,6 @@
 mod cli;
 mod helpers;
 mod lifecycle;
+mod redis_backend;
 mod serve;
 mod store;

@@ -3,6 +3,7 @@
 //! * [`error`]: the error document of RFC 7644 §3.12 and the one mapping from failures to
 //!   status and `scimType`.
 //! * [`list`]: the ListResponse message of RFC 7644 §3.4.2.
+//! * [`resource`]: POST/PUT bodies into stored documents; `meta`, `location` and ETags.
 //! * [`project`]: `attributes` / `excludedAttributes` projection (RFC 7644 §3.4.2.5).
 //! * [`schema`]: the User, Enterprise User and Group schemas with attribute characteristics.
 //! * [`value`]: coercion of attribute values into their schema shape, with IdP leniency.
@@ -12,6 +13,7 @@
 pub mod error;
 pub mod list;
 pub mod project;
+pub mod resource;
 pub mod schema;
 pub mod value;
 

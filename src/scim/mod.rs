@@ -1,5 +1,7 @@
 //! The SCIM 2.0 protocol layer (RFC 7643 core schema, RFC 7644 protocol).
 //!
+//! * [`discovery`]: `/ServiceProviderConfig`, `/ResourceTypes` and `/Schemas` documents
+//!   (RFC 7644 §4), generated from the schema tables.
 //! * [`error`]: the error document of RFC 7644 §3.12 and the one mapping from failures to
 //!   status and `scimType`.
 //! * [`list`]: the ListResponse message of RFC 7644 §3.4.2.
@@ -10,6 +12,7 @@
 //!
 //! Pure protocol logic: no sockets, no HTTP types beyond status codes.
 
+pub mod discovery;
 pub mod error;
 pub mod list;
 pub mod project;

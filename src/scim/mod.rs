@@ -4,9 +4,9 @@
 //!   (RFC 7644 §4), generated from the schema tables.
 //! * [`error`]: the error document of RFC 7644 §3.12 and the one mapping from failures to
 //!   status and `scimType`.
-//! * [`list`]: the ListResponse message of RFC 7644 §3.4.2.
-//! * [`resource`]: POST/PUT bodies into stored documents; `meta`, `location` and ETags.
+//! * [`list`]: the ListResponse message of RFC 7644 §3.4.2, pagination and sorting.
 //! * [`project`]: `attributes` / `excludedAttributes` projection (RFC 7644 §3.4.2.5).
+//! * [`resource`]: POST/PUT bodies into stored documents; `meta`, `location` and ETags.
 //! * [`schema`]: the User, Enterprise User and Group schemas with attribute characteristics.
 //! * [`value`]: coercion of attribute values into their schema shape, with IdP leniency.
 //!

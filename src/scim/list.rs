@@ -1,6 +1,16 @@
-//! The ListResponse message (RFC 7644 §3.4.2): 1-based `startIndex`, integer counts.
+//! The ListResponse message (RFC 7644 §3.4.2): 1-based `startIndex`, integer counts; the
+//! `startIndex`/`count` pagination parameters (§3.4.2.4) and `sortBy`/`sortOrder` (§3.4.2.3).
+//!
+//! It shapes and orders results already fetched; it must not know how the store finds them.
+//! Pure: no I/O.
 
 use serde_json::{json, Value};
+
+use super::error::ScimError;
+
+mod sort;
+
+pub use sort::sort;
 
 /// The schema URI of a list response.
 pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
@@ -29,22 +39,86 @@ impl ListResponse {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The pagination window of RFC 7644 §3.4.2.4.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Page {
+    /// The 1-based index of the first result.
+    pub start_index: usize,
+    /// The most results to return.
+    pub count: usize,
+}
 
-    #[test]
-    fn an_empty_list_has_integer_fields_and_empty_resources() {
-        let doc = ListResponse {
-            total_results: 0,
-            start_index: 1,
-            resources: vec![],
-        }
-        .to_document();
-        assert_eq!(doc["schemas"][0], LIST_SCHEMA);
-        assert_eq!(doc["totalResults"], 0);
-        assert_eq!(doc["itemsPerPage"], 0);
-        assert_eq!(doc["startIndex"], 1);
-        assert!(doc["Resources"].as_array().unwrap().is_empty());
+/// Parses an integer query parameter; out-of-range integers saturate, since both parameters are
+/// clamped anyway and "a very large number" is a valid request.
+fn parse_int(name: &str, text: &str) -> Result<i64, ScimError> {
+    let text = text.trim();
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ScimError::InvalidValue(format!(
+            "'{name}' must be an integer, got '{text}'"
+        )));
+    }
+    Ok(text.parse::<i64>().unwrap_or(if text.starts_with('-') {
+        i64::MIN
+    } else {
+        i64::MAX
+    }))
+}
+
+impl Page {
+    /// Parses `startIndex` (below 1 means 1) and `count` (negative means 0, absent or above
+    /// `max` means `max`); non-integers are `InvalidValue`.
+    pub fn parse(
+        start_index: Option<&str>,
+        count: Option<&str>,
+        max: usize,
+    ) -> Result<Page, ScimError> {
+        let start_index = match start_index {
+            Some(text) => {
+                usize::try_from(parse_int("startIndex", text)?.max(1)).unwrap_or(usize::MAX)
+            }
+            None => 1,
+        };
+        let count = match count {
+            Some(text) => usize::try_from(parse_int("count", text)?.max(0)).unwrap_or(usize::MAX),
+            None => max,
+        };
+        Ok(Page {
+            start_index,
+            count: count.min(max),
+        })
+    }
+
+    /// The 0-based index range of this page within `total` results (empty past the end).
+    pub fn range(&self, total: usize) -> std::ops::Range<usize> {
+        let start = self.start_index.saturating_sub(1).min(total);
+        start..start.saturating_add(self.count).min(total)
     }
 }
+
+/// The `sortOrder` parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SortOrder {
+    /// Smallest first; the default.
+    #[default]
+    Ascending,
+    /// Largest first.
+    Descending,
+}
+
+impl SortOrder {
+    /// Parses `ascending`/`descending` in any case; absent means ascending.
+    pub fn parse(text: Option<&str>) -> Result<SortOrder, ScimError> {
+        match text.map(str::trim) {
+            None => Ok(SortOrder::Ascending),
+            Some(t) if t.eq_ignore_ascii_case("ascending") => Ok(SortOrder::Ascending),
+            Some(t) if t.eq_ignore_ascii_case("descending") => Ok(SortOrder::Descending),
+            Some(t) => Err(ScimError::InvalidValue(format!(
+                "sortOrder must be 'ascending' or 'descending', got '{t}'"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,16 +1,23 @@
 //! The SCIM 2.0 protocol layer (RFC 7643 core schema, RFC 7644 protocol).
 //!
+//! * [`discovery`]: `/ServiceProviderConfig`, `/ResourceTypes` and `/Schemas` documents
+//!   (RFC 7644 §4), generated from the schema tables.
 //! * [`error`]: the error document of RFC 7644 §3.12 and the one mapping from failures to
 //!   status and `scimType`.
-//! * [`list`]: the ListResponse message of RFC 7644 §3.4.2.
+//! * [`list`]: the ListResponse message of RFC 7644 §3.4.2, pagination and sorting.
+//! * [`project`]: `attributes` / `excludedAttributes` projection (RFC 7644 §3.4.2.5).
+//! * [`resource`]: POST/PUT bodies into stored documents; `meta`, `location` and ETags.
 //! * [`schema`]: the User, Enterprise User and Group schemas with attribute characteristics.
 //! * [`storage`]: how users, groups, indexes and memberships map onto the store.
 //! * [`value`]: coercion of attribute values into their schema shape, with IdP leniency.
 //!
 //! Pure protocol logic: no sockets, no HTTP types beyond status codes.
 
+pub mod discovery;
 pub mod error;
 pub mod list;
+pub mod project;
+pub mod resource;
 pub mod schema;
 pub mod storage;
 pub mod value;

@@ -2,14 +2,18 @@
 //!
 //! * [`error`]: the error document of RFC 7644 §3.12 and the one mapping from failures to
 //!   status and `scimType`.
+//! * [`filter`]: the filter grammar of RFC 7644 §3.4.2.2: parsing, validation, evaluation.
 //! * [`list`]: the ListResponse message of RFC 7644 §3.4.2.
+//! * [`path`]: attribute paths (RFC 7644 §3.10) and PATCH paths (§3.5.2).
 //! * [`schema`]: the User, Enterprise User and Group schemas with attribute characteristics.
 //! * [`value`]: coercion of attribute values into their schema shape, with IdP leniency.
 //!
 //! Pure protocol logic: no sockets, no HTTP types beyond status codes.
 
 pub mod error;
+pub mod filter;
 pub mod list;
+pub mod path;
 pub mod schema;
 pub mod value;
 

@@ -4,18 +4,23 @@
 //!   (RFC 7644 §4), generated from the schema tables.
 //! * [`error`]: the error document of RFC 7644 §3.12 and the one mapping from failures to
 //!   status and `scimType`.
+//! * [`filter`]: the filter grammar of RFC 7644 §3.4.2.2: parse, validate, evaluate.
 //! * [`list`]: the ListResponse message of RFC 7644 §3.4.2, pagination and sorting.
+//! * [`path`]: attribute paths and PATCH paths (RFC 7644 §3.10, §3.5.2).
 //! * [`project`]: `attributes` / `excludedAttributes` projection (RFC 7644 §3.4.2.5).
 //! * [`resource`]: POST/PUT bodies into stored documents; `meta`, `location` and ETags.
 //! * [`schema`]: the User, Enterprise User and Group schemas with attribute characteristics.
 //! * [`storage`]: how users, groups, indexes and memberships map onto the store.
 //! * [`value`]: coercion of attribute values into their schema shape, with IdP leniency.
 //!
-//! Pure protocol logic: no sockets, no HTTP types beyond status codes.
+//! Pure protocol logic (everything but `engine` and `storage`): no sockets, no HTTP types
+//! beyond status codes.
 
 pub mod discovery;
 pub mod error;
+pub mod filter;
 pub mod list;
+pub mod path;
 pub mod project;
 pub mod resource;
 pub mod schema;

@@ -1,0 +1,365 @@
+//! Filter tests: RFC 7644 §3.4.2.2 examples, IdP filters from idp-quirks.md, and properties.
+
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+use super::*;
+use crate::scim::schema::{GROUP_TYPE, USER_TYPE};
+
+fn user() -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "id": "2819c223-7f76-453a-919d-413861904646",
+        "externalId": "Bjensen",
+        "userName": "Alice@Example.com",
+        "title": "Tour Guide",
+        "userType": "Employee",
+        "active": true,
+        "name": {"familyName": "Jensen", "givenName": "Barbara"},
+        "emails": [
+            {"value": "bjensen@example.com", "type": "work", "primary": true},
+            {"value": "babs@jensen.org", "type": "home"}
+        ],
+        "ims": [],
+        "meta": {"lastModified": "2011-05-13T04:42:34Z", "created": "2010-01-23T04:56:22Z"},
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {
+            "employeeNumber": "701984",
+            "manager": {"value": "26118915-6090-4610-87e4-49d8ca9f808d"}
+        }
+    })
+}
+
+fn m(filter: &str) -> bool {
+    let f = parse(filter).unwrap_or_else(|e| panic!("{filter}: {e}"));
+    f.validate(&USER_TYPE)
+        .unwrap_or_else(|e| panic!("{filter}: {e}"));
+    f.matches(&user(), &USER_TYPE)
+}
+
+#[test]
+fn rfc_example_filters_parse_and_evaluate() {
+    let cases: &[(&str, bool)] = &[
+        (r#"userName Eq "alice@example.com""#, true),
+        (r#"name.familyName co "ens""#, true),
+        (r#"userName sw "A""#, true),
+        (
+            r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "al""#,
+            true,
+        ),
+        ("title pr", true),
+        ("nickName pr", false),
+        ("ims pr", false),
+        (r#"meta.lastModified gt "2011-05-13T04:42:34Z""#, false),
+        (r#"meta.lastModified ge "2011-05-13T06:42:34+02:00""#, true),
+        (r#"meta.lastModified lt "2011-05-14T00:00:00Z""#, true),
+        (r#"title pr and userType eq "Employee""#, true),
+        (r#"title pr or userType eq "Intern""#, true),
+        (
+            r#"schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User""#,
+            false,
+        ),
+        (
+            r#"userType eq "Employee" and (emails co "example.com" or emails.value co "example.org")"#,
+            true,
+        ),
+        (
+            r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#,
+            false,
+        ),
+        (
+            r#"userType eq "Employee" and emails[type eq "work" and value co "@example.com"]"#,
+            true,
+        ),
+        (
+            r#"emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]"#,
+            true,
+        ),
+        (r#"emails[type eq "home" and primary eq true]"#, false),
+    ];
+    for (f, want) in cases {
+        assert_eq!(m(f), *want, "{f}");
+    }
+}
+
+#[test]
+fn entra_uniqueness_filter_with_sub_attribute_after_the_bracket() {
+    assert!(m(
+        r#"emails[type eq "work"].value eq "BJENSEN@example.com""#
+    ));
+    assert!(!m(
+        r#"emails[type eq "home"].value eq "bjensen@example.com""#
+    ));
+    let f = parse(r#"emails[type eq "work"].value eq "x""#).unwrap();
+    assert!(matches!(&f, Filter::ValuePath { sub: Some(_), .. }));
+    assert_eq!(f.to_string(), r#"emails[type eq "work"].value eq "x""#);
+}
+
+#[test]
+fn okta_r9_username_is_case_insensitive_but_ids_are_exact() {
+    assert!(m(r#"userName eq "ALICE@EXAMPLE.COM""#));
+    assert!(m(r#"externalId eq "Bjensen""#));
+    assert!(!m(r#"externalId eq "bjensen""#));
+    assert!(!m(r#"id eq "2819C223-7F76-453A-919D-413861904646""#));
+}
+
+#[test]
+fn extension_attributes_live_under_their_urn() {
+    let urn = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    assert!(m(&format!(r#"{urn}:employeeNumber eq "701984""#)));
+    assert!(m(&format!(
+        r#"{urn}:manager.value eq "26118915-6090-4610-87e4-49d8ca9f808d""#
+    )));
+    assert!(m(&format!(
+        r#"{urn}:manager eq "26118915-6090-4610-87e4-49d8ca9f808d""#
+    )));
+    assert!(
+        !m("employeeNumber pr"),
+        "unqualified extension names are unknown"
+    );
+}
+
+#[test]
+fn missing_unknown_null_and_ne() {
+    assert!(m(r#"nickName ne "x""#), "ne on a missing attribute matches");
+    assert!(m("nickName eq null"));
+    assert!(!m("title eq null"));
+    assert!(m("title ne null"));
+    assert!(!m(r#"noSuchAttr eq "x""#) && !m(r#"noSuchAttr ne "x""#));
+    assert!(m(r#"emails.value ne "nobody@example.com""#));
+    assert!(!m(r#"emails.value ne "babs@jensen.org""#));
+    assert!(m("active eq true") && !m("active eq false") && m("active ne false"));
+}
+
+#[test]
+fn groups_compare_members_by_value() {
+    let g = json!({"displayName": "Admins", "members": [{"value": "u1"}, {"value": "u2"}]});
+    let f = |s: &str| parse(s).unwrap().matches(&g, &GROUP_TYPE);
+    assert!(
+        f(r#"members eq "u2""#)
+            && f(r#"members[value eq "u1"]"#)
+            && f(r#"displayName eq "admins""#)
+    );
+    assert!(!f(r#"members eq "u3""#));
+}
+
+#[test]
+fn precedence_not_and_or_and_keywords_any_case() {
+    let f = parse(r#"a pr OR b pr AND NOT (c pr) or d pr"#).unwrap();
+    assert_eq!(f.to_string(), "a pr or b pr and not (c pr) or d pr");
+    let Filter::Or(left, _) = &f else {
+        panic!("{f:?}")
+    };
+    assert!(matches!(&**left, Filter::Or(_, r) if matches!(**r, Filter::And(..))));
+    assert_eq!(
+        parse("(a pr or b pr) and c pr").unwrap().to_string(),
+        "(a pr or b pr) and c pr"
+    );
+    assert_eq!(
+        parse("a pr and (b pr and c pr)").unwrap().to_string(),
+        "a pr and (b pr and c pr)"
+    );
+    assert_eq!(parse("x eq TRUE").unwrap().to_string(), "x eq true");
+}
+
+#[test]
+fn syntax_errors_are_invalid_filter_with_detail() {
+    for s in [
+        "",
+        "userName",
+        "userName eq",
+        r#"userName xx "a""#,
+        r#"userName eq "a" and"#,
+        "(a pr",
+        "a pr)",
+        "not a pr",
+        "emails[type eq \"w\"",
+        "emails[a[b pr]]",
+        "a pr b pr",
+        r#"a eq bare"#,
+        "emails.value[type pr]",
+        "emails[type pr].",
+        "1a pr",
+    ] {
+        match parse(s) {
+            Err(ScimError::InvalidFilter(d)) => assert!(!d.is_empty()),
+            other => panic!("{s:?} gave {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn nesting_and_length_are_bounded() {
+    let deep = format!(
+        "{}a pr{}",
+        "(".repeat(MAX_DEPTH + 1),
+        ")".repeat(MAX_DEPTH + 1)
+    );
+    assert!(matches!(parse(&deep), Err(ScimError::InvalidFilter(_))));
+    let nots = format!("{}a pr{}", "not (".repeat(10_000), ")".repeat(10_000));
+    assert!(parse(&nots).is_err());
+    let ok = format!(
+        "{}a pr{}",
+        "(".repeat(MAX_DEPTH - 1),
+        ")".repeat(MAX_DEPTH - 1)
+    );
+    assert!(parse(&ok).is_ok());
+}
+
+#[test]
+fn validate_rejects_nonsense_operators_but_not_unknown_attributes() {
+    for s in [
+        "active gt true",
+        "active co \"t\"",
+        "name gt \"x\"",
+        "emails gt \"x\"",
+        "active eq \"yes\"",
+        "meta.lastModified gt \"yesterday\"",
+        "title gt null",
+        "userName eq true",
+        "userName[value eq \"x\"]",
+        "name.givenName[x pr]",
+    ] {
+        let r = parse(s).and_then(|f| f.validate(&USER_TYPE));
+        assert!(matches!(r, Err(ScimError::InvalidFilter(_))), "{s}: {r:?}");
+    }
+    for s in [
+        "noSuch gt true",
+        "emails[type eq \"work\"]",
+        "meta.lastModified sw \"2011\"",
+        "emails co \"x\"",
+    ] {
+        parse(s).unwrap().validate(&USER_TYPE).unwrap();
+    }
+}
+
+#[test]
+fn equality_planner_only_under_top_level_and() {
+    let eq = |s: &str, name: &str| {
+        parse(s)
+            .unwrap()
+            .equality(&USER_TYPE, name)
+            .map(str::to_owned)
+    };
+    assert_eq!(eq(r#"USERNAME eq "a""#, "userName").as_deref(), Some("a"));
+    assert_eq!(
+        eq(
+            r#"active eq true and (title pr and userName eq "b")"#,
+            "userName"
+        )
+        .as_deref(),
+        Some("b")
+    );
+    assert_eq!(
+        eq(r#"externalId eq "e""#, "externalId").as_deref(),
+        Some("e")
+    );
+    assert_eq!(eq(r#"userName eq "a" or title pr"#, "userName"), None);
+    assert_eq!(eq(r#"not (userName eq "a")"#, "userName"), None);
+    assert_eq!(eq(r#"userName ne "a""#, "userName"), None);
+    assert_eq!(eq(r#"userName eq "a""#, "externalId"), None);
+}
+
+fn path_strategy() -> impl Strategy<Value = AttrPath> {
+    let name = "[a-zA-Z][a-zA-Z0-9_-]{0,6}|\\$ref";
+    (
+        proptest::option::of(prop_oneof![
+            Just("urn:ietf:params:scim:schemas:core:2.0:User"),
+            Just("urn:x:y.1")
+        ]),
+        name,
+        proptest::option::of(name),
+    )
+        .prop_map(|(urn, name, sub)| AttrPath {
+            urn: urn.map(String::from),
+            name,
+            sub,
+        })
+}
+
+fn leaf_strategy() -> impl Strategy<Value = Filter> {
+    let op = prop_oneof![
+        Just(CompareOp::Eq),
+        Just(CompareOp::Ne),
+        Just(CompareOp::Co),
+        Just(CompareOp::Sw),
+        Just(CompareOp::Ew),
+        Just(CompareOp::Gt),
+        Just(CompareOp::Ge),
+        Just(CompareOp::Lt),
+        Just(CompareOp::Le),
+    ];
+    let value = prop_oneof![
+        Just(CompValue::Null),
+        any::<bool>().prop_map(CompValue::Bool),
+        any::<i64>().prop_map(|n| CompValue::Number(n.into())),
+        any::<f64>().prop_filter_map("finite", |f| serde_json::Number::from_f64(f)
+            .map(CompValue::Number)),
+        any::<String>().prop_map(CompValue::String),
+    ];
+    prop_oneof![
+        path_strategy().prop_map(Filter::Present),
+        (path_strategy(), op, value).prop_map(|(path, op, value)| Filter::Compare {
+            path,
+            op,
+            value
+        }),
+    ]
+}
+
+fn filter_strategy() -> impl Strategy<Value = Filter> {
+    leaf_strategy().prop_recursive(5, 32, 2, |inner| {
+        let simple = AttrPath {
+            urn: None,
+            name: "emails".into(),
+            sub: None,
+        };
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(l, r)| Filter::And(Box::new(l), Box::new(r))),
+            (inner.clone(), inner.clone()).prop_map(|(l, r)| Filter::Or(Box::new(l), Box::new(r))),
+            inner.clone().prop_map(|f| Filter::Not(Box::new(f))),
+            (leaf_strategy(), proptest::option::of(leaf_strategy())).prop_map(move |(f, sub)| {
+                Filter::ValuePath {
+                    attr: simple.clone(),
+                    filter: Box::new(f),
+                    sub: sub.map(|s| Box::new(strip_to_sub(s))),
+                }
+            }),
+        ]
+    })
+}
+
+/// A sub-attribute test after `].` names a plain sub-attribute.
+fn strip_to_sub(f: Filter) -> Filter {
+    let plain = |p: AttrPath| AttrPath::named(&p.name);
+    match f {
+        Filter::Present(p) => Filter::Present(plain(p)),
+        Filter::Compare { path, op, value } => Filter::Compare {
+            path: plain(path),
+            op,
+            value,
+        },
+        other => other,
+    }
+}
+
+proptest! {
+    #[test]
+    fn display_reparses_to_the_same_ast(f in filter_strategy()) {
+        let text = f.to_string();
+        let back = parse(&text).map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
+        prop_assert_eq!(back, f);
+    }
+
+    #[test]
+    fn parsers_never_panic(s in "\\PC{0,80}", t in "[a-z\\[\\]().\" :$0-9-]{0,60}") {
+        for input in [&s, &t] {
+            if let Ok(f) = parse(input) {
+                let _ = f.validate(&USER_TYPE);
+                let _ = f.matches(&user(), &USER_TYPE);
+                prop_assert_eq!(parse(&f.to_string()).ok(), Some(f));
+            }
+            let _ = crate::scim::path::parse_attr_path(input);
+            let _ = crate::scim::path::parse_patch_path(input);
+        }
+    }
+}

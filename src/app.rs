@@ -17,6 +17,7 @@ use crate::{
     edge,
     http::{self, AppState, Limits},
     metrics::Metrics,
+    scim::engine::{Engine, EngineLimits},
     session::{self, reload::ReloadOutcome, reload::SessionHandle, CreateOptions},
     status::Health,
     store::{embedded::EmbeddedStore, SharedStore},
@@ -128,6 +129,8 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
             settings.store_timeout,
         ),
         store: Arc::clone(&store),
+        engine: Engine::new(Arc::clone(&store), EngineLimits::default()),
+        engine_max_page: EngineLimits::default().max_page,
         limits: Limits {
             max_body_bytes: settings.max_body_bytes,
             request_timeout: settings.request_timeout,

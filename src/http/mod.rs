@@ -24,7 +24,11 @@ use tower_http::{
 use tracing::Level;
 
 use crate::{
-    auth::Authorizer, metrics::Metrics, scim::error::ScimError, status::Health, store::SharedStore,
+    auth::Authorizer,
+    metrics::Metrics,
+    scim::{engine::Engine, error::ScimError},
+    status::Health,
+    store::SharedStore,
 };
 use response::Body;
 use router::Route;
@@ -48,6 +52,10 @@ pub struct AppState {
     pub health: Health,
     /// The store.
     pub store: SharedStore,
+    /// The provisioning engine.
+    pub engine: Engine,
+    /// The largest page a query returns (advertised as filter maxResults).
+    pub engine_max_page: usize,
     /// Request limits.
     pub limits: Limits,
 }
@@ -106,11 +114,14 @@ where
             Ok(_) => handlers::ops::health(state).await,
             Err(e) => response::unauthorized(e),
         },
-        Route::Scim(endpoint) => match authorize() {
-            Ok(_) => match read_body(req.into_body(), state.limits.max_body_bytes).await {
-                Ok(body) => handlers::scim::handle(state, method, &endpoint, body).await,
-                Err(e) => response::scim_error(&e),
-            },
+        Route::Scim { v2, endpoint } => match authorize() {
+            Ok(_) => {
+                let (parts, body) = req.into_parts();
+                match read_body(body, state.limits.max_body_bytes).await {
+                    Ok(body) => handlers::scim::handle(state, &parts, v2, endpoint, body).await,
+                    Err(e) => response::scim_error(&e),
+                }
+            }
             Err(e) => {
                 tracing::debug!(reason = %e, "request not authorised");
                 response::unauthorized(e)

@@ -1,5 +1,6 @@
 //! The route table: a request path becomes a [`Route`] and a bounded route template for
-//! metrics. SCIM is served under both `/scim` and `/scim/v2`, as identity providers use both.
+//! metrics. SCIM is served under both `/scim` and `/scim/v2`, as identity providers use both;
+//! endpoint names match case-insensitively (RFC 7644 §3.2 names them, clients vary in case).
 
 /// A SCIM resource type served by the bridge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,6 +18,18 @@ pub enum ScimEndpoint {
     Collection(ResourceKind),
     /// `/Users/{id}` or `/Groups/{id}`.
     Resource(ResourceKind, String),
+    /// `/.search`, `/Users/.search`, `/Groups/.search`.
+    Search(Option<ResourceKind>),
+    /// `/Bulk`.
+    Bulk,
+    /// `/ServiceProviderConfig`.
+    ServiceProviderConfig,
+    /// `/ResourceTypes` and `/ResourceTypes/{id}`.
+    ResourceTypes(Option<String>),
+    /// `/Schemas` and `/Schemas/{id}`.
+    Schemas(Option<String>),
+    /// `/Me` (not offered: bearer tokens here name no user).
+    Me,
     /// Any other path under the prefix.
     Unknown,
 }
@@ -32,8 +45,13 @@ pub enum Route {
     Health,
     /// `/metrics` (no authentication, for Prometheus).
     Metrics,
-    /// An endpoint under `/scim` or `/scim/v2`.
-    Scim(ScimEndpoint),
+    /// An endpoint under `/scim` or `/scim/v2`; `v2` tells which prefix was used.
+    Scim {
+        /// True under `/scim/v2`.
+        v2: bool,
+        /// The endpoint.
+        endpoint: ScimEndpoint,
+    },
     /// Nothing here.
     NotFound,
 }
@@ -47,6 +65,17 @@ pub struct Routed {
     pub template: &'static str,
 }
 
+/// Picks the template literal for the prefix in use.
+macro_rules! template {
+    ($v2:expr, $tail:literal) => {
+        if $v2 {
+            concat!("/scim/v2", $tail)
+        } else {
+            concat!("/scim", $tail)
+        }
+    };
+}
+
 fn kind(segment: &str) -> Option<ResourceKind> {
     if segment.eq_ignore_ascii_case("Users") {
         Some(ResourceKind::User)
@@ -57,48 +86,77 @@ fn kind(segment: &str) -> Option<ResourceKind> {
     }
 }
 
-fn scim(v2: bool, rest: &[&str]) -> Routed {
-    let (endpoint, template) = match rest {
-        [collection] => match kind(collection) {
-            Some(ResourceKind::User) => (
-                ScimEndpoint::Collection(ResourceKind::User),
-                if v2 { "/scim/v2/Users" } else { "/scim/Users" },
-            ),
-            Some(ResourceKind::Group) => (
-                ScimEndpoint::Collection(ResourceKind::Group),
-                if v2 {
-                    "/scim/v2/Groups"
-                } else {
-                    "/scim/Groups"
-                },
-            ),
-            None => (ScimEndpoint::Unknown, "unmatched"),
-        },
-        [collection, id] => match kind(collection) {
-            Some(ResourceKind::User) => (
-                ScimEndpoint::Resource(ResourceKind::User, (*id).to_owned()),
-                if v2 {
-                    "/scim/v2/Users/{id}"
-                } else {
-                    "/scim/Users/{id}"
-                },
-            ),
-            Some(ResourceKind::Group) => (
-                ScimEndpoint::Resource(ResourceKind::Group, (*id).to_owned()),
-                if v2 {
-                    "/scim/v2/Groups/{id}"
-                } else {
-                    "/scim/Groups/{id}"
-                },
-            ),
-            None => (ScimEndpoint::Unknown, "unmatched"),
-        },
-        _ => (ScimEndpoint::Unknown, "unmatched"),
-    };
-    Routed {
-        route: Route::Scim(endpoint),
-        template,
+fn is(segment: &str, name: &str) -> bool {
+    segment.eq_ignore_ascii_case(name)
+}
+
+fn scim(v2: bool, rest: &[&str]) -> (ScimEndpoint, &'static str) {
+    use ResourceKind::{Group, User};
+    use ScimEndpoint as E;
+    match rest {
+        [c] if kind(c) == Some(User) => (E::Collection(User), template!(v2, "/Users")),
+        [c] if kind(c) == Some(Group) => (E::Collection(Group), template!(v2, "/Groups")),
+        [".search"] => (E::Search(None), template!(v2, "/.search")),
+        [c, ".search"] if kind(c) == Some(User) => {
+            (E::Search(Some(User)), template!(v2, "/Users/.search"))
+        }
+        [c, ".search"] if kind(c) == Some(Group) => {
+            (E::Search(Some(Group)), template!(v2, "/Groups/.search"))
+        }
+        [c, id] if kind(c) == Some(User) => (
+            E::Resource(User, (*id).into()),
+            template!(v2, "/Users/{id}"),
+        ),
+        [c, id] if kind(c) == Some(Group) => (
+            E::Resource(Group, (*id).into()),
+            template!(v2, "/Groups/{id}"),
+        ),
+        [s] if is(s, "Bulk") => (E::Bulk, template!(v2, "/Bulk")),
+        [s] if is(s, "ServiceProviderConfig") => (
+            E::ServiceProviderConfig,
+            template!(v2, "/ServiceProviderConfig"),
+        ),
+        [s] if is(s, "ResourceTypes") => (E::ResourceTypes(None), template!(v2, "/ResourceTypes")),
+        [s, id] if is(s, "ResourceTypes") => (
+            E::ResourceTypes(Some((*id).into())),
+            template!(v2, "/ResourceTypes/{id}"),
+        ),
+        [s] if is(s, "Schemas") => (E::Schemas(None), template!(v2, "/Schemas")),
+        [s, id] if is(s, "Schemas") => (
+            E::Schemas(Some((*id).into())),
+            template!(v2, "/Schemas/{id}"),
+        ),
+        [s] if is(s, "Me") => (E::Me, template!(v2, "/Me")),
+        _ => (E::Unknown, "unmatched"),
     }
+}
+
+/// Percent-decodes a path segment (ids and schema URNs may arrive encoded).
+fn decode(segment: &str) -> std::borrow::Cow<'_, str> {
+    if !segment.contains('%') {
+        return segment.into();
+    }
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned().into()
 }
 
 /// Matches a request path (without query string).
@@ -112,11 +170,17 @@ pub fn route(path: &str) -> Routed {
         "/metrics" => return simple(Route::Metrics, "/metrics"),
         _ => {}
     }
-    let segments: Vec<&str> = trimmed.split('/').skip(1).collect();
-    match segments.as_slice() {
-        ["scim", "v2", rest @ ..] => scim(true, rest),
-        ["scim", rest @ ..] => scim(false, rest),
-        _ => simple(Route::NotFound, "unmatched"),
+    let segments: Vec<std::borrow::Cow<'_, str>> = trimmed.split('/').skip(1).map(decode).collect();
+    let segments: Vec<&str> = segments.iter().map(|s| s.as_ref()).collect();
+    let (v2, rest) = match segments.as_slice() {
+        ["scim", "v2", rest @ ..] => (true, rest),
+        ["scim", rest @ ..] => (false, rest),
+        _ => return simple(Route::NotFound, "unmatched"),
+    };
+    let (endpoint, template) = scim(v2, rest);
+    Routed {
+        route: Route::Scim { v2, endpoint },
+        template,
     }
 }
 
@@ -124,23 +188,70 @@ pub fn route(path: &str) -> Routed {
 mod tests {
     use super::*;
 
+    fn endpoint(path: &str) -> ScimEndpoint {
+        match route(path).route {
+            Route::Scim { endpoint, .. } => endpoint,
+            other => panic!("{path} routed to {other:?}"),
+        }
+    }
+
     #[test]
     fn scim_routes_under_both_prefixes() {
-        let r = route("/scim/v2/Users");
         assert_eq!(
-            r.route,
-            Route::Scim(ScimEndpoint::Collection(ResourceKind::User))
+            endpoint("/scim/v2/Users"),
+            ScimEndpoint::Collection(ResourceKind::User)
         );
-        assert_eq!(r.template, "/scim/v2/Users");
-        let r = route("/scim/Users/");
-        assert_eq!(r.template, "/scim/Users");
-        let r = route("/scim/v2/Groups/abc");
+        assert_eq!(route("/scim/v2/Users").template, "/scim/v2/Users");
+        assert_eq!(route("/scim/Users/").template, "/scim/Users");
         assert_eq!(
-            r.route,
-            Route::Scim(ScimEndpoint::Resource(ResourceKind::Group, "abc".into()))
+            endpoint("/scim/v2/Groups/abc"),
+            ScimEndpoint::Resource(ResourceKind::Group, "abc".into())
         );
-        assert_eq!(r.template, "/scim/v2/Groups/{id}");
+        assert_eq!(
+            route("/scim/v2/Groups/abc").template,
+            "/scim/v2/Groups/{id}"
+        );
         assert_eq!(route("/scim/v2/users").template, "/scim/v2/Users");
+    }
+
+    #[test]
+    fn discovery_search_and_bulk() {
+        assert_eq!(
+            endpoint("/scim/v2/ServiceProviderConfig"),
+            ScimEndpoint::ServiceProviderConfig
+        );
+        assert_eq!(endpoint("/scim/v2/Schemas"), ScimEndpoint::Schemas(None));
+        assert_eq!(
+            endpoint("/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User"),
+            ScimEndpoint::Schemas(Some("urn:ietf:params:scim:schemas:core:2.0:User".into()))
+        );
+        assert_eq!(
+            endpoint("/scim/ResourceTypes/User"),
+            ScimEndpoint::ResourceTypes(Some("User".into()))
+        );
+        assert_eq!(endpoint("/scim/v2/.search"), ScimEndpoint::Search(None));
+        assert_eq!(
+            endpoint("/scim/v2/Users/.search"),
+            ScimEndpoint::Search(Some(ResourceKind::User))
+        );
+        assert_eq!(endpoint("/scim/v2/Bulk"), ScimEndpoint::Bulk);
+        assert_eq!(endpoint("/scim/v2/Me"), ScimEndpoint::Me);
+        assert_eq!(
+            route("/scim/v2/Users/.search").template,
+            "/scim/v2/Users/.search"
+        );
+    }
+
+    #[test]
+    fn encoded_ids_are_decoded() {
+        assert_eq!(
+            endpoint("/scim/v2/Users/a%20b%2Fc"),
+            ScimEndpoint::Resource(ResourceKind::User, "a b/c".into())
+        );
+        assert_eq!(
+            endpoint("/scim/v2/Users/%zz"),
+            ScimEndpoint::Resource(ResourceKind::User, "%zz".into())
+        );
     }
 
     #[test]
@@ -150,14 +261,8 @@ mod tests {
         assert_eq!(route("/health/").route, Route::Health);
         assert_eq!(route("/metrics").route, Route::Metrics);
         assert_eq!(route("/nope").route, Route::NotFound);
-        assert_eq!(
-            route("/scim/v2/Nope").route,
-            Route::Scim(ScimEndpoint::Unknown)
-        );
+        assert_eq!(endpoint("/scim/v2/Nope"), ScimEndpoint::Unknown);
         assert_eq!(route("/scim/v2/Nope").template, "unmatched");
-        assert_eq!(
-            route("/scim/v2/Users/a/b").route,
-            Route::Scim(ScimEndpoint::Unknown)
-        );
+        assert_eq!(endpoint("/scim/v2/Users/a/b"), ScimEndpoint::Unknown);
     }
 }

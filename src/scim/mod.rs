@@ -2,6 +2,7 @@
 //!
 //! * [`discovery`]: `/ServiceProviderConfig`, `/ResourceTypes` and `/Schemas` documents
 //!   (RFC 7644 §4), generated from the schema tables.
+//! * [`engine`]: the provisioning engine over the store.
 //! * [`error`]: the error document of RFC 7644 §3.12 and the one mapping from failures to
 //!   status and `scimType`.
 //! * [`filter`]: the filter grammar of RFC 7644 §3.4.2.2: parse, validate, evaluate.
@@ -17,6 +18,7 @@
 //! beyond status codes.
 
 pub mod discovery;
+pub mod engine;
 pub mod error;
 pub mod filter;
 pub mod list;

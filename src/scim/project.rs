@@ -124,6 +124,14 @@ fn parse_list(list: &str, rt: &ResourceType) -> Result<Vec<AttrRef>, ScimError> 
 }
 
 impl Projection {
+    /// The default projection of `rt`: every attribute that is returned by default.
+    pub fn default_for(rt: &'static ResourceType) -> Projection {
+        Projection {
+            rt,
+            mode: Mode::Default,
+        }
+    }
+
     /// Parses the two query parameters; unknown names are ignored, malformed ones are
     /// `InvalidPath`. When both are given, `attributes` wins: it already names everything kept.
     pub fn parse(

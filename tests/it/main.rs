@@ -7,5 +7,6 @@ mod cli;
 mod helpers;
 mod lifecycle;
 mod redis_backend;
+mod scim;
 mod serve;
 mod store;

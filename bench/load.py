@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""Load benchmark for a running scim-bridge, on loopback only.
+
+Starts the release binary on the embedded store in a temporary directory, seeds N users and a
+group of M members through the SCIM API (Bulk and PATCH, as an identity provider would), then
+drives each scenario with wrk for a bounded time and reports requests/s, p50 and p99 latency,
+plus the server's resident memory. Every loop is bounded in count and time; all traffic goes
+to 127.0.0.1.
+
+    python3 bench/load.py --users 100000 --members 50000 --duration 10
+
+Needs: cargo (builds the release binary), wrk (Debian package `wrk`; installed when missing).
+"""
+
+import argparse
+import concurrent.futures
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+SCRIPTS = os.path.join(HERE, "wrk")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ensure_wrk():
+    if shutil.which("wrk"):
+        return
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+
+
+class Bridge:
+    """The bridge process under test."""
+
+    def __init__(self, workdir, extra_env):
+        subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "scim-bridge"], cwd=ROOT, check=True)
+        binary = os.path.join(ROOT, "target", "release", "scim-bridge")
+        session = os.path.join(workdir, "scimsession")
+        self.token = subprocess.run([binary, "init", "--session", session], check=True,
+                                    capture_output=True, text=True).stdout.strip()
+        self.port = free_port()
+        env = {"PATH": os.environ.get("PATH", ""), "OP_SESSION": session,
+               "OP_DATA_DIR": os.path.join(workdir, "data"), "OP_BIND_ADDRESS": "127.0.0.1",
+               "OP_PORT": str(self.port)}
+        env.update(extra_env)
+        self.log = open(os.path.join(workdir, "bridge.log"), "w")
+        self.proc = subprocess.Popen([binary, "serve"], env=env, stdout=self.log, stderr=self.log)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.base}/ping", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise SystemExit("the bridge did not start in 30 s")
+
+    @property
+    def base(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def rss_mb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
+    def call(self, method, path, body=None, timeout=120):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(f"{self.base}/scim/v2{path}", data=data, method=method, headers={
+            "Authorization": f"Bearer {self.token}", "Content-Type": "application/scim+json"})
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            raw = r.read()
+            return r.status, (json.loads(raw) if raw else None)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+def user_name(i):
+    return f"user{i}@bench.example"
+
+
+def seed(bridge, users, members, workers=16, chunk=500):
+    """Creates `users` users with Bulk (parallel streams, as group commit likes) and a group
+    of `members` of them; returns (user ids, big group id, small group id, spare user ids)."""
+    started = time.time()
+
+    def create(start):
+        ops = [{"method": "POST", "bulkId": str(i), "path": "/Users", "data": {
+            "userName": user_name(i), "name": {"givenName": "Bench", "familyName": f"User{i}"},
+            "emails": [{"value": user_name(i), "type": "work", "primary": True}], "active": True}}
+            for i in range(start, min(start + chunk, users))]
+        _, body = bridge.call("POST", "/Bulk", {"Operations": ops})
+        out = {}
+        for op in body["Operations"]:
+            if op["status"] != "201":
+                raise SystemExit(f"seeding failed: {op}")
+            out[int(op["bulkId"])] = op["location"].rsplit("/", 1)[1]
+        return out
+
+    ids = {}
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        for part in pool.map(create, range(0, users, chunk)):
+            ids.update(part)
+    ordered = [ids[i] for i in range(users)]
+    seeded_users = time.time() - started
+
+    _, big = bridge.call("POST", "/Groups", {"displayName": "Big group", "members": []})
+    big = big["id"]
+    member_ids = ordered[:members]
+    for start in range(0, len(member_ids), 1000):
+        part = [{"value": m} for m in member_ids[start:start + 1000]]
+        bridge.call("PATCH", f"/Groups/{big}", {"Operations": [{"op": "add", "path": "members", "value": part}]})
+    _, small = bridge.call("POST", "/Groups", {"displayName": "Small group",
+                                              "members": [{"value": m} for m in ordered[:10]]})
+    spare = ordered[members:members + 1000] if users > members + 1000 else ordered[-1000:]
+    print(f"seeded {users} users in {seeded_users:.1f} s ({users / seeded_users:.0f}/s through Bulk), "
+          f"a group of {members} and one of 10 in {time.time() - started - seeded_users:.1f} s", flush=True)
+    return ordered, big, small["id"], spare
+
+
+LAT = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$")
+
+
+def wrk(bridge, script, duration, connections, env):
+    env = dict(os.environ, TOKEN=bridge.token, PWD=ROOT, **{k: str(v) for k, v in env.items()})
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency",
+                          "-s", os.path.join(SCRIPTS, script), bridge.base],
+                         env=env, cwd=ROOT, capture_output=True, text=True, timeout=duration + 60).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = {}
+    for line in out.splitlines():
+        m = LAT.match(line)
+        if m:
+            scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(3)]
+            lat[m.group(1)] = float(m.group(2)) * scale
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    return {"rps": rps, "p50_ms": lat.get("50"), "p99_ms": lat.get("99"),
+            "non_2xx": int(errors.group(1)) if errors else 0,
+            "socket_errors": socket_errors.group(1) if socket_errors else None}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--users", type=int, default=100_000)
+    ap.add_argument("--members", type=int, default=50_000)
+    ap.add_argument("--duration", type=int, default=10, help="seconds per scenario (bounded)")
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--json", help="also write the results here")
+    args = ap.parse_args()
+    if args.duration > 120 or args.users > 1_000_000:
+        raise SystemExit("refusing an unbounded run: --duration <= 120, --users <= 1,000,000")
+    ensure_wrk()
+    with tempfile.TemporaryDirectory(prefix="scim-bench-") as workdir:
+        bridge = Bridge(workdir, {})
+        try:
+            users, big, small, spare = seed(bridge, args.users, args.members)
+            ids_file = os.path.join(workdir, "ids.txt")
+            with open(ids_file, "w") as f:
+                f.write("\n".join(users))
+            spare_file = os.path.join(workdir, "spare.txt")
+            with open(spare_file, "w") as f:
+                f.write("\n".join(spare))
+            common = {"USERS": args.users, "IDS": ids_file, "SPARE": spare_file}
+            scenarios = [
+                ("filter lookup userName eq", "filter.lua", {}),
+                ("GET by id", "get.lua", {}),
+                ("page of 100", "page.lua", {}),
+                ("create (durable)", "create.lua", {}),
+                (f"one-member PATCH, {args.members}-member group", "member_patch.lua", {"GROUP": big}),
+                ("one-member PATCH, 10-member group", "member_patch.lua", {"GROUP": small}),
+                ("active toggle PATCH", "active.lua", {}),
+            ]
+            results = []
+            for name, script, extra in scenarios:
+                r = wrk(bridge, script, args.duration, args.connections, {**common, **extra})
+                r["scenario"] = name
+                r["rss_mb"] = round(bridge.rss_mb(), 1)
+                results.append(r)
+                print(f"{name:45s} {r['rps']:10.0f} req/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms"
+                      f"  non-2xx {r['non_2xx']}  rss {r['rss_mb']} MB", flush=True)
+            print()
+            print(f"| scenario ({args.users} users, {args.connections} connections, {args.duration} s) | requests/s | p50 ms | p99 ms | non-2xx |")
+            print("| --- | ---: | ---: | ---: | ---: |")
+            for r in results:
+                print(f"| {r['scenario']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['non_2xx']} |")
+            print(f"\nresident memory after all scenarios: {bridge.rss_mb():.1f} MB")
+            if args.json:
+                with open(args.json, "w") as f:
+                    json.dump({"args": vars(args), "results": results, "rss_mb": bridge.rss_mb()}, f, indent=2)
+        finally:
+            bridge.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

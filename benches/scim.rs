@@ -1,0 +1,93 @@
+//! Criterion benches for the hot pure code of the SCIM layer: filter parsing and evaluation
+//! (every identity-provider lookup), PATCH parsing and application (every update), and input
+//! normalisation (every create and replace).
+//!
+//! Run: `cargo bench --bench scim` (HTML reports in target/criterion).
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use serde_json::{json, Value};
+
+use scim_bridge::scim::{
+    filter, patch,
+    resource::normalize_input,
+    schema::{GROUP_TYPE, USER_TYPE},
+};
+
+fn user() -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "barbara.jensen@example.com",
+        "externalId": "00u1a2b3c4",
+        "name": {"givenName": "Barbara", "familyName": "Jensen"},
+        "displayName": "Babs Jensen",
+        "active": true,
+        "emails": [
+            {"value": "barbara.jensen@example.com", "type": "work", "primary": true},
+            {"value": "babs@home.example", "type": "home"}
+        ],
+        "phoneNumbers": [{"value": "+1 555 0100", "type": "mobile"}],
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "701984", "department": "Tour Operations"}
+    })
+}
+
+fn filters(c: &mut Criterion) {
+    let simple = r#"userName eq "barbara.jensen@example.com""#;
+    let complex = r#"(userName sw "barbara" and active eq true) or (emails[type eq "work" and value co "example.com"] and not (title pr)) or meta.lastModified gt "2011-05-13T04:42:34Z""#;
+    c.bench_function("filter/parse userName eq", |b| {
+        b.iter(|| filter::parse(black_box(simple)).unwrap())
+    });
+    c.bench_function("filter/parse complex", |b| {
+        b.iter(|| filter::parse(black_box(complex)).unwrap())
+    });
+    let doc = normalize_input(user(), &USER_TYPE).unwrap();
+    let f_simple = filter::parse(simple).unwrap();
+    let f_complex = filter::parse(complex).unwrap();
+    c.bench_function("filter/evaluate userName eq", |b| {
+        b.iter(|| f_simple.matches(black_box(&doc), &USER_TYPE))
+    });
+    c.bench_function("filter/evaluate complex", |b| {
+        b.iter(|| f_complex.matches(black_box(&doc), &USER_TYPE))
+    });
+}
+
+fn patches(c: &mut Criterion) {
+    let doc = normalize_input(user(), &USER_TYPE).unwrap();
+    let entra = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
+        {"op": "Replace", "path": "active", "value": "False"},
+        {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "new@example.com"},
+        {"op": "replace", "value": {"name.givenName": "Barb", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department": "Ops"}}
+    ]});
+    c.bench_function("patch/parse Entra request", |b| {
+        b.iter(|| patch::parse_request(black_box(&entra)).unwrap())
+    });
+    let ops = patch::parse_request(&entra).unwrap();
+    c.bench_function("patch/apply Entra request", |b| {
+        b.iter(|| {
+            let mut d = doc.clone();
+            patch::apply(&mut d, black_box(&ops), &USER_TYPE).unwrap();
+            d
+        })
+    });
+    let members: Vec<Value> = (0..256)
+        .map(|i| json!({"value": format!("user-{i}")}))
+        .collect();
+    let okta = json!({"Operations": [{"op": "add", "path": "members", "value": members}]});
+    c.bench_function("patch/split 256-member Okta add", |b| {
+        b.iter(|| {
+            let ops = patch::parse_request(black_box(&okta)).unwrap();
+            patch::split_members(ops, &GROUP_TYPE).unwrap()
+        })
+    });
+}
+
+fn normalise(c: &mut Criterion) {
+    let body = user();
+    c.bench_function("resource/normalize_input user", |b| {
+        b.iter(|| normalize_input(black_box(body.clone()), &USER_TYPE).unwrap())
+    });
+}
+
+criterion_group!(benches, filters, patches, normalise);
+criterion_main!(benches);

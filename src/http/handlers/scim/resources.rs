@@ -1,0 +1,193 @@
+//! `/Users` and `/Groups`: list, create, read, replace, patch, delete, search.
+
+use bytes::Bytes;
+use http::{header, request::Parts, HeaderValue, StatusCode};
+
+use super::{request, resource_type};
+use crate::{
+    http::{
+        response::{self, Body},
+        router::ResourceKind,
+        AppState,
+    },
+    scim::{
+        engine::{Ctx, Resource},
+        error::ScimError,
+        project::Projection,
+        resource::etag,
+        schema::{GROUP_TYPE, USER_TYPE},
+    },
+};
+
+type Answer = Result<http::Response<Body>, ScimError>;
+
+/// A resource with its `ETag` (and `Location` when created).
+fn resource_response(
+    status: StatusCode,
+    resource: &Resource,
+    location: bool,
+) -> http::Response<Body> {
+    let mut res = response::scim_json(status, &resource.doc);
+    if let Ok(tag) = HeaderValue::from_str(&etag(resource.version)) {
+        res.headers_mut().insert(header::ETAG, tag);
+    }
+    if location {
+        if let Some(loc) = resource.doc["meta"]["location"]
+            .as_str()
+            .and_then(|l| HeaderValue::from_str(l).ok())
+        {
+            res.headers_mut().insert(header::LOCATION, loc);
+        }
+    }
+    res
+}
+
+fn projection(parts: &Parts, kind: ResourceKind) -> Result<Projection, ScimError> {
+    Projection::parse(
+        request::param(parts, "attributes").as_deref(),
+        request::param(parts, "excludedAttributes").as_deref(),
+        resource_type(kind),
+    )
+}
+
+/// `GET /Users`: a filtered, sorted, paged ListResponse.
+pub(super) async fn list(state: &AppState, parts: &Parts, kind: ResourceKind, ctx: &Ctx) -> Answer {
+    let query = request::search_query(parts);
+    let list = state
+        .engine
+        .search(resource_type(kind), &query, ctx)
+        .await?;
+    Ok(response::scim_json(StatusCode::OK, &list.to_document()))
+}
+
+/// `POST /Users/.search`, `POST /.search`.
+pub(super) async fn search(
+    state: &AppState,
+    kind: Option<ResourceKind>,
+    body: &Bytes,
+    ctx: &Ctx,
+) -> Answer {
+    let query = request::search_body(&request::json_body(body)?)?;
+    let list = match kind {
+        Some(kind) => {
+            state
+                .engine
+                .search(resource_type(kind), &query, ctx)
+                .await?
+        }
+        None => {
+            state
+                .engine
+                .search_types(&[&USER_TYPE, &GROUP_TYPE], &query, ctx)
+                .await?
+        }
+    };
+    Ok(response::scim_json(StatusCode::OK, &list.to_document()))
+}
+
+/// `POST /Users`: 201 with `Location` and `ETag`.
+pub(super) async fn create(
+    state: &AppState,
+    parts: &Parts,
+    kind: ResourceKind,
+    body: &Bytes,
+    ctx: &Ctx,
+) -> Answer {
+    let body = request::json_body(body)?;
+    let projection = projection(parts, kind)?;
+    let created = state
+        .engine
+        .create(resource_type(kind), body, &projection, ctx)
+        .await?;
+    Ok(resource_response(StatusCode::CREATED, &created, true))
+}
+
+/// `GET /Users/{id}`; 304 when `If-None-Match` names the current version.
+pub(super) async fn get(
+    state: &AppState,
+    parts: &Parts,
+    kind: ResourceKind,
+    id: &str,
+    ctx: &Ctx,
+) -> Answer {
+    let rt = resource_type(kind);
+    let loaded = state.engine.load(rt, id).await?;
+    if request::if_none_match(parts, loaded.version) {
+        let mut res = response::text(StatusCode::NOT_MODIFIED, "application/scim+json", "");
+        if let Ok(tag) = HeaderValue::from_str(&etag(loaded.version)) {
+            res.headers_mut().insert(header::ETAG, tag);
+        }
+        return Ok(res);
+    }
+    let resource = state
+        .engine
+        .render(rt, &loaded, &projection(parts, kind)?, ctx)
+        .await?;
+    Ok(resource_response(StatusCode::OK, &resource, false))
+}
+
+/// `PUT /Users/{id}`.
+pub(super) async fn replace(
+    state: &AppState,
+    parts: &Parts,
+    kind: ResourceKind,
+    id: &str,
+    body: &Bytes,
+    ctx: &Ctx,
+) -> Answer {
+    let rt = resource_type(kind);
+    let body = request::json_body(body)?;
+    let projection = projection(parts, kind)?;
+    let loaded = state
+        .engine
+        .replace(rt, id, &body, request::if_match(parts)?, ctx)
+        .await?;
+    let resource = state.engine.render(rt, &loaded, &projection, ctx).await?;
+    Ok(resource_response(StatusCode::OK, &resource, false))
+}
+
+/// `PATCH /Users/{id}`: users answer 200 with the resource; groups 204 unless the request
+/// names `attributes` or `excludedAttributes` (a huge group is never rendered for nothing).
+pub(super) async fn patch(
+    state: &AppState,
+    parts: &Parts,
+    kind: ResourceKind,
+    id: &str,
+    body: &Bytes,
+    ctx: &Ctx,
+) -> Answer {
+    let rt = resource_type(kind);
+    let body = request::json_body(body)?;
+    let projection = projection(parts, kind)?;
+    let loaded = state
+        .engine
+        .patch(rt, id, &body, request::if_match(parts)?, ctx)
+        .await?;
+    if kind == ResourceKind::Group && !request::wants_body(parts) {
+        let mut res = response::text(StatusCode::NO_CONTENT, "application/scim+json", "");
+        if let Ok(tag) = HeaderValue::from_str(&etag(loaded.version)) {
+            res.headers_mut().insert(header::ETAG, tag);
+        }
+        return Ok(res);
+    }
+    let resource = state.engine.render(rt, &loaded, &projection, ctx).await?;
+    Ok(resource_response(StatusCode::OK, &resource, false))
+}
+
+/// `DELETE /Users/{id}`: 204.
+pub(super) async fn delete(
+    state: &AppState,
+    parts: &Parts,
+    kind: ResourceKind,
+    id: &str,
+) -> Answer {
+    state
+        .engine
+        .delete(resource_type(kind), id, request::if_match(parts)?)
+        .await?;
+    Ok(response::text(
+        StatusCode::NO_CONTENT,
+        "application/scim+json",
+        "",
+    ))
+}

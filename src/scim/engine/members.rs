@@ -1,0 +1,197 @@
+//! Group membership: member lists from request bodies and PATCH member changes become set
+//! operations, checked against resources that exist, in the same atomic batch as the group.
+//! The cost of a change is proportional to the members it names, never to the group's size
+//! (except `replace members`, which must compare against the whole list).
+
+use std::collections::{BTreeSet, HashSet};
+
+use serde_json::Value;
+
+use super::{store_error, Ctx, Engine};
+use crate::scim::{
+    error::ScimError,
+    filter::element_matches,
+    patch::MemberChange,
+    schema::{ResourceType, GROUP_SCHEMA, GROUP_TYPE, USER_TYPE},
+    storage::Changes,
+};
+
+/// The most members one request may name (Okta sends up to 256 at a time).
+pub(super) const MAX_MEMBERS_PER_REQUEST: usize = 100_000;
+
+/// Removes `members` from a normalised group document and returns their ids (`None` when the
+/// document had no `members` key at all).
+pub(super) fn take_member_ids(
+    rt: &ResourceType,
+    doc: &mut Value,
+) -> Result<Option<Vec<String>>, ScimError> {
+    if rt.name != "Group" {
+        return Ok(None);
+    }
+    match doc.as_object_mut().and_then(|m| m.remove("members")) {
+        None => Ok(None),
+        Some(v) => member_ids(&v).map(Some),
+    }
+}
+
+/// The `value` of each member object, deduplicated, order kept.
+pub(super) fn member_ids(members: &Value) -> Result<Vec<String>, ScimError> {
+    let items = match members {
+        Value::Array(items) => items.as_slice(),
+        Value::Null => &[],
+        other => std::slice::from_ref(other),
+    };
+    if items.len() > MAX_MEMBERS_PER_REQUEST {
+        return Err(ScimError::TooMany(format!(
+            "at most {MAX_MEMBERS_PER_REQUEST} members in one request"
+        )));
+    }
+    let mut seen = HashSet::with_capacity(items.len());
+    let mut ids = Vec::with_capacity(items.len());
+    for item in items {
+        let id = item
+            .get("value")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ScimError::InvalidValue("each member needs a \"value\"".into()))?;
+        if seen.insert(id) {
+            ids.push(id.to_owned());
+        }
+    }
+    Ok(ids)
+}
+
+impl Engine {
+    /// Which of `ids` are users and which are groups; unknown ids are an error.
+    async fn member_types(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<(&'static ResourceType, String)>, ScimError> {
+        let users = self
+            .dir
+            .load_many(&USER_TYPE, ids)
+            .await
+            .map_err(store_error)?;
+        let users: HashSet<String> = users.into_iter().map(|u| u.id).collect();
+        let rest: Vec<String> = ids
+            .iter()
+            .filter(|i| !users.contains(*i))
+            .cloned()
+            .collect();
+        let groups: HashSet<String> = if rest.is_empty() {
+            HashSet::new()
+        } else {
+            self.dir
+                .load_many(&GROUP_TYPE, &rest)
+                .await
+                .map_err(store_error)?
+                .into_iter()
+                .map(|g| g.id)
+                .collect()
+        };
+        ids.iter()
+            .map(|id| {
+                if users.contains(id) {
+                    Ok((&USER_TYPE, id.clone()))
+                } else if groups.contains(id) {
+                    Ok((&GROUP_TYPE, id.clone()))
+                } else {
+                    Err(ScimError::InvalidValue(format!(
+                        "member {id:?} is not an existing User or Group"
+                    )))
+                }
+            })
+            .collect()
+    }
+
+    /// Adds existing resources to a group; each must still exist when the batch applies.
+    pub(super) async fn add_members(
+        &self,
+        changes: &mut Changes,
+        group_id: &str,
+        ids: &[String],
+    ) -> Result<(), ScimError> {
+        if ids.iter().any(|m| m == group_id) {
+            return Err(ScimError::InvalidValue(
+                "a group cannot be its own member".into(),
+            ));
+        }
+        for (rt, id) in self.member_types(ids).await? {
+            changes.require(rt, &id);
+            changes.add_member(group_id, &id);
+        }
+        Ok(())
+    }
+
+    /// Makes the member set exactly `ids`, touching only what differs.
+    pub(super) async fn replace_members(
+        &self,
+        changes: &mut Changes,
+        group_id: &str,
+        ids: &[String],
+    ) -> Result<(), ScimError> {
+        let current: BTreeSet<String> = self
+            .dir
+            .all_members(group_id)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .collect();
+        let wanted: BTreeSet<&String> = ids.iter().collect();
+        for gone in current.iter().filter(|m| !wanted.contains(m)) {
+            changes.remove_member(group_id, gone);
+        }
+        let added: Vec<String> = ids
+            .iter()
+            .filter(|m| !current.contains(*m))
+            .cloned()
+            .collect();
+        self.add_members(changes, group_id, &added).await
+    }
+
+    /// Turns PATCH member changes into set operations, in order.
+    pub(super) async fn apply_member_changes(
+        &self,
+        changes: &mut Changes,
+        group_id: &str,
+        member_changes: Vec<MemberChange>,
+        ctx: &Ctx,
+    ) -> Result<(), ScimError> {
+        for change in member_changes {
+            match change {
+                MemberChange::Add(objects) => {
+                    let ids = member_ids(&Value::Array(objects))?;
+                    self.add_members(changes, group_id, &ids).await?;
+                }
+                MemberChange::Remove(ids) => {
+                    for id in ids {
+                        changes.remove_member(group_id, &id);
+                    }
+                }
+                MemberChange::Clear => {
+                    for id in self.dir.all_members(group_id).await.map_err(store_error)? {
+                        changes.remove_member(group_id, &id);
+                    }
+                }
+                MemberChange::Replace(objects) => {
+                    let ids = member_ids(&Value::Array(objects))?;
+                    self.replace_members(changes, group_id, &ids).await?;
+                }
+                MemberChange::RemoveMatching(filter) => {
+                    // Rare (a filter on display or type): evaluate it on the member objects.
+                    let members = GROUP_SCHEMA
+                        .attribute("members")
+                        .expect("the Group schema defines members");
+                    for member in self.member_refs(group_id, ctx).await? {
+                        if element_matches(&filter, &member, members) {
+                            if let Some(id) = member["value"].as_str() {
+                                changes.remove_member(group_id, id);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

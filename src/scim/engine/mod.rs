@@ -1,0 +1,286 @@
+//! The provisioning engine: create, read, replace, patch, delete and search Users and Groups
+//! on the store, with uniqueness, versions (ETags) and group membership at any scale.
+//!
+//! * [`render`]: full representations with `meta` and computed `groups`/`members`.
+//! * [`write`]: replace and patch (optimistic concurrency, all-or-nothing).
+//! * [`members`]: turning membership changes into set operations.
+//! * [`search`]: filter planning onto the store's indexes, sorting and paging.
+//!
+//! A 2xx answer means the write is durable (the store's contract). A failed request changes
+//! nothing: every change is one atomic store batch with preconditions.
+//!
+//! Must not know HTTP, Redis or tokens.
+
+mod members;
+mod render;
+mod search;
+mod write;
+
+use serde_json::Value;
+use time::{format_description::well_known::Rfc3339, OffsetDateTime};
+
+pub use search::SearchQuery;
+
+use super::{
+    error::ScimError,
+    project::Projection,
+    resource::normalize_input,
+    schema::{ResourceType, USER_TYPE},
+    storage::{Changes, Directory, Expect, Loaded, Stored},
+};
+use crate::store::{SharedStore, StoreError};
+
+/// How often a write is retried after losing a race for the same resource.
+const MAX_ATTEMPTS: usize = 8;
+
+/// Per-request context: where resources live, for `meta.location` and `$ref`.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    /// The SCIM base URL, e.g. `https://scim.example.com/scim/v2` (no trailing slash).
+    pub base_url: String,
+}
+
+/// A resource as returned to clients.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resource {
+    /// The id.
+    pub id: String,
+    /// The version, for the ETag.
+    pub version: u64,
+    /// The projected representation.
+    pub doc: Value,
+}
+
+/// Limits the engine enforces.
+#[derive(Clone, Copy, Debug)]
+pub struct EngineLimits {
+    /// The largest page a query returns.
+    pub max_page: usize,
+}
+
+impl Default for EngineLimits {
+    fn default() -> Self {
+        Self { max_page: 1_000 }
+    }
+}
+
+/// The provisioning engine.
+#[derive(Clone)]
+pub struct Engine {
+    dir: Directory,
+    limits: EngineLimits,
+}
+
+/// Maps a store failure onto the SCIM answer: outages are 503, anything else a 500.
+pub(crate) fn store_error(e: StoreError) -> ScimError {
+    match e {
+        StoreError::Unavailable { .. } | StoreError::Timeout { .. } => {
+            tracing::warn!(error = %e, "store unavailable");
+            ScimError::Unavailable("the store is unavailable; retry later".into())
+        }
+        StoreError::Conflict { .. } | StoreError::Unique { .. } => {
+            ScimError::Conflict("a concurrent change won; retry".into())
+        }
+        StoreError::Corrupt { .. } | StoreError::Invalid { .. } => {
+            tracing::error!(error = ?e, "store error");
+            ScimError::Internal
+        }
+    }
+}
+
+pub(crate) fn now() -> String {
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .expect("an OffsetDateTime always formats as RFC 3339")
+}
+
+fn not_found(rt: &ResourceType, id: &str) -> ScimError {
+    ScimError::NotFound(format!("{} {id} not found", rt.name))
+}
+
+fn check_version(
+    rt: &ResourceType,
+    loaded: &Loaded,
+    if_match: Option<u64>,
+) -> Result<(), ScimError> {
+    match if_match {
+        Some(v) if v != loaded.version => Err(ScimError::PreconditionFailed(format!(
+            "{} {} is at version {}, not {v}",
+            rt.name, loaded.id, loaded.version
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn text<'a>(doc: &'a Value, key: &str) -> Option<&'a str> {
+    doc.get(key).and_then(Value::as_str)
+}
+
+/// Adds the index entries of a resource document.
+fn index(changes: &mut Changes, rt: &ResourceType, id: &str, doc: &Value) {
+    if rt.name == "User" {
+        if let Some(name) = text(doc, "userName") {
+            changes.claim_user_name(name, id);
+        }
+    } else if let Some(name) = text(doc, "displayName") {
+        changes.index_group_name(name, id);
+    }
+    if let Some(ext) = text(doc, "externalId") {
+        changes.index_external_id(rt, ext, id);
+    }
+}
+
+/// Removes the index entries of a resource document.
+fn unindex(changes: &mut Changes, rt: &ResourceType, id: &str, doc: &Value) {
+    if rt.name == "User" {
+        if let Some(name) = text(doc, "userName") {
+            changes.release_user_name(name, id);
+        }
+    } else if let Some(name) = text(doc, "displayName") {
+        changes.unindex_group_name(name, id);
+    }
+    if let Some(ext) = text(doc, "externalId") {
+        changes.unindex_external_id(rt, ext, id);
+    }
+}
+
+/// Index changes between two versions of a document (only what differs).
+fn reindex(changes: &mut Changes, rt: &ResourceType, id: &str, old: &Value, new: &Value) {
+    let same = |k: &str| text(old, k) == text(new, k);
+    if !(same("userName") && same("displayName") && same("externalId")) {
+        unindex(changes, rt, id, old);
+        index(changes, rt, id, new);
+    }
+}
+
+/// Maps a failed write onto the client's answer.
+fn write_error(rt: &ResourceType, doc: &Value, e: StoreError) -> ScimError {
+    match e {
+        StoreError::Unique { .. } => ScimError::Uniqueness(format!(
+            "a {} with userName {:?} already exists",
+            rt.name,
+            text(doc, "userName").unwrap_or_default()
+        )),
+        other => store_error(other),
+    }
+}
+
+impl Engine {
+    /// An engine over `store`.
+    pub fn new(store: SharedStore, limits: EngineLimits) -> Self {
+        Self {
+            dir: Directory::new(store),
+            limits,
+        }
+    }
+
+    /// The directory reads, for status read-outs.
+    pub fn directory(&self) -> &Directory {
+        &self.dir
+    }
+
+    /// Creates a resource from a POST body.
+    pub async fn create(
+        &self,
+        rt: &'static ResourceType,
+        body: Value,
+        projection: &Projection,
+        ctx: &Ctx,
+    ) -> Result<Resource, ScimError> {
+        let mut doc = normalize_input(body, rt)?;
+        let member_ids = members::take_member_ids(rt, &mut doc)?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let stamp = now();
+        let stored = Stored {
+            created: stamp.clone(),
+            last_modified: stamp,
+            doc,
+        };
+        let mut changes = Changes::new();
+        changes.put(rt, &id, &stored, Expect::Absent);
+        index(&mut changes, rt, &id, &stored.doc);
+        if let Some(ids) = member_ids {
+            self.add_members(&mut changes, &id, &ids).await?;
+        }
+        let version = self
+            .dir
+            .commit(changes)
+            .await
+            .map_err(|e| write_error(rt, &stored.doc, e))?
+            .ok_or(ScimError::Internal)?;
+        let loaded = Loaded {
+            id,
+            version,
+            stored,
+        };
+        self.render(rt, &loaded, projection, ctx).await
+    }
+
+    /// Loads one resource or answers 404.
+    pub async fn load(&self, rt: &'static ResourceType, id: &str) -> Result<Loaded, ScimError> {
+        self.dir
+            .load(rt, id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| not_found(rt, id))
+    }
+
+    /// Reads one resource.
+    pub async fn get(
+        &self,
+        rt: &'static ResourceType,
+        id: &str,
+        projection: &Projection,
+        ctx: &Ctx,
+    ) -> Result<Resource, ScimError> {
+        let loaded = self.load(rt, id).await?;
+        self.render(rt, &loaded, projection, ctx).await
+    }
+
+    /// Deletes a resource and every membership it takes part in.
+    pub async fn delete(
+        &self,
+        rt: &'static ResourceType,
+        id: &str,
+        if_match: Option<u64>,
+    ) -> Result<(), ScimError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let loaded = self.load(rt, id).await?;
+            check_version(rt, &loaded, if_match)?;
+            let mut changes = Changes::new();
+            changes.delete(rt, id, loaded.version);
+            unindex(&mut changes, rt, id, &loaded.stored.doc);
+            for group in self.dir.groups_of(id).await.map_err(store_error)? {
+                changes.remove_member(&group, id);
+            }
+            changes.clear_member_of(id);
+            if rt.name == "Group" {
+                for member in self.dir.all_members(id).await.map_err(store_error)? {
+                    changes.remove_member(id, &member);
+                }
+                changes.clear_members(id);
+            }
+            match self.dir.commit(changes).await {
+                Ok(_) => return Ok(()),
+                // The resource (or a membership) changed under us: look again.
+                Err(StoreError::Conflict { .. }) if if_match.is_none() => continue,
+                Err(StoreError::Conflict { .. }) => {
+                    return Err(ScimError::PreconditionFailed(format!(
+                        "{} {id} changed; fetch it again",
+                        rt.name
+                    )))
+                }
+                Err(e) => return Err(store_error(e)),
+            }
+        }
+        Err(ScimError::Conflict(format!(
+            "{} {id} is changing too often; retry",
+            rt.name
+        )))
+    }
+
+    /// The user type (for handlers that need it without importing the schema).
+    pub fn user_type() -> &'static ResourceType {
+        &USER_TYPE
+    }
+}

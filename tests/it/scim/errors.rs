@@ -1,0 +1,103 @@
+//! Client mistakes get SCIM error documents with the right status and scimType; never a 500,
+//! never a plain-text or empty body.
+
+use reqwest::Method;
+use serde_json::json;
+
+use super::{on_both_stores, Backend, Scim};
+
+on_both_stores!(client_mistakes_get_scim_errors);
+
+async fn client_mistakes_get_scim_errors(b: Backend) {
+    let s = Scim::start(b);
+    let id = s.user("err@example.com").await;
+    let raw = |method: Method, path: String, body: &'static str| {
+        let s = &s;
+        async move {
+            let res = crate::helpers::bridge::client()
+                .request(method, s.bridge.url(&format!("/scim/v2{path}")))
+                .header("Authorization", s.bridge.bearer())
+                .header("Content-Type", "application/scim+json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            assert_eq!(res.headers()["content-type"], "application/scim+json");
+            let doc: serde_json::Value = res.json().await.unwrap();
+            (status, doc)
+        }
+    };
+    let (status, doc) = raw(Method::POST, "/Users".into(), "{not json").await;
+    assert_eq!(
+        (status, doc["scimType"].as_str()),
+        (400, Some("invalidSyntax"))
+    );
+    let (status, doc) = raw(Method::POST, "/Users".into(), "").await;
+    assert_eq!(
+        (status, doc["scimType"].as_str()),
+        (400, Some("invalidSyntax"))
+    );
+    let (status, doc) = raw(Method::POST, "/Users".into(), "[1,2]").await;
+    assert_eq!(
+        (status, doc["scimType"].as_str()),
+        (400, Some("invalidSyntax"))
+    );
+    let (status, doc) = raw(
+        Method::PATCH,
+        format!("/Users/{id}"),
+        r#"{"Operations": {"op": "add"}}"#,
+    )
+    .await;
+    assert_eq!(status, 400, "{doc}");
+
+    s.post("/Users", &json!({"userName": 42.5e300}))
+        .await
+        .expect_error(400, Some("invalidValue"));
+    s.post("/Users", &json!({"displayName": "no userName"}))
+        .await
+        .expect_error(400, Some("invalidValue"));
+    s.post(
+        "/Users",
+        &json!({"userName": "x@example.com", "active": "maybe"}),
+    )
+    .await
+    .expect_error(400, Some("invalidValue"));
+    s.patch(&format!("/Users/{id}"), &json!({"Operations": [{"op": "replace", "path": "emails[type eq \"work\"", "value": "x"}]}))
+        .await
+        .expect_error(400, Some("invalidPath"));
+    s.patch(
+        &format!("/Users/{id}"),
+        &json!({"Operations": [{"op": "jump", "path": "title", "value": "x"}]}),
+    )
+    .await
+    .expect_error(400, Some("invalidSyntax"));
+    s.patch(
+        &format!("/Users/{id}"),
+        &json!({"Operations": [{"op": "remove"}]}),
+    )
+    .await
+    .expect_error(400, Some("noTarget"));
+    s.patch(
+        &format!("/Users/{id}"),
+        &json!({"Operations": [{"op": "replace", "path": "meta.created", "value": "x"}]}),
+    )
+    .await
+    .expect_error(400, Some("mutability"));
+    s.get(&format!(
+        "/Users?filter={}",
+        super::enc("userName eq \"unterminated")
+    ))
+    .await
+    .expect_error(400, Some("invalidFilter"));
+    s.patch("/Users/missing", &json!({"Operations": []}))
+        .await
+        .expect_error(404, None);
+    s.delete("/Groups/missing").await.expect_error(404, None);
+    s.send(Method::PUT, "/Users", Some(&json!({})), &[])
+        .await
+        .expect_error(405, None);
+    // The user is untouched by all of the above.
+    let a = s.get(&format!("/Users/{id}")).await;
+    assert_eq!(a.expect(200)["userName"], "err@example.com");
+}

@@ -1,0 +1,141 @@
+//! Groups: members with value, $ref, display and type; User.groups computed from direct
+//! memberships; nested groups as members; membership cleanup on delete.
+
+use serde_json::json;
+
+use super::{on_both_stores, Backend, Scim};
+
+on_both_stores!(
+    members_carry_value_ref_display_and_type,
+    user_groups_are_computed_and_read_only,
+    groups_can_contain_groups,
+    group_display_names_and_external_ids_are_searchable,
+    patch_add_is_idempotent_and_remove_of_a_non_member_is_harmless,
+);
+
+async fn members_carry_value_ref_display_and_type(b: Backend) {
+    let s = Scim::start(b);
+    let u = s.user("m@example.com").await;
+    let g = s.group("Team", &[&u]).await;
+    let a = s.get(&format!("/Groups/{g}")).await;
+    let m = &a.expect(200)["members"][0];
+    assert_eq!(m["value"], u.as_str());
+    assert_eq!(m["type"], "User");
+    assert_eq!(m["display"], "m@example.com");
+    assert!(m["$ref"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/scim/v2/Users/{u}")));
+}
+
+async fn user_groups_are_computed_and_read_only(b: Backend) {
+    let s = Scim::start(b);
+    let u = s.user("member@example.com").await;
+    let g1 = s.group("One", &[&u]).await;
+    let g2 = s.group("Two", &[&u]).await;
+    let a = s.get(&format!("/Users/{u}")).await;
+    let mut ids: Vec<&str> = a.expect(200)["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["value"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    let mut want = vec![g1.as_str(), g2.as_str()];
+    want.sort();
+    assert_eq!(ids, want);
+    assert_eq!(a.body["groups"][0]["type"], "direct");
+    // Writing groups on a user is refused by PATCH (read-only) and ignored by PUT.
+    let p = s
+        .patch(
+            &format!("/Users/{u}"),
+            &json!({"Operations": [{"op": "add", "path": "groups", "value": [{"value": g1}]}]}),
+        )
+        .await;
+    p.expect_error(400, Some("mutability"));
+    let excluded = s
+        .get(&format!("/Users/{u}?excludedAttributes=groups"))
+        .await;
+    assert!(excluded.expect(200).get("groups").is_none());
+}
+
+async fn groups_can_contain_groups(b: Backend) {
+    let s = Scim::start(b);
+    let inner = s.group("Inner", &[]).await;
+    let outer = s.group("Outer", &[&inner]).await;
+    let a = s.get(&format!("/Groups/{outer}")).await;
+    assert_eq!(a.expect(200)["members"][0]["type"], "Group");
+    s.patch(
+        &format!("/Groups/{outer}"),
+        &json!({"Operations": [{"op": "add", "path": "members", "value": [{"value": outer}]}]}),
+    )
+    .await
+    .expect_error(400, Some("invalidValue"));
+    s.delete(&format!("/Groups/{inner}")).await.expect(204);
+    assert!(s.member_ids(&outer).await.is_empty());
+}
+
+async fn group_display_names_and_external_ids_are_searchable(b: Backend) {
+    let s = Scim::start(b);
+    let g = s
+        .post(
+            "/Groups",
+            &json!({"displayName": "Sales EMEA", "externalId": "grp-42"}),
+        )
+        .await;
+    let id = g.expect(201)["id"].as_str().unwrap().to_owned();
+    for f in [
+        r#"displayName eq "sales emea""#,
+        r#"externalId eq "grp-42""#,
+        r#"displayName sw "Sales""#,
+    ] {
+        let a = s.get(&format!("/Groups?filter={}", super::enc(f))).await;
+        assert_eq!(a.expect(200)["totalResults"], 1, "{f}");
+        assert_eq!(a.body["Resources"][0]["id"], id.as_str());
+    }
+    // Renaming moves the index entry.
+    s.patch(
+        &format!("/Groups/{id}"),
+        &json!({"Operations": [{"op": "replace", "path": "displayName", "value": "Sales APAC"}]}),
+    )
+    .await
+    .expect(204);
+    let old = s
+        .get(&format!(
+            "/Groups?filter={}",
+            super::enc(r#"displayName eq "Sales EMEA""#)
+        ))
+        .await;
+    assert_eq!(old.expect(200)["totalResults"], 0);
+    let new = s
+        .get(&format!(
+            "/Groups?filter={}",
+            super::enc(r#"displayName eq "Sales APAC""#)
+        ))
+        .await;
+    assert_eq!(new.expect(200)["totalResults"], 1);
+}
+
+async fn patch_add_is_idempotent_and_remove_of_a_non_member_is_harmless(b: Backend) {
+    let s = Scim::start(b);
+    let (u1, u2) = (
+        s.user("i1@example.com").await,
+        s.user("i2@example.com").await,
+    );
+    let g = s.group("Idem", &[&u1]).await;
+    for _ in 0..2 {
+        s.patch(
+            &format!("/Groups/{g}"),
+            &json!({"Operations": [{"op": "add", "path": "members", "value": [{"value": u1}]}]}),
+        )
+        .await
+        .expect(204);
+    }
+    s.patch(
+        &format!("/Groups/{g}"),
+        &json!({"Operations": [{"op": "remove", "path": format!("members[value eq \"{u2}\"]")}]}),
+    )
+    .await
+    .expect(204);
+    assert_eq!(s.member_ids(&g).await, vec![u1]);
+}

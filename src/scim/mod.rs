@@ -4,6 +4,7 @@
 //!   status and `scimType`.
 //! * [`filter`]: the filter grammar of RFC 7644 §3.4.2.2: parsing, validation, evaluation.
 //! * [`list`]: the ListResponse message of RFC 7644 §3.4.2.
+//! * [`patch`]: PATCH (RFC 7644 §3.5.2): parsing, atomic application, member changes.
 //! * [`path`]: attribute paths (RFC 7644 §3.10) and PATCH paths (§3.5.2).
 //! * [`schema`]: the User, Enterprise User and Group schemas with attribute characteristics.
 //! * [`value`]: coercion of attribute values into their schema shape, with IdP leniency.
@@ -13,6 +14,7 @@
 pub mod error;
 pub mod filter;
 pub mod list;
+pub mod patch;
 pub mod path;
 pub mod schema;
 pub mod value;

@@ -7,7 +7,8 @@
 //!   status and `scimType`.
 //! * [`filter`]: the filter grammar of RFC 7644 §3.4.2.2: parse, validate, evaluate.
 //! * [`list`]: the ListResponse message of RFC 7644 §3.4.2, pagination and sorting.
-//! * [`path`]: attribute paths and PATCH paths (RFC 7644 §3.10, §3.5.2).
+//! * [`patch`]: PATCH (RFC 7644 §3.5.2): parsing, atomic application, member changes.
+//! * [`path`]: attribute paths (RFC 7644 §3.10) and PATCH paths (§3.5.2).
 //! * [`project`]: `attributes` / `excludedAttributes` projection (RFC 7644 §3.4.2.5).
 //! * [`resource`]: POST/PUT bodies into stored documents; `meta`, `location` and ETags.
 //! * [`schema`]: the User, Enterprise User and Group schemas with attribute characteristics.
@@ -22,6 +23,7 @@ pub mod engine;
 pub mod error;
 pub mod filter;
 pub mod list;
+pub mod patch;
 pub mod path;
 pub mod project;
 pub mod resource;

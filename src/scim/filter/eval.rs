@@ -121,7 +121,7 @@ fn eval(filter: &Filter, doc: &Value, scope: Scope<'_>) -> bool {
 }
 
 /// The attribute's value in `doc`, if any.
-fn located<'v>(doc: &'v Value, (attr, _, container): Definition) -> Option<&'v Value> {
+fn located(doc: &Value, (attr, _, container): Definition) -> Option<&Value> {
     let holder = match container {
         Some(urn) => get_ci(doc, urn)?,
         None => doc,
@@ -141,11 +141,7 @@ fn elements<'v>(v: Option<&'v Value>) -> impl Iterator<Item = &'v Value> {
 
 /// The definition and the values a comparison looks at. With `value_sub`, a complex attribute
 /// named without a sub-attribute stands for its `value` sub-attribute.
-fn leaves<'v>(
-    doc: &'v Value,
-    def: Definition,
-    value_sub: bool,
-) -> (&'static Attribute, Vec<&'v Value>) {
+fn leaves(doc: &Value, def: Definition, value_sub: bool) -> (&'static Attribute, Vec<&Value>) {
     let (attr, sub, _) = def;
     let top = located(doc, def);
     let sub = sub.or_else(|| {

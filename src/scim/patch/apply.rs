@@ -1,0 +1,259 @@
+//! Applying PATCH operations to a resource document, all or nothing (RFC 7644 §3.5.2: "a
+//! PATCH request, regardless of the number of operations, SHALL be treated as atomic").
+//!
+//! This part resolves paths against the schema, enforces mutability, expands no-path values
+//! (plain, dotted and URN-qualified keys, and whole extension objects) into path operations,
+//! and drops write-only attributes at the end; the writes themselves are in `write`.
+
+use serde_json::{Map, Value};
+
+use super::{
+    write::{self, slot, take_ci, Target},
+    OpKind, PatchOp,
+};
+use crate::scim::{
+    error::ScimError,
+    filter::validate_element,
+    path::{parse_attr_path, PatchPath},
+    schema::{AttrType, Attribute, Mutability, ResourceType, Schema},
+};
+
+/// Applies `ops` in order to `doc`; on any error `doc` is left exactly as it was.
+pub fn apply(doc: &mut Value, ops: &[PatchOp], rt: &ResourceType) -> Result<(), ScimError> {
+    let Value::Object(original) = &*doc else {
+        return Err(ScimError::InvalidSyntax(
+            "the resource is not a JSON object".into(),
+        ));
+    };
+    let mut work = original.clone();
+    for op in ops {
+        apply_op(&mut work, op, rt)?;
+    }
+    // password is writeOnly: accepted (Okta sends it), never stored.
+    for schema in schemas(rt) {
+        if let Some(h) = holder(&mut work, container(schema, rt), false) {
+            for a in schema
+                .attributes
+                .iter()
+                .filter(|a| a.mutability == Mutability::WriteOnly)
+            {
+                take_ci(h, a.name);
+            }
+        }
+    }
+    list_extensions(&mut work, rt);
+    *doc = Value::Object(work);
+    Ok(())
+}
+
+fn apply_op(
+    doc: &mut Map<String, Value>,
+    op: &PatchOp,
+    rt: &ResourceType,
+) -> Result<(), ScimError> {
+    let Some(path) = &op.path else {
+        let value = match (op.op, &op.value) {
+            (OpKind::Remove, _) => return Err(ScimError::NoTarget("remove needs a path".into())),
+            (_, None | Some(Value::Null)) => {
+                return Err(ScimError::InvalidValue(
+                    "add and replace need a value".into(),
+                ))
+            }
+            (_, Some(v)) => v,
+        };
+        for (path, v) in expand(value, rt)? {
+            write_path(doc, &path, op.op, Some(v), rt)?;
+        }
+        return Ok(());
+    };
+    if let Some(ext) = bare_extension(path, rt) {
+        // `path: "urn:…:enterprise:2.0:User"` names the whole extension object.
+        if op.op == OpKind::Remove {
+            take_ci(doc, ext.id);
+            return Ok(());
+        }
+        let mut wrapped = Map::new();
+        wrapped.insert(ext.id.to_owned(), op.value.clone().unwrap_or(Value::Null));
+        let op = PatchOp {
+            op: op.op,
+            path: None,
+            value: Some(Value::Object(wrapped)),
+        };
+        return apply_op(doc, &op, rt);
+    }
+    write_path(doc, path, op.op, op.value.clone(), rt)
+}
+
+fn write_path(
+    doc: &mut Map<String, Value>,
+    path: &PatchPath,
+    kind: OpKind,
+    value: Option<Value>,
+    rt: &ResourceType,
+) -> Result<(), ScimError> {
+    let (target, container) = resolve(path, rt)?;
+    match (kind, value) {
+        (OpKind::Remove, listed) => match holder(doc, container, false) {
+            Some(h) => write::remove(h, &target, listed.as_ref()),
+            None => Ok(()),
+        },
+        (OpKind::Add, None | Some(Value::Null)) => {
+            Err(ScimError::InvalidValue("add needs a value".into()))
+        }
+        (OpKind::Replace, None | Some(Value::Null)) => match holder(doc, container, false) {
+            Some(h) => write::remove(h, &target, None),
+            None => Ok(()),
+        },
+        (kind, Some(v)) => {
+            let h = holder(doc, container, true).ok_or(ScimError::Internal)?;
+            write::write(h, &target, v, kind == OpKind::Add)?;
+            if let Some(urn) = container {
+                // Do not leave an empty extension object behind.
+                let empty = doc
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(urn))
+                    .and_then(|(_, v)| v.as_object())
+                    .is_some_and(Map::is_empty);
+                if empty {
+                    take_ci(doc, urn);
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn read_only(a: &Attribute) -> bool {
+    a.mutability == Mutability::ReadOnly
+}
+
+/// Resolves a path to a write target and the key of its holder (`Some(urn)` for extensions).
+fn resolve<'p>(
+    path: &'p PatchPath,
+    rt: &ResourceType,
+) -> Result<(Target<'p>, Option<&'static str>), ScimError> {
+    let (schema, attr, sub) = path
+        .resolve(rt)
+        .ok_or_else(|| ScimError::InvalidPath(format!("unknown attribute path '{path}'")))?;
+    if let Some(filter) = &path.filter {
+        if !(attr.multi_valued && attr.ty == AttrType::Complex) {
+            return Err(ScimError::InvalidPath(format!(
+                "'{}' is not multi-valued, so it cannot take a value filter",
+                attr.name
+            )));
+        }
+        validate_element(filter, attr)?;
+    }
+    if read_only(attr) || sub.is_some_and(read_only) {
+        return Err(ScimError::Mutability(format!("'{path}' is readOnly")));
+    }
+    let target = Target {
+        attr,
+        sub,
+        filter: path.filter.as_ref(),
+    };
+    Ok((target, container(schema, rt)))
+}
+
+fn container(schema: &'static Schema, rt: &ResourceType) -> Option<&'static str> {
+    (schema.id != rt.schema.id).then_some(schema.id)
+}
+
+fn schemas(rt: &ResourceType) -> impl Iterator<Item = &'static Schema> + '_ {
+    std::iter::once(rt.schema).chain(rt.extensions.iter().copied())
+}
+
+/// The object holding attributes of `container` (the document, or an extension object).
+fn holder<'d>(
+    doc: &'d mut Map<String, Value>,
+    container: Option<&str>,
+    create: bool,
+) -> Option<&'d mut Map<String, Value>> {
+    let Some(urn) = container else {
+        return Some(doc);
+    };
+    if create {
+        let s = slot(doc, urn);
+        if !s.is_object() {
+            *s = Value::Object(Map::new());
+        }
+    }
+    let key = doc.keys().find(|k| k.eq_ignore_ascii_case(urn))?.clone();
+    doc.get_mut(&key)?.as_object_mut()
+}
+
+fn bare_extension(path: &PatchPath, rt: &ResourceType) -> Option<&'static Schema> {
+    if path.filter.is_some() || path.sub.is_some() || path.attr.sub.is_some() {
+        return None;
+    }
+    rt.extension(&path.attr.qualified_name())
+}
+
+/// Reads a no-path value object as attribute paths (RFC 7644 §3.5.2.1 and Entra's dotted and
+/// URN-qualified keys). Read-only keys are skipped: Okta sends `id` alongside `displayName`.
+fn expand(value: &Value, rt: &ResourceType) -> Result<Vec<(PatchPath, Value)>, ScimError> {
+    let obj = value.as_object().ok_or_else(|| {
+        ScimError::InvalidValue(
+            "add or replace without a path needs an object of attributes".into(),
+        )
+    })?;
+    let mut out = Vec::new();
+    for (key, v) in obj {
+        if key.eq_ignore_ascii_case("schemas") {
+            continue;
+        }
+        match schemas(rt).find(|s| s.id.eq_ignore_ascii_case(key)) {
+            Some(schema) => {
+                let inner = v.as_object().ok_or_else(|| {
+                    ScimError::InvalidValue(format!("'{key}' must be an object of attributes"))
+                })?;
+                for (k, v) in inner {
+                    push_path(&mut out, &format!("{}:{k}", schema.id), v, rt)?;
+                }
+            }
+            None => push_path(&mut out, key, v, rt)?,
+        }
+    }
+    Ok(out)
+}
+
+fn push_path(
+    out: &mut Vec<(PatchPath, Value)>,
+    key: &str,
+    v: &Value,
+    rt: &ResourceType,
+) -> Result<(), ScimError> {
+    let path = PatchPath {
+        attr: parse_attr_path(key)?,
+        filter: None,
+        sub: None,
+    };
+    match path.resolve(rt) {
+        None => Err(ScimError::InvalidPath(format!("unknown attribute '{key}'"))),
+        Some((_, a, sub)) if read_only(a) || sub.is_some_and(read_only) => Ok(()),
+        Some(_) => {
+            out.push((path, v.clone()));
+            Ok(())
+        }
+    }
+}
+
+/// Keeps `schemas` naming every extension the document has attributes of.
+fn list_extensions(doc: &mut Map<String, Value>, rt: &ResourceType) {
+    let present: Vec<&str> = rt
+        .extensions
+        .iter()
+        .map(|s| s.id)
+        .filter(|id| doc.keys().any(|k| k.eq_ignore_ascii_case(id)))
+        .collect();
+    if let Some(Value::Array(listed)) = doc.get_mut("schemas") {
+        for id in present {
+            if !listed
+                .iter()
+                .any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(id)))
+            {
+                listed.push(Value::from(id));
+            }
+        }
+    }
+}

@@ -1,0 +1,520 @@
+//! PATCH tests: RFC 7644 §3.5.2 examples and one test per quirk of idp-quirks.md (named after
+//! its source), plus properties: read-only attributes never change, failures change nothing.
+
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+use super::*;
+use crate::scim::{
+    error::ScimError,
+    schema::{ENTERPRISE_USER, GROUP_TYPE, USER_TYPE},
+};
+
+fn user() -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "id": "u-1",
+        "externalId": "ext-1",
+        "userName": "bjensen@example.com",
+        "active": true,
+        "name": {"givenName": "Barbara", "familyName": "Jensen"},
+        "emails": [{"value": "bjensen@example.com", "type": "work", "primary": true}],
+        "meta": {"resourceType": "User", "lastModified": "2011-05-13T04:42:34Z", "version": "W/\"1\""}
+    })
+}
+
+fn group() -> Value {
+    json!({"id": "g-1", "displayName": "Admins", "members": [{"value": "u1"}, {"value": "u2"}, {"value": "u3"}]})
+}
+
+/// Parses `body` and applies it to `doc` as a resource of type `rt`.
+fn patch(mut doc: Value, rt: &ResourceType, body: Value) -> Result<Value, ScimError> {
+    let ops = parse_request(&body)?;
+    apply(&mut doc, &ops, rt)?;
+    Ok(doc)
+}
+
+fn ops(list: Value) -> Value {
+    json!({"schemas": [PATCH_SCHEMA], "Operations": list})
+}
+
+use crate::scim::schema::ResourceType;
+
+#[test]
+fn entra_capitalised_ops() {
+    let doc = patch(
+        user(),
+        &USER_TYPE,
+        json!({"Operations": [
+            {"op": "Add", "path": "nickName", "value": "Babs"},
+            {"op": "Replace", "path": "title", "value": "Boss"},
+            {"op": "Remove", "path": "title"}
+        ]}),
+    )
+    .unwrap();
+    assert_eq!(doc["nickName"], "Babs");
+    assert!(doc.get("title").is_none());
+    assert!(parse_request(&json!({"Operations": [{"op": "Delete", "path": "x"}]})).is_err());
+}
+
+#[test]
+fn entra_string_booleans_on_deactivation() {
+    let doc = patch(
+        user(),
+        &USER_TYPE,
+        ops(json!([{"op": "Replace", "path": "active", "value": "False"}])),
+    )
+    .unwrap();
+    assert_eq!(doc["active"], json!(false));
+    let r = patch(
+        user(),
+        &USER_TYPE,
+        ops(json!([{"op": "replace", "path": "active", "value": "nope"}])),
+    );
+    assert!(matches!(r, Err(ScimError::InvalidValue(_))));
+}
+
+#[test]
+fn entra_value_path_replace_creates_and_updates_elements() {
+    let body = ops(json!([
+        {"op": "Replace", "path": "emails[type eq \"home\"].value", "value": "x@y"},
+        {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "w@y"},
+        {"op": "Replace", "path": format!("{ENTERPRISE_USER}:employeeNumber"), "value": "Eqpj"}
+    ]));
+    let doc = patch(user(), &USER_TYPE, body).unwrap();
+    assert_eq!(
+        doc["emails"],
+        json!([
+            {"value": "w@y", "type": "work", "primary": true},
+            {"type": "home", "value": "x@y"}
+        ])
+    );
+    assert_eq!(doc[ENTERPRISE_USER]["employeeNumber"], "Eqpj");
+    assert!(doc["schemas"]
+        .as_array()
+        .unwrap()
+        .contains(&json!(ENTERPRISE_USER)));
+}
+
+#[test]
+fn entra_no_path_replace_with_dotted_and_urn_keys() {
+    let body = ops(json!([{"op": "replace", "value": {
+        "displayName": "Bjfe", "name.givenName": "Kkom", "name.familyName": "Unua",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": "Aklq"
+    }}]));
+    let doc = patch(user(), &USER_TYPE, body).unwrap();
+    assert_eq!(doc["displayName"], "Bjfe");
+    assert_eq!(
+        doc["name"],
+        json!({"givenName": "Kkom", "familyName": "Unua"})
+    );
+    assert_eq!(doc[ENTERPRISE_USER]["employeeNumber"], "Aklq");
+}
+
+#[test]
+fn no_path_bare_extension_urn_key_holds_extension_attributes() {
+    let body = ops(
+        json!([{"op": "add", "value": {ENTERPRISE_USER: {"department": "R&D", "manager": "m-1"}}}]),
+    );
+    let doc = patch(user(), &USER_TYPE, body).unwrap();
+    assert_eq!(
+        doc[ENTERPRISE_USER],
+        json!({"department": "R&D", "manager": {"value": "m-1"}})
+    );
+    let body = ops(json!([{"op": "remove", "path": ENTERPRISE_USER}]));
+    assert!(patch(doc, &USER_TYPE, body)
+        .unwrap()
+        .get(ENTERPRISE_USER)
+        .is_none());
+}
+
+#[test]
+fn entra_manager_add_as_array() {
+    let path = format!("{ENTERPRISE_USER}:manager");
+    let body =
+        ops(json!([{"op": "Add", "path": path, "value": [{"$ref": "../Users/m", "value": "m"}]}]));
+    let doc = patch(user(), &USER_TYPE, body).unwrap();
+    assert_eq!(
+        doc[ENTERPRISE_USER]["manager"],
+        json!({"$ref": "../Users/m", "value": "m"})
+    );
+}
+
+#[test]
+fn entra_legacy_member_remove_with_value_list_removes_only_those() {
+    let body =
+        json!({"Operations": [{"op": "Remove", "path": "members", "value": [{"value": "u2"}]}]});
+    let doc = patch(group(), &GROUP_TYPE, body.clone()).unwrap();
+    assert_eq!(doc["members"], json!([{"value": "u1"}, {"value": "u3"}]));
+    let (other, changes) = split_members(parse_request(&body).unwrap(), &GROUP_TYPE).unwrap();
+    assert!(other.is_empty());
+    assert_eq!(changes, vec![MemberChange::Remove(vec!["u2".into()])]);
+}
+
+#[test]
+fn entra_validator_empty_operations_is_a_no_op() {
+    assert_eq!(
+        patch(user(), &USER_TYPE, json!({"Operations": []})).unwrap(),
+        user()
+    );
+    assert_eq!(
+        patch(user(), &USER_TYPE, json!({"operations": []})).unwrap(),
+        user()
+    );
+    assert!(matches!(
+        parse_request(&json!({"Operations": {}})),
+        Err(ScimError::InvalidSyntax(_))
+    ));
+    assert!(matches!(
+        parse_request(&json!({})),
+        Err(ScimError::InvalidSyntax(_))
+    ));
+    assert!(matches!(
+        parse_request(&json!([])),
+        Err(ScimError::InvalidSyntax(_))
+    ));
+}
+
+#[test]
+fn entra_membership_add_with_null_ref_and_split() {
+    let body = json!({"Operations": [
+        {"op": "Add", "path": "members", "value": [{"$ref": null, "value": "u9"}]},
+        {"op": "remove", "path": "members[value eq \"u1\"]"},
+        {"op": "Replace", "value": {"id": "g-1", "displayName": "Ops"}}
+    ]});
+    let (other, changes) = split_members(parse_request(&body).unwrap(), &GROUP_TYPE).unwrap();
+    assert_eq!(
+        changes,
+        vec![
+            MemberChange::Add(vec![json!({"value": "u9"})]),
+            MemberChange::Remove(vec!["u1".into()]),
+        ]
+    );
+    assert_eq!(other.len(), 1);
+    let mut doc = json!({"id": "g-1", "displayName": "Admins"});
+    apply(&mut doc, &other, &GROUP_TYPE).unwrap();
+    assert_eq!(doc, json!({"id": "g-1", "displayName": "Ops"}));
+}
+
+#[test]
+fn okta_no_path_deactivation() {
+    let body = ops(json!([{"op": "replace", "value": {"active": false}}]));
+    assert_eq!(
+        patch(user(), &USER_TYPE, body).unwrap()["active"],
+        json!(false)
+    );
+}
+
+#[test]
+fn okta_group_rename_ignores_read_only_id() {
+    let body = ops(
+        json!([{"op": "replace", "value": {"id": "other", "displayName": "Renamed", "meta": {}}}]),
+    );
+    let doc = patch(group(), &GROUP_TYPE, body).unwrap();
+    assert_eq!(
+        (doc["id"].as_str(), doc["displayName"].as_str()),
+        (Some("g-1"), Some("Renamed"))
+    );
+}
+
+#[test]
+fn okta_membership_delta_and_full_replace() {
+    let body = ops(json!([
+        {"op": "remove", "path": "members[value eq \"u1\"]"},
+        {"op": "add", "path": "members", "value": [{"value": "u4", "display": "test.user@okta.local"}]},
+        {"op": "replace", "path": "members", "value": [{"value": "u5"}]},
+        {"op": "remove", "path": "members"},
+        {"op": "remove", "path": "members[display co \"okta\"]"},
+        {"op": "add", "value": {"members": [{"value": "u6"}], "displayName": "G"}}
+    ]));
+    let (other, changes) = split_members(parse_request(&body).unwrap(), &GROUP_TYPE).unwrap();
+    let Some(MemberChange::RemoveMatching(f)) = changes.get(4) else {
+        panic!("{changes:?}")
+    };
+    assert_eq!(f.to_string(), "display co \"okta\"");
+    assert_eq!(
+        changes[..4],
+        [
+            MemberChange::Remove(vec!["u1".into()]),
+            MemberChange::Add(vec![
+                json!({"value": "u4", "display": "test.user@okta.local"})
+            ]),
+            MemberChange::Replace(vec![json!({"value": "u5"})]),
+            MemberChange::Clear,
+        ]
+    );
+    assert_eq!(changes[5], MemberChange::Add(vec![json!({"value": "u6"})]));
+    assert_eq!(
+        other,
+        vec![PatchOp {
+            op: OpKind::Add,
+            path: None,
+            value: Some(json!({"displayName": "G"}))
+        }]
+    );
+    let doc = patch(
+        group(),
+        &GROUP_TYPE,
+        ops(json!([{"op": "remove", "path": "members[value eq \"u1\"]"}])),
+    )
+    .unwrap();
+    assert_eq!(doc["members"], json!([{"value": "u2"}, {"value": "u3"}]));
+}
+
+#[test]
+fn split_members_rejects_bad_member_shapes_and_leaves_users_alone() {
+    for body in [
+        json!([{"op": "add", "path": "members", "value": [{"display": "no value"}]}]),
+        json!([{"op": "add", "path": "members[value eq \"x\"]", "value": {"value": "y"}}]),
+        json!([{"op": "replace", "path": "members.display", "value": "x"}]),
+    ] {
+        assert!(
+            split_members(parse_request(&ops(body.clone())).unwrap(), &GROUP_TYPE).is_err(),
+            "{body}"
+        );
+    }
+    let user_ops =
+        parse_request(&ops(json!([{"op": "add", "path": "title", "value": "x"}]))).unwrap();
+    let (other, changes) = split_members(user_ops.clone(), &USER_TYPE).unwrap();
+    assert_eq!((other, changes), (user_ops, vec![]));
+}
+
+#[test]
+fn okta_create_password_is_accepted_and_never_stored() {
+    let body = ops(
+        json!([{"op": "replace", "value": {"password": "1mz050nq", "locale": "en-US"}},
+                          {"op": "add", "path": "password", "value": "x"}]),
+    );
+    let doc = patch(user(), &USER_TYPE, body).unwrap();
+    assert!(doc.get("password").is_none());
+    assert_eq!(doc["locale"], "en-US");
+}
+
+#[test]
+fn onelogin_single_email_object_is_appended() {
+    let body = ops(
+        json!([{"op": "add", "path": "emails", "value": {"value": "b@x.org", "type": "home"}},
+                          {"op": "add", "path": "emails", "value": [{"value": "bjensen@example.com", "type": "work", "primary": true}]}]),
+    );
+    let doc = patch(user(), &USER_TYPE, body).unwrap();
+    assert_eq!(
+        doc["emails"].as_array().unwrap().len(),
+        2,
+        "exact duplicates are skipped"
+    );
+}
+
+#[test]
+fn quirks_addresses_and_phone_value_paths_create_elements() {
+    let body = ops(json!([
+        {"op": "add", "path": "addresses[type eq \"work\"].streetAddress", "value": "1 Main St"},
+        {"op": "replace", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "+1 555"},
+        {"op": "add", "path": "addresses[type eq \"work\"].locality", "value": "Springfield"}
+    ]));
+    let doc = patch(user(), &USER_TYPE, body).unwrap();
+    assert_eq!(
+        doc["addresses"],
+        json!([{"type": "work", "streetAddress": "1 Main St", "locality": "Springfield"}])
+    );
+    assert_eq!(
+        doc["phoneNumbers"],
+        json!([{"type": "mobile", "value": "+1 555"}])
+    );
+}
+
+#[test]
+fn rfc_complex_replace_merges_and_remove_variants() {
+    let body = ops(json!([
+        {"op": "replace", "path": "name", "value": {"givenName": "Babs"}},
+        {"op": "remove", "path": "emails[type eq \"work\"].primary"},
+        {"op": "remove", "path": "phoneNumbers[type eq \"fax\"]"},
+        {"op": "remove", "path": "nickName"}
+    ]));
+    let doc = patch(user(), &USER_TYPE, body).unwrap();
+    assert_eq!(
+        doc["name"],
+        json!({"givenName": "Babs", "familyName": "Jensen"})
+    );
+    assert_eq!(
+        doc["emails"],
+        json!([{"value": "bjensen@example.com", "type": "work"}])
+    );
+    let doc = patch(
+        doc,
+        &USER_TYPE,
+        ops(json!([{"op": "remove", "path": "emails[type eq \"work\"]"}])),
+    )
+    .unwrap();
+    assert!(doc.get("emails").is_none());
+}
+
+#[test]
+fn errors_by_kind() {
+    let cases = [
+        (
+            json!({"op": "replace", "path": "id", "value": "x"}),
+            "mutability",
+        ),
+        (
+            json!({"op": "remove", "path": "meta.lastModified"}),
+            "mutability",
+        ),
+        (
+            json!({"op": "add", "path": "groups", "value": [{"value": "g"}]}),
+            "mutability",
+        ),
+        (json!({"op": "remove", "path": "userName"}), "mutability"),
+        (
+            json!({"op": "replace", "path": "userName", "value": null}),
+            "mutability",
+        ),
+        (
+            json!({"op": "add", "path": "noSuchThing", "value": "x"}),
+            "invalidPath",
+        ),
+        (
+            json!({"op": "add", "value": {"noSuchThing": 1}}),
+            "invalidPath",
+        ),
+        (
+            json!({"op": "add", "path": "name[givenName eq \"x\"]", "value": {}}),
+            "invalidPath",
+        ),
+        (
+            json!({"op": "add", "path": "emails[type eq", "value": "x"}),
+            "invalidPath",
+        ),
+        (json!({"op": "remove"}), "noTarget"),
+        (json!({"op": "add", "path": "title"}), "invalidValue"),
+        (
+            json!({"op": "replace", "value": "not an object"}),
+            "invalidValue",
+        ),
+        (
+            json!({"op": "add", "path": "emails[primary gt true]", "value": "x"}),
+            "invalidFilter",
+        ),
+    ];
+    for (op, want) in cases {
+        let err = patch(user(), &USER_TYPE, ops(json!([op.clone()]))).unwrap_err();
+        assert_eq!(err.status_and_type().1, Some(want), "{op}: {err:?}");
+    }
+}
+
+#[test]
+fn immutable_member_values_may_be_set_but_not_changed() {
+    let body =
+        ops(json!([{"op": "replace", "path": "members[value eq \"u1\"].value", "value": "u9"}]));
+    assert!(matches!(
+        patch(group(), &GROUP_TYPE, body),
+        Err(ScimError::Mutability(_))
+    ));
+    let body =
+        ops(json!([{"op": "replace", "path": "members[value eq \"u1\"].type", "value": "User"}]));
+    assert_eq!(
+        patch(group(), &GROUP_TYPE, body).unwrap()["members"][0],
+        json!({"value": "u1", "type": "User"})
+    );
+}
+
+#[test]
+fn a_failing_operation_leaves_the_document_unchanged() {
+    let mut doc = user();
+    let ops = parse_request(&ops(json!([
+        {"op": "replace", "path": "title", "value": "changed"},
+        {"op": "replace", "path": "id", "value": "x"}
+    ])))
+    .unwrap();
+    assert!(apply(&mut doc, &ops, &USER_TYPE).is_err());
+    assert_eq!(doc, user());
+}
+
+fn json_leaf() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i32>().prop_map(Value::from),
+        "[a-zA-Z@. ]{0,8}".prop_map(Value::from),
+        Just(json!("False")),
+    ]
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let key = prop_oneof![
+        Just("value"),
+        Just("type"),
+        Just("id"),
+        Just("meta"),
+        Just("active"),
+        Just("name.givenName"),
+        Just("emails"),
+        Just("members"),
+        Just("displayName"),
+        Just(ENTERPRISE_USER),
+        Just("primary"),
+    ];
+    json_leaf().prop_recursive(3, 24, 4, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+            prop::collection::vec((key.clone(), inner), 0..4).prop_map(|kv| Value::Object(
+                kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+            )),
+        ]
+    })
+}
+
+fn op_strategy() -> impl Strategy<Value = Value> {
+    let kind = prop_oneof![Just("add"), Just("Replace"), Just("remove")];
+    let path = prop_oneof![
+        Just(None),
+        Just(Some("id")),
+        Just(Some("meta")),
+        Just(Some("meta.version")),
+        Just(Some("title")),
+        Just(Some("userName")),
+        Just(Some("name")),
+        Just(Some("name.givenName")),
+        Just(Some("emails")),
+        Just(Some("emails[type eq \"work\"].value")),
+        Just(Some("emails[value co \"@\"]")),
+        Just(Some(
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager"
+        )),
+        Just(Some(
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+        )),
+        Just(Some("active")),
+        Just(Some("groups")),
+        Just(Some("password")),
+        Just(Some("x[")),
+    ];
+    (kind, path, proptest::option::of(json_value())).prop_map(|(op, path, value)| {
+        let mut o = json!({"op": op});
+        if let Some(p) = path {
+            o["path"] = json!(p);
+        }
+        if let Some(v) = value {
+            o["value"] = v;
+        }
+        o
+    })
+}
+
+proptest! {
+    #[test]
+    fn read_only_attributes_never_change_and_failures_change_nothing(
+        list in prop::collection::vec(op_strategy(), 0..5)
+    ) {
+        let before = user();
+        let mut doc = before.clone();
+        let Ok(parsed) = parse_request(&json!({"Operations": list})) else { return Ok(()) };
+        match apply(&mut doc, &parsed, &USER_TYPE) {
+            Ok(()) => {
+                prop_assert_eq!(&doc["id"], &before["id"]);
+                prop_assert_eq!(&doc["meta"], &before["meta"]);
+                prop_assert!(doc.get("groups").is_none() && doc.get("password").is_none());
+            }
+            Err(_) => prop_assert_eq!(doc, before),
+        }
+    }
+}

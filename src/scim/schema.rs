@@ -602,7 +602,19 @@ impl ResourceType {
         if let Some(a) = find_in(COMMON_ATTRS, name) {
             return Some((self.schema, a));
         }
-        self.schema.attribute(name).map(|a| (self.schema, a))
+        if let Some(a) = self.schema.attribute(name) {
+            return Some((self.schema, a));
+        }
+        // Entra ID sends extension attributes without their URN (`"path": "manager"`);
+        // accept a bare name when exactly one extension defines it.
+        let mut found = self
+            .extensions
+            .iter()
+            .filter_map(|s| s.attribute(name).map(|a| (*s, a)));
+        match (found.next(), found.next()) {
+            (Some(hit), None) => Some(hit),
+            _ => None,
+        }
     }
 
     /// The extension schema with this URI, case-insensitively.
@@ -646,9 +658,11 @@ mod tests {
             USER_TYPE.resolve("id").unwrap().1.mutability,
             Mutability::ReadOnly
         );
-        assert!(
-            USER_TYPE.resolve("employeeNumber").is_none(),
-            "extension attrs need their URN"
+        let (s, a) = USER_TYPE.resolve("manager").unwrap();
+        assert_eq!(
+            (s.id, a.name),
+            (ENTERPRISE_USER, "manager"),
+            "bare extension names resolve"
         );
         assert!(USER_TYPE.resolve("members").is_none());
         assert_eq!(

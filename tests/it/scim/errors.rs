@@ -51,9 +51,16 @@ async fn client_mistakes_get_scim_errors(b: Backend) {
     .await;
     assert_eq!(status, 400, "{doc}");
 
-    s.post("/Users", &json!({"userName": 42.5e300}))
+    // Numbers for strings are accepted as their text (employeeNumber: 1234); objects are not.
+    s.post("/Users", &json!({"userName": {"nested": 1}}))
         .await
         .expect_error(400, Some("invalidValue"));
+    s.post(
+        "/Users",
+        &json!({"userName": "n@example.com", "emails": [{"value": ["a"]}]}),
+    )
+    .await
+    .expect_error(400, Some("invalidValue"));
     s.post("/Users", &json!({"displayName": "no userName"}))
         .await
         .expect_error(400, Some("invalidValue"));

@@ -25,7 +25,7 @@ use super::{
     error::ScimError,
     project::Projection,
     resource::normalize_input,
-    schema::{ResourceType, USER_TYPE},
+    schema::ResourceType,
     storage::{Changes, Directory, Expect, Loaded, Stored},
 };
 use crate::store::{SharedStore, StoreError};
@@ -64,11 +64,37 @@ impl Default for EngineLimits {
     }
 }
 
+/// Serialises writers of one resource within this process, so concurrent PATCHes of one group
+/// queue behind each other instead of failing each other's version checks and exhausting their
+/// retries. Replicas sharing Redis still meet through the optimistic version check. Striped: a
+/// fixed set of async mutexes, one lock held at a time, so no lock order to get wrong.
+struct WriteLocks(Vec<tokio::sync::Mutex<()>>);
+
+impl WriteLocks {
+    const STRIPES: usize = 256;
+
+    fn new() -> Self {
+        Self(
+            (0..Self::STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+        )
+    }
+
+    async fn lock(&self, id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        id.hash(&mut h);
+        self.0[(h.finish() as usize) % Self::STRIPES].lock().await
+    }
+}
+
 /// The provisioning engine.
 #[derive(Clone)]
 pub struct Engine {
     dir: Directory,
     limits: EngineLimits,
+    locks: std::sync::Arc<WriteLocks>,
 }
 
 /// Maps a store failure onto the SCIM answer: outages are 503, anything else a 500.
@@ -171,6 +197,7 @@ impl Engine {
         Self {
             dir: Directory::new(store),
             limits,
+            locks: std::sync::Arc::new(WriteLocks::new()),
         }
     }
 
@@ -244,6 +271,7 @@ impl Engine {
         id: &str,
         if_match: Option<u64>,
     ) -> Result<(), ScimError> {
+        let _writer = self.locks.lock(id).await;
         for _ in 0..MAX_ATTEMPTS {
             let loaded = self.load(rt, id).await?;
             check_version(rt, &loaded, if_match)?;
@@ -277,10 +305,5 @@ impl Engine {
             "{} {id} is changing too often; retry",
             rt.name
         )))
-    }
-
-    /// The user type (for handlers that need it without importing the schema).
-    pub fn user_type() -> &'static ResourceType {
-        &USER_TYPE
     }
 }

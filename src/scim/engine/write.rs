@@ -56,6 +56,7 @@ impl Engine {
         if_match: Option<u64>,
         ctx: &Ctx,
     ) -> Result<Loaded, ScimError> {
+        let _writer = self.locks.lock(id).await;
         for _ in 0..MAX_ATTEMPTS {
             let loaded = self.load(rt, id).await?;
             check_version(rt, &loaded, if_match)?;

@@ -14,7 +14,7 @@ use std::{future::Future, time::Duration};
 use super::{SharedStore, StoreError};
 
 pub use live::{change_feed, concurrent_writes, leases};
-pub use reads::{get_many_order, invalid_names, list_and_count};
+pub use reads::{get_many_order, invalid_names, list_and_count, list_offsets};
 pub use records::{failed_batch_writes_nothing, versioned_cas};
 pub use shared::{concurrent_claims, sets, unique_index};
 
@@ -24,6 +24,7 @@ pub async fn run_all(store: SharedStore) {
     failed_batch_writes_nothing(store.clone()).await;
     get_many_order(store.clone()).await;
     list_and_count(store.clone()).await;
+    list_offsets(store.clone()).await;
     invalid_names(store.clone()).await;
     unique_index(store.clone()).await;
     concurrent_claims(store.clone()).await;

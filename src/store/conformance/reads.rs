@@ -2,7 +2,7 @@
 //!
 //! Must not know which backend it is testing.
 
-use super::{fresh, ok};
+use super::{bounded, fresh, ok};
 use crate::store::{Mutation, SharedStore, StoreError, StoreKey, WriteBatch};
 
 /// `get_many` answers in `ids` order with `None` for missing ids.
@@ -180,4 +180,64 @@ pub async fn invalid_names(store: SharedStore) {
         "members of empty set",
     );
     invalid(store.set_len("").await.map(drop), "len of empty set");
+}
+
+/// `list` at every offset and limit agrees with one full ordered scan, across ids that spread
+/// over many leading characters (uuids, short ids, unicode), before and after deletes.
+pub async fn list_offsets(store: SharedStore) {
+    const CHECK: &str = "list_offsets";
+    let space = fresh("offsets");
+    let mut ids: Vec<String> = (0..240).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    ids.extend(
+        ["", "a", "é", "zz", "z", "日本", "0", "~"]
+            .iter()
+            .map(|s| (*s).to_owned()),
+    );
+    ids.extend((0..30).map(|i| format!("ab{i}")));
+    for chunk in ids.chunks(50) {
+        let mut batch = WriteBatch::new();
+        for id in chunk {
+            batch = batch.put(StoreKey::new(&space, id.as_str()), id.clone().into_bytes());
+        }
+        bounded(CHECK, "seed", store.write(batch))
+            .await
+            .map(drop)
+            .unwrap_or_else(|e| {
+                panic!("[{CHECK}] seed: {e:?}");
+            });
+    }
+    for round in 0..2 {
+        let mut expected = ids.clone();
+        expected.sort();
+        let total = expected.len();
+        for offset in (0..total + 3).step_by(7) {
+            for limit in [1, 10, 64] {
+                let got = ok(
+                    CHECK,
+                    "list",
+                    bounded(CHECK, "list", store.list(&space, offset, limit)).await,
+                );
+                let got: Vec<String> = got.into_iter().map(|(id, _)| id).collect();
+                let want: Vec<String> = expected.iter().skip(offset).take(limit).cloned().collect();
+                assert_eq!(
+                    got, want,
+                    "[{CHECK}] round {round}, offset {offset}, limit {limit}"
+                );
+            }
+        }
+        if round == 0 {
+            // Delete every third id, including whole buckets' worth, and check again.
+            let gone: Vec<String> = ids.iter().step_by(3).cloned().collect();
+            let mut batch = WriteBatch::new();
+            for id in &gone {
+                batch = batch.delete(StoreKey::new(&space, id.as_str()));
+            }
+            ok(
+                CHECK,
+                "delete",
+                bounded(CHECK, "delete", store.write(batch)).await,
+            );
+            ids.retain(|id| !gone.contains(id));
+        }
+    }
 }

@@ -7,7 +7,9 @@ use std::{collections::HashMap, time::Duration};
 
 use redb::{ReadableTable, Table, WriteTransaction};
 
-use super::tables::{now_ms, LEASES, RECORDS, RECORD_COUNTS, SETS, SET_LENS, UNIQUE};
+use super::tables::{
+    bucket, now_ms, LEASES, RECORDS, RECORD_BUCKETS, RECORD_COUNTS, SETS, SET_LENS, UNIQUE,
+};
 use super::writer::{Job, Reply, Request};
 use crate::store::{Committed, Mutation, Precondition, StoreError, StoreKey, WriteBatch};
 
@@ -15,6 +17,7 @@ use crate::store::{Committed, Mutation, Precondition, StoreError, StoreKey, Writ
 struct Tables<'txn> {
     records: Table<'txn, (&'static str, &'static str), (u64, &'static [u8])>,
     counts: Table<'txn, &'static str, u64>,
+    buckets: Table<'txn, (&'static str, &'static str), u64>,
     unique: Table<'txn, (&'static str, &'static str), &'static str>,
     sets: Table<'txn, (&'static str, &'static str), ()>,
     set_lens: Table<'txn, &'static str, u64>,
@@ -30,6 +33,7 @@ pub(super) fn apply_group(
     let mut t = Tables {
         records: txn.open_table(RECORDS)?,
         counts: txn.open_table(RECORD_COUNTS)?,
+        buckets: txn.open_table(RECORD_BUCKETS)?,
         unique: txn.open_table(UNIQUE)?,
         sets: txn.open_table(SETS)?,
         set_lens: txn.open_table(SET_LENS)?,
@@ -133,6 +137,7 @@ fn apply_mutation(
                 .insert((key.space.as_str(), key.id.as_str()), (new, value.as_ref()))?;
             if old.is_none() {
                 bump(&mut t.counts, &key.space, 1)?;
+                bump_bucket(&mut t.buckets, &key.space, &key.id, 1)?;
             }
             committed.versions.push((key.clone(), new));
             changed.push(key.clone());
@@ -144,6 +149,7 @@ fn apply_mutation(
                 .is_some();
             if removed {
                 bump(&mut t.counts, &key.space, -1)?;
+                bump_bucket(&mut t.buckets, &key.space, &key.id, -1)?;
                 changed.push(key.clone());
             }
         }
@@ -243,4 +249,22 @@ fn release(t: &mut Tables<'_>, name: &str, holder: &str) -> Result<bool, redb::E
     }
     // An expired lease was no longer held, even by its last holder.
     Ok(held.0 && held.1)
+}
+
+/// Adds `delta` to the record count of the bucket of `id` in `space`; drops empty buckets.
+fn bump_bucket(
+    buckets: &mut Table<'_, (&'static str, &'static str), u64>,
+    space: &str,
+    id: &str,
+    delta: i64,
+) -> Result<(), redb::Error> {
+    let key = (space, bucket(id));
+    let now = buckets.get(key)?.map_or(0, |g| g.value());
+    let next = now.saturating_add_signed(delta);
+    if next == 0 {
+        buckets.remove(key)?;
+    } else {
+        buckets.insert(key, next)?;
+    }
+    Ok(())
 }

@@ -20,12 +20,16 @@ use bytes::Bytes;
 use redb::{Database, ReadableDatabase};
 use tokio::sync::{broadcast, oneshot};
 
-use self::tables::{now_ms, LEASES, RECORDS, RECORD_COUNTS, SETS, SET_LENS, UNIQUE};
+use self::tables::{
+    now_ms, LEASES, RECORDS, RECORD_BUCKETS, RECORD_COUNTS, SETS, SET_LENS, UNIQUE,
+};
 use self::writer::{Job, Reply, Request};
 use super::{check, Change, Committed, Record, StateStore, StoreError, StoreKey, WriteBatch};
 
 /// The database file name inside the data directory.
 const FILE_NAME: &str = "scim-bridge.redb";
+/// The redb page cache.
+const CACHE_BYTES: usize = 64 * 1024 * 1024;
 /// Capacity of the change feed; slow watchers lose the oldest notices.
 const FEED_CAPACITY: usize = 1024;
 
@@ -45,9 +49,14 @@ impl EmbeddedStore {
         std::fs::create_dir_all(dir).map_err(|e| {
             StoreError::unavailable(format!("creating data directory {}", dir.display()), e)
         })?;
-        let db = Database::create(&path).map_err(|e| {
-            StoreError::unavailable(format!("opening database {}", path.display()), e)
-        })?;
+        // redb caches up to 1 GiB by default; the directory's hot set is far smaller, and the
+        // OS page cache still holds the file, so a modest cache keeps the bridge's memory flat.
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
+            .map_err(|e| {
+                StoreError::unavailable(format!("opening database {}", path.display()), e)
+            })?;
         tables::create_all(&db).map_err(|e| {
             StoreError::unavailable(format!("creating tables in {}", path.display()), e)
         })?;
@@ -181,12 +190,31 @@ impl StateStore for EmbeddedStore {
         check::name("space", space)?;
         let space = space.to_owned();
         self.read("listing records", move |txn| {
-            let t = txn.open_table(RECORDS)?;
+            // Find the bucket holding the record at `offset` from the bucket counts, then walk
+            // only within it: O(buckets + bucket size), not O(offset).
+            let mut skipped = 0usize;
+            let mut start = None;
+            for entry in txn
+                .open_table(RECORD_BUCKETS)?
+                .range((space.as_str(), "")..)?
+            {
+                let (k, n) = entry?;
+                let (s, b) = k.value();
+                if s != space {
+                    break;
+                }
+                let n = usize::try_from(n.value()).unwrap_or(usize::MAX);
+                if skipped.saturating_add(n) > offset {
+                    start = Some(b.to_owned());
+                    break;
+                }
+                skipped = skipped.saturating_add(n);
+            }
             let mut out = Vec::new();
-            // Skipping walks `offset` entries (redb has no rank index); the walk stops at the
-            // end of the space, so other spaces are never read past their first key.
-            let mut seen = 0usize;
-            for entry in t.range((space.as_str(), "")..)? {
+            let Some(start) = start else { return Ok(out) };
+            let t = txn.open_table(RECORDS)?;
+            let mut seen = skipped;
+            for entry in t.range((space.as_str(), start.as_str())..)? {
                 if out.len() >= limit {
                     break;
                 }

@@ -2,7 +2,7 @@
 //!
 //! Owns table names and key/value shapes; must not know about group commit or async callers.
 
-use redb::TableDefinition;
+use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
 
 /// Records: (space, id) → (version, value). Tuple keys order by space, then id, so a space is one
 /// contiguous, id-ordered range.
@@ -10,6 +10,22 @@ pub(super) const RECORDS: TableDefinition<(&str, &str), (u64, &[u8])> =
     TableDefinition::new("records");
 /// Record count per space, kept in the same transaction as `RECORDS` so `count` is O(1).
 pub(super) const RECORD_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("record_counts");
+/// Record count per (space, bucket), where the bucket is the id's first [`BUCKET_CHARS`]
+/// characters. Buckets order like the ids in them, so `list` finds the record at an offset by
+/// summing bucket counts and walking one bucket, instead of walking every skipped record
+/// (redb has no rank index).
+pub(super) const RECORD_BUCKETS: TableDefinition<(&str, &str), u64> =
+    TableDefinition::new("record_buckets");
+/// How many leading characters of an id name its bucket.
+pub(super) const BUCKET_CHARS: usize = 2;
+
+/// The bucket of an id: its first [`BUCKET_CHARS`] characters (fewer for short ids).
+pub(super) fn bucket(id: &str) -> &str {
+    match id.char_indices().nth(BUCKET_CHARS) {
+        Some((end, _)) => &id[..end],
+        None => id,
+    }
+}
 /// Unique indexes: (index, term) → owner.
 pub(super) const UNIQUE: TableDefinition<(&str, &str), &str> = TableDefinition::new("unique");
 /// Set members: (set, member) → ().
@@ -25,6 +41,17 @@ pub(super) fn create_all(db: &redb::Database) -> Result<(), redb::Error> {
     {
         txn.open_table(RECORDS)?;
         txn.open_table(RECORD_COUNTS)?;
+        let mut buckets = txn.open_table(RECORD_BUCKETS)?;
+        // A database written before buckets existed: count them once.
+        if buckets.is_empty()? {
+            let records = txn.open_table(RECORDS)?;
+            for entry in records.iter()? {
+                let (key, _) = entry?;
+                let (space, id) = key.value();
+                let n = buckets.get((space, bucket(id)))?.map_or(0, |g| g.value());
+                buckets.insert((space, bucket(id)), n + 1)?;
+            }
+        }
         txn.open_table(UNIQUE)?;
         txn.open_table(SETS)?;
         txn.open_table(SET_LENS)?;

@@ -195,4 +195,6 @@ impl fmt::Display for Filter {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

@@ -8,7 +8,9 @@
 use serde_json::{Map, Value};
 
 use super::{
-    write::{self, slot, take_ci, Target},
+    remove::remove,
+    slots::{slot, take_ci},
+    write::{write, Target},
     OpKind, PatchOp,
 };
 use crate::scim::{
@@ -94,19 +96,19 @@ fn write_path(
     let (target, container) = resolve(path, rt)?;
     match (kind, value) {
         (OpKind::Remove, listed) => match holder(doc, container, false) {
-            Some(h) => write::remove(h, &target, listed.as_ref()),
+            Some(h) => remove(h, &target, listed.as_ref()),
             None => Ok(()),
         },
         (OpKind::Add, None | Some(Value::Null)) => {
             Err(ScimError::InvalidValue("add needs a value".into()))
         }
         (OpKind::Replace, None | Some(Value::Null)) => match holder(doc, container, false) {
-            Some(h) => write::remove(h, &target, None),
+            Some(h) => remove(h, &target, None),
             None => Ok(()),
         },
         (kind, Some(v)) => {
             let h = holder(doc, container, true).ok_or(ScimError::Internal)?;
-            write::write(h, &target, v, kind == OpKind::Add)?;
+            write(h, &target, v, kind == OpKind::Add)?;
             if let Some(urn) = container {
                 // Do not leave an empty extension object behind.
                 let empty = doc

@@ -121,3 +121,15 @@ fn immutable_member_values_may_be_set_but_not_changed() {
         json!({"value": "u1", "type": "User"})
     );
 }
+
+#[test]
+fn jumpcloud_entra_style_member_patch_without_filter() {
+    let body = ops(json!([{"op": "add", "path": "members", "value": [{"value": "u7"}]}]));
+    let doc = patch(group(), &GROUP_TYPE, body.clone()).unwrap();
+    assert_eq!(doc["members"].as_array().unwrap().len(), 4);
+    let (_, changes) = split_members(parse_request(&body).unwrap(), &GROUP_TYPE).unwrap();
+    assert_eq!(
+        changes,
+        vec![MemberChange::Add(vec![json!({"value": "u7"})])]
+    );
+}

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::*;
 use crate::scim::{
     error::ScimError,
-    schema::{ENTERPRISE_USER, GROUP_TYPE, USER_TYPE},
+    schema::{ResourceType, ENTERPRISE_USER, GROUP_TYPE, USER_TYPE},
 };
 
 pub(super) fn user() -> Value {
@@ -36,8 +36,6 @@ pub(super) fn patch(mut doc: Value, rt: &ResourceType, body: Value) -> Result<Va
 pub(super) fn ops(list: Value) -> Value {
     json!({"schemas": [PATCH_SCHEMA], "Operations": list})
 }
-
-use crate::scim::schema::ResourceType;
 
 #[test]
 fn entra_capitalised_ops() {
@@ -316,4 +314,13 @@ fn a_failing_operation_leaves_the_document_unchanged() {
     .unwrap();
     assert!(apply(&mut doc, &ops, &USER_TYPE).is_err());
     assert_eq!(doc, user());
+}
+
+#[test]
+fn entra_validator_emails_display_value_path() {
+    let body =
+        ops(json!([{"op": "add", "path": "emails[type eq \"work\"].display", "value": "Work"}]));
+    let doc = patch(user(), &USER_TYPE, body).unwrap();
+    assert_eq!(doc["emails"][0]["display"], "Work");
+    assert_eq!(doc["emails"].as_array().unwrap().len(), 1);
 }

@@ -4,7 +4,10 @@
 use proptest::prelude::*;
 
 use super::{tests::user, *};
-use crate::scim::schema::USER_TYPE;
+use crate::scim::{
+    path::{parse_attr_path, parse_patch_path, PatchPath},
+    schema::USER_TYPE,
+};
 
 fn path_strategy() -> impl Strategy<Value = AttrPath> {
     let name = "[a-zA-Z][a-zA-Z0-9_-]{0,6}|\\$ref";
@@ -105,8 +108,22 @@ proptest! {
                 let _ = f.matches(&user(), &USER_TYPE);
                 prop_assert_eq!(parse(&f.to_string()).ok(), Some(f));
             }
-            let _ = crate::scim::path::parse_attr_path(input);
-            let _ = crate::scim::path::parse_patch_path(input);
+            let _ = parse_attr_path(input);
+            let _ = parse_patch_path(input);
         }
+    }
+
+    #[test]
+    fn attr_and_patch_paths_print_and_reparse(
+        attr in path_strategy(),
+        filter in proptest::option::of(leaf_strategy()),
+        sub in proptest::option::of("[a-z][a-zA-Z]{0,5}"),
+    ) {
+        prop_assert_eq!(parse_attr_path(&attr.to_string()), Ok(attr.clone()));
+        let patch = match filter {
+            Some(f) => PatchPath { attr: AttrPath { sub: None, ..attr }, filter: Some(strip_to_sub(f)), sub },
+            None => PatchPath { attr, filter: None, sub: None },
+        };
+        prop_assert_eq!(parse_patch_path(&patch.to_string()), Ok(patch));
     }
 }

@@ -257,3 +257,21 @@ fn equality_planner_only_under_top_level_and() {
     assert_eq!(eq(r#"userName ne "a""#, "userName"), None);
     assert_eq!(eq(r#"userName eq "a""#, "externalId"), None);
 }
+
+#[test]
+fn error_details_name_the_problem_and_position() {
+    let detail = |s: &str| match parse(s) {
+        Err(ScimError::InvalidFilter(d)) => d,
+        other => panic!("{s}: {other:?}"),
+    };
+    assert_eq!(
+        detail("userName eq"),
+        "expected a value (a string, number, true, false or null) after 'eq' (at character 12)"
+    );
+    assert_eq!(
+        detail("userName xx \"a\""),
+        "expected an operator after 'userName' (at character 10)"
+    );
+    assert_eq!(detail("(a pr"), "expected ')' (at character 6)");
+    assert_eq!(detail("a pr)"), "unbalanced ')' (at character 5)");
+}

@@ -28,8 +28,8 @@ pub fn apply(doc: &mut Value, ops: &[PatchOp], rt: &ResourceType) -> Result<(), 
         ));
     };
     let mut work = original.clone();
-    for op in ops {
-        apply_op(&mut work, op, rt)?;
+    for (i, op) in ops.iter().enumerate() {
+        apply_op(&mut work, op, rt).map_err(|e| at_op(i, e))?;
     }
     // password is writeOnly: accepted (Okta sends it), never stored.
     for schema in schemas(rt) {
@@ -46,6 +46,20 @@ pub fn apply(doc: &mut Value, ops: &[PatchOp], rt: &ResourceType) -> Result<(), 
     list_extensions(&mut work, rt);
     *doc = Value::Object(work);
     Ok(())
+}
+
+/// Prefixes the detail with the failing operation's index, so an IdP's log points at it.
+fn at_op(i: usize, e: ScimError) -> ScimError {
+    let prefix = |d: String| format!("Operations[{i}]: {d}");
+    match e {
+        ScimError::InvalidFilter(d) => ScimError::InvalidFilter(prefix(d)),
+        ScimError::Mutability(d) => ScimError::Mutability(prefix(d)),
+        ScimError::InvalidSyntax(d) => ScimError::InvalidSyntax(prefix(d)),
+        ScimError::InvalidPath(d) => ScimError::InvalidPath(prefix(d)),
+        ScimError::NoTarget(d) => ScimError::NoTarget(prefix(d)),
+        ScimError::InvalidValue(d) => ScimError::InvalidValue(prefix(d)),
+        other => other,
+    }
 }
 
 fn apply_op(

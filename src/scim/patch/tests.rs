@@ -324,3 +324,15 @@ fn entra_validator_emails_display_value_path() {
     assert_eq!(doc["emails"][0]["display"], "Work");
     assert_eq!(doc["emails"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn error_details_name_the_operation() {
+    let body = ops(
+        json!([{"op": "add", "path": "title", "value": "x"}, {"op": "replace", "path": "id", "value": "y"}]),
+    );
+    let err = patch(user(), &USER_TYPE, body).unwrap_err();
+    assert_eq!(
+        err,
+        ScimError::Mutability("Operations[1]: 'id' is readOnly".into())
+    );
+}

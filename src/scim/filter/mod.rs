@@ -1,6 +1,6 @@
 //! SCIM filters (RFC 7644 §3.4.2.2, the `FILTER` grammar of Figure 1): the AST, its canonical
-//! text form, parsing (split by phase into [`lexer`] and [`parser`]), schema-aware validation
-//! ([`validate`]) and evaluation against a JSON resource ([`eval`]).
+//! text form, parsing (split by phase into `lexer` and `parser`), schema-aware validation
+//! (`validate`) and evaluation against a JSON resource (`eval`).
 //!
 //! It owns filter syntax and the meaning of comparisons; it must not know about storage,
 //! indexes or HTTP. The one hook for the engine's planner is [`Filter::equality`]. Pure; no I/O.
@@ -194,5 +194,7 @@ impl fmt::Display for Filter {
     }
 }
 
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;

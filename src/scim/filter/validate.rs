@@ -4,6 +4,8 @@
 //! Unknown attributes pass: RFC 7644 lets them simply match nothing, and identity providers
 //! probe with attributes a server may not have. Evaluation never depends on this having run.
 
+use time::{format_description::well_known::Rfc3339, OffsetDateTime};
+
 use super::{
     eval::{cv_text, define, Scope},
     CompValue, CompareOp, Filter, ScimError,
@@ -115,17 +117,13 @@ fn check_compare(
             CompValue::String(s) if s.trim().parse::<f64>().is_ok() => Ok(()),
             _ => needs("a number"),
         },
-        AttrType::DateTime => match (value, op.is_substring()) {
-            (CompValue::String(_), true) => Ok(()),
-            (CompValue::String(s), false)
-                if time::OffsetDateTime::parse(
-                    s,
-                    &time::format_description::well_known::Rfc3339,
-                )
-                .is_ok() =>
-            {
-                Ok(())
-            }
+        // dateTime values are instants (RFC 7643 §2.3.5): ordered, but not substrings.
+        AttrType::DateTime if op.is_substring() => Err(bad(
+            path,
+            &format!("is a dateTime; '{op_name}' needs a string attribute"),
+        )),
+        AttrType::DateTime => match value {
+            CompValue::String(s) if OffsetDateTime::parse(s, &Rfc3339).is_ok() => Ok(()),
             _ => needs("an RFC 3339 date-time string"),
         },
         AttrType::String | AttrType::Reference | AttrType::Binary => match cv_text(value) {

@@ -8,7 +8,9 @@
 use serde_json::{Map, Value};
 
 use super::{
-    write::{self, slot, take_ci, Target},
+    remove::remove,
+    slots::{slot, take_ci},
+    write::{write, Target},
     OpKind, PatchOp,
 };
 use crate::scim::{
@@ -26,8 +28,8 @@ pub fn apply(doc: &mut Value, ops: &[PatchOp], rt: &ResourceType) -> Result<(), 
         ));
     };
     let mut work = original.clone();
-    for op in ops {
-        apply_op(&mut work, op, rt)?;
+    for (i, op) in ops.iter().enumerate() {
+        apply_op(&mut work, op, rt).map_err(|e| at_op(i, e))?;
     }
     // password is writeOnly: accepted (Okta sends it), never stored.
     for schema in schemas(rt) {
@@ -44,6 +46,20 @@ pub fn apply(doc: &mut Value, ops: &[PatchOp], rt: &ResourceType) -> Result<(), 
     list_extensions(&mut work, rt);
     *doc = Value::Object(work);
     Ok(())
+}
+
+/// Prefixes the detail with the failing operation's index, so an IdP's log points at it.
+fn at_op(i: usize, e: ScimError) -> ScimError {
+    let prefix = |d: String| format!("Operations[{i}]: {d}");
+    match e {
+        ScimError::InvalidFilter(d) => ScimError::InvalidFilter(prefix(d)),
+        ScimError::Mutability(d) => ScimError::Mutability(prefix(d)),
+        ScimError::InvalidSyntax(d) => ScimError::InvalidSyntax(prefix(d)),
+        ScimError::InvalidPath(d) => ScimError::InvalidPath(prefix(d)),
+        ScimError::NoTarget(d) => ScimError::NoTarget(prefix(d)),
+        ScimError::InvalidValue(d) => ScimError::InvalidValue(prefix(d)),
+        other => other,
+    }
 }
 
 fn apply_op(
@@ -94,19 +110,19 @@ fn write_path(
     let (target, container) = resolve(path, rt)?;
     match (kind, value) {
         (OpKind::Remove, listed) => match holder(doc, container, false) {
-            Some(h) => write::remove(h, &target, listed.as_ref()),
+            Some(h) => remove(h, &target, listed.as_ref()),
             None => Ok(()),
         },
         (OpKind::Add, None | Some(Value::Null)) => {
             Err(ScimError::InvalidValue("add needs a value".into()))
         }
         (OpKind::Replace, None | Some(Value::Null)) => match holder(doc, container, false) {
-            Some(h) => write::remove(h, &target, None),
+            Some(h) => remove(h, &target, None),
             None => Ok(()),
         },
         (kind, Some(v)) => {
             let h = holder(doc, container, true).ok_or(ScimError::Internal)?;
-            write::write(h, &target, v, kind == OpKind::Add)?;
+            write(h, &target, v, kind == OpKind::Add)?;
             if let Some(urn) = container {
                 // Do not leave an empty extension object behind.
                 let empty = doc

@@ -10,7 +10,9 @@
 
 mod apply;
 mod members;
+mod remove;
 mod request;
+mod slots;
 mod write;
 
 use serde_json::Value;
@@ -61,5 +63,9 @@ pub enum MemberChange {
     Replace(Vec<Value>),
 }
 
+#[cfg(test)]
+mod member_tests;
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;

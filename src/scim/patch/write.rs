@@ -1,5 +1,5 @@
-//! The writes behind PATCH on one resolved target (RFC 7644 §3.5.2.1–3): add and replace on an
-//! attribute, a sub-attribute, or the elements a value filter selects, and remove.
+//! The add and replace writes behind PATCH on one resolved target (RFC 7644 §3.5.2.1 and
+//! §3.5.2.3): on an attribute, a sub-attribute, or the elements a value filter selects.
 //!
 //! Every value written goes through [`value::normalize`] for its attribute. Immutable values
 //! may be set when absent but not changed (RFC 7643 §7). Callers have already rejected
@@ -7,6 +7,10 @@
 
 use serde_json::{Map, Value};
 
+use super::{
+    remove::remove_attr,
+    slots::{prune, slot, take_ci},
+};
 use crate::scim::{
     error::ScimError,
     filter::{element_matches, get_ci, CompValue, CompareOp, Filter},
@@ -22,29 +26,6 @@ pub(super) struct Target<'p> {
     pub(super) sub: Option<&'static Attribute>,
     /// The value filter selecting elements of a multi-valued attribute.
     pub(super) filter: Option<&'p Filter>,
-}
-
-/// The key in `map` equal to `name` ignoring case, preferring the exact spelling.
-fn key_ci(map: &Map<String, Value>, name: &str) -> Option<String> {
-    if map.contains_key(name) {
-        return Some(name.to_owned());
-    }
-    map.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()
-}
-
-/// Removes `name` (any case) from `map`, returning its value.
-pub(super) fn take_ci(map: &mut Map<String, Value>, name: &str) -> Option<Value> {
-    let key = key_ci(map, name)?;
-    map.remove(&key)
-}
-
-/// The slot for `name` under its canonical spelling, moving a differently-cased key there.
-pub(super) fn slot<'m>(map: &'m mut Map<String, Value>, name: &str) -> &'m mut Value {
-    if !map.contains_key(name) {
-        let old = take_ci(map, name).unwrap_or(Value::Null);
-        map.insert(name.to_owned(), old);
-    }
-    map.entry(name.to_owned()).or_insert(Value::Null)
 }
 
 fn immutable_check(attr: &Attribute, old: Option<&Value>, new: &Value) -> Result<(), ScimError> {
@@ -261,107 +242,6 @@ fn write_attr(
             immutable_check(attr, Some(slot), &v)?;
             *slot = v;
         }
-    }
-    prune(holder, attr);
-    Ok(())
-}
-
-fn get_mut_ci<'m>(map: &'m mut Map<String, Value>, name: &str) -> Option<&'m mut Value> {
-    let key = key_ci(map, name)?;
-    map.get_mut(&key)
-}
-
-/// Drops an attribute left as null, an empty array or an empty object.
-fn prune(holder: &mut Map<String, Value>, attr: &Attribute) {
-    let empty = match get_ci_map(holder, attr.name) {
-        Some(Value::Array(a)) => a.is_empty(),
-        Some(Value::Object(m)) => m.is_empty(),
-        Some(Value::Null) => true,
-        _ => false,
-    };
-    if empty {
-        take_ci(holder, attr.name);
-    }
-}
-
-fn get_ci_map<'m>(map: &'m Map<String, Value>, name: &str) -> Option<&'m Value> {
-    map.get(&key_ci(map, name)?)
-}
-
-/// Two elements are the same member or value when their `value`s are equal.
-fn same_element(e: &Value, listed: &Value) -> bool {
-    match (get_ci(e, "value"), get_ci(listed, "value")) {
-        (Some(a), Some(b)) => a == b,
-        _ => e == listed,
-    }
-}
-
-/// Removes a whole attribute, or with a value list (Entra's legacy member removal) only the
-/// listed elements of a multi-valued one.
-fn remove_attr(
-    holder: &mut Map<String, Value>,
-    attr: &Attribute,
-    listed: Option<&Value>,
-) -> Result<(), ScimError> {
-    match listed {
-        Some(list) if attr.multi_valued && !list.is_null() => {
-            let listed = match value::normalize(attr, list.clone())? {
-                Value::Array(items) => items,
-                other => vec![other],
-            };
-            if let Some(Value::Array(items)) = get_mut_ci(holder, attr.name) {
-                items.retain(|e| !listed.iter().any(|l| same_element(e, l)));
-            }
-        }
-        _ if attr.required => {
-            return Err(ScimError::Mutability(format!(
-                "attribute '{}' is required and cannot be removed",
-                attr.name
-            )))
-        }
-        _ => {
-            take_ci(holder, attr.name);
-        }
-    }
-    prune(holder, attr);
-    Ok(())
-}
-
-/// `remove` at `t` (RFC 7644 §3.5.2.2); selecting nothing is not an error.
-pub(super) fn remove(
-    holder: &mut Map<String, Value>,
-    t: &Target<'_>,
-    listed: Option<&Value>,
-) -> Result<(), ScimError> {
-    let attr = t.attr;
-    if t.filter.is_none() && t.sub.is_none() {
-        return remove_attr(holder, attr, listed);
-    }
-    let Some(current) = get_mut_ci(holder, attr.name) else {
-        return Ok(());
-    };
-    match (t.filter, t.sub) {
-        (Some(filter), None) => {
-            if let Value::Array(items) = current {
-                items.retain(|e| !element_matches(filter, e, attr));
-            } else if element_matches(filter, current, attr) {
-                *current = Value::Null;
-            }
-        }
-        (filter, Some(sub)) => {
-            let elements: &mut [Value] = match current {
-                Value::Array(items) => items,
-                other => std::slice::from_mut(other),
-            };
-            for e in elements {
-                if filter.is_none_or(|f| element_matches(f, e, attr)) {
-                    if let Value::Object(m) = e {
-                        take_ci(m, sub.name);
-                    }
-                }
-            }
-        }
-        (None, None) => {}
     }
     prune(holder, attr);
     Ok(())

@@ -15,6 +15,11 @@ use scim_bridge::{
     store::StoreError,
 };
 
+/// JSON trees allocate a lot; mimalloc handles that far better than glibc malloc (see
+/// BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const EX_USAGE: u8 = 64;
 const EX_NOINPUT: u8 = 66;
 const EX_UNAVAILABLE: u8 = 69;

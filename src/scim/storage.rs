@@ -195,14 +195,18 @@ impl Directory {
     }
 
     async fn all(&self, set: &str) -> Result<Vec<String>, StoreError> {
+        // A small first page answers the common case (a user's few groups) cheaply; big sets
+        // (a large group's members) continue in large pages.
+        const FIRST: usize = 100;
         const PAGE: usize = 5_000;
         let mut out = Vec::new();
         loop {
+            let limit = if out.is_empty() { FIRST } else { PAGE };
             let batch = self
                 .store
-                .members(set, out.last().map(String::as_str), PAGE)
+                .members(set, out.last().map(String::as_str), limit)
                 .await?;
-            let done = batch.len() < PAGE;
+            let done = batch.len() < limit;
             out.extend(batch);
             if done {
                 return Ok(out);

@@ -40,15 +40,27 @@ impl Engine {
         projection: &Projection,
         ctx: &Ctx,
     ) -> Result<Resource, ScimError> {
-        let mut doc = loaded.stored.doc.clone();
+        self.render_owned(rt, loaded.clone(), projection, ctx).await
+    }
+
+    /// [`Engine::render`] for a resource the caller no longer needs (no document copy).
+    pub(super) async fn render_owned(
+        &self,
+        rt: &'static ResourceType,
+        mut loaded: Loaded,
+        projection: &Projection,
+        ctx: &Ctx,
+    ) -> Result<Resource, ScimError> {
+        let meta = self.meta(rt, &loaded, ctx);
+        let mut doc = loaded.stored.doc.take();
         if let Value::Object(map) = &mut doc {
             self.add_computed(rt, &loaded.id, map, projection, ctx)
                 .await?;
         }
-        let mut doc = with_meta(doc, &loaded.id, &self.meta(rt, loaded, ctx));
+        let mut doc = with_meta(doc, &loaded.id, &meta);
         projection.apply(&mut doc, rt);
         Ok(Resource {
-            id: loaded.id.clone(),
+            id: loaded.id,
             version: loaded.version,
             doc,
         })

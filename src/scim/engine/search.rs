@@ -138,8 +138,8 @@ impl Engine {
                 .map_err(store_error)?
         };
         let mut resources = Vec::with_capacity(loaded.len());
-        for l in &loaded {
-            resources.push(self.render(rt, l, projection, ctx).await?.doc);
+        for l in loaded {
+            resources.push(self.render_owned(rt, l, projection, ctx).await?.doc);
         }
         Ok(ListResponse {
             total_results: total,

@@ -67,14 +67,19 @@ pub fn with_meta(doc: Value, id: &str, meta: &Meta) -> Value {
         _ => Map::new(),
     };
     let mut out = Map::with_capacity(attrs.len() + 2);
-    out.insert(
-        "schemas".into(),
-        attrs.remove("schemas").unwrap_or(Value::Array(vec![])),
-    );
+    // One pass, keeping the attributes' order: `Map::remove` would swap the last attribute
+    // into the removed slot (serde_json's preserve_order semantics).
+    let schemas = attrs
+        .get_mut("schemas")
+        .map(Value::take)
+        .unwrap_or(Value::Array(vec![]));
+    out.insert("schemas".into(), schemas);
     out.insert("id".into(), Value::from(id));
-    attrs.remove("id");
-    attrs.remove("meta");
-    out.extend(attrs);
+    for (key, value) in attrs {
+        if !matches!(key.as_str(), "schemas" | "id" | "meta") {
+            out.insert(key, value);
+        }
+    }
     out.insert("meta".into(), meta_document(meta));
     Value::Object(out)
 }

@@ -28,6 +28,8 @@ use super::{check, Change, Committed, Record, StateStore, StoreError, StoreKey, 
 
 /// The database file name inside the data directory.
 const FILE_NAME: &str = "scim-bridge.redb";
+/// Batches up to this size are read on the calling task; larger ones on the blocking pool.
+const INLINE_READS: usize = 128;
 /// The redb page cache.
 const CACHE_BYTES: usize = 64 * 1024 * 1024;
 /// Capacity of the change feed; slow watchers lose the oldest notices.
@@ -97,6 +99,20 @@ impl EmbeddedStore {
     }
 
     /// Runs a read on the blocking pool inside a fresh read transaction.
+    /// Runs a short read (a point lookup: a few pages, microseconds from the page cache) on the
+    /// calling task; a hop to the blocking pool would cost more than the read.
+    fn read_now<T, F>(&self, what: &'static str, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&redb::ReadTransaction) -> Result<T, redb::Error>,
+    {
+        let txn = self
+            .db
+            .begin_read()
+            .map_err(|e| StoreError::unavailable(what, e))?;
+        f(&txn).map_err(|e| StoreError::unavailable(what, e))
+    }
+
+    /// Runs a long read (scans, large batches) on the blocking pool, off the async workers.
     async fn read<T, F>(&self, what: &'static str, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -154,12 +170,11 @@ impl StateStore for EmbeddedStore {
     async fn get(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
         check::name("space", &key.space)?;
         let key = key.clone();
-        self.read("reading a record", move |txn| {
+        self.read_now("reading a record", move |txn| {
             let t = txn.open_table(RECORDS)?;
             Ok(t.get((key.space.as_str(), key.id.as_str()))?
                 .map(|g| record(g.value())))
         })
-        .await
     }
 
     async fn get_many(
@@ -168,17 +183,22 @@ impl StateStore for EmbeddedStore {
         ids: &[String],
     ) -> Result<Vec<Option<Record>>, StoreError> {
         check::name("space", space)?;
-        let (space, ids) = (space.to_owned(), ids.to_vec());
-        self.read("reading records", move |txn| {
+        fn read_all(
+            txn: &redb::ReadTransaction,
+            space: &str,
+            ids: &[String],
+        ) -> Result<Vec<Option<Record>>, redb::Error> {
             let t = txn.open_table(RECORDS)?;
             ids.iter()
-                .map(|id| {
-                    Ok(t.get((space.as_str(), id.as_str()))?
-                        .map(|g| record(g.value())))
-                })
+                .map(|id| Ok(t.get((space, id.as_str()))?.map(|g| record(g.value()))))
                 .collect()
-        })
-        .await
+        }
+        if ids.len() <= INLINE_READS {
+            return self.read_now("reading records", |txn| read_all(txn, space, ids));
+        }
+        let (space, ids) = (space.to_owned(), ids.to_vec());
+        self.read("reading records", move |txn| read_all(txn, &space, &ids))
+            .await
     }
 
     async fn list(
@@ -236,25 +256,23 @@ impl StateStore for EmbeddedStore {
     async fn count(&self, space: &str) -> Result<usize, StoreError> {
         check::name("space", space)?;
         let space = space.to_owned();
-        self.read("counting records", move |txn| {
+        self.read_now("counting records", move |txn| {
             let n = txn
                 .open_table(RECORD_COUNTS)?
                 .get(space.as_str())?
                 .map_or(0, |g| g.value());
             Ok(usize::try_from(n).unwrap_or(usize::MAX))
         })
-        .await
     }
 
     async fn lookup(&self, index: &str, term: &str) -> Result<Option<String>, StoreError> {
         check::name("index", index)?;
         let (index, term) = (index.to_owned(), term.to_owned());
-        self.read("looking up a unique term", move |txn| {
+        self.read_now("looking up a unique term", move |txn| {
             let t = txn.open_table(UNIQUE)?;
             Ok(t.get((index.as_str(), term.as_str()))?
                 .map(|g| g.value().to_owned()))
         })
-        .await
     }
 
     async fn members(
@@ -265,7 +283,7 @@ impl StateStore for EmbeddedStore {
     ) -> Result<Vec<String>, StoreError> {
         check::name("set", set)?;
         let (set, after) = (set.to_owned(), after.map(str::to_owned));
-        self.read("listing set members", move |txn| {
+        let scan = move |txn: &redb::ReadTransaction| {
             let t = txn.open_table(SETS)?;
             let mut out = Vec::new();
             for entry in t.range((set.as_str(), after.as_deref().unwrap_or(""))..)? {
@@ -284,33 +302,34 @@ impl StateStore for EmbeddedStore {
                 out.push(member.to_owned());
             }
             Ok(out)
-        })
-        .await
+        };
+        if limit <= INLINE_READS {
+            return self.read_now("listing set members", scan);
+        }
+        self.read("listing set members", scan).await
     }
 
     async fn is_member(&self, set: &str, member: &str) -> Result<bool, StoreError> {
         check::name("set", set)?;
         let (set, member) = (set.to_owned(), member.to_owned());
-        self.read("checking set membership", move |txn| {
+        self.read_now("checking set membership", move |txn| {
             Ok(txn
                 .open_table(SETS)?
                 .get((set.as_str(), member.as_str()))?
                 .is_some())
         })
-        .await
     }
 
     async fn set_len(&self, set: &str) -> Result<usize, StoreError> {
         check::name("set", set)?;
         let set = set.to_owned();
-        self.read("counting set members", move |txn| {
+        self.read_now("counting set members", move |txn| {
             let n = txn
                 .open_table(SET_LENS)?
                 .get(set.as_str())?
                 .map_or(0, |g| g.value());
             Ok(usize::try_from(n).unwrap_or(usize::MAX))
         })
-        .await
     }
 
     async fn write(&self, batch: WriteBatch) -> Result<Committed, StoreError> {
@@ -355,7 +374,7 @@ impl StateStore for EmbeddedStore {
     async fn lease_holder(&self, name: &str) -> Result<Option<String>, StoreError> {
         check::name("lease", name)?;
         let name = name.to_owned();
-        self.read("reading a lease", move |txn| {
+        self.read_now("reading a lease", move |txn| {
             let t = txn.open_table(LEASES)?;
             let now = now_ms();
             Ok(t.get(name.as_str())?.and_then(|g| {
@@ -363,7 +382,6 @@ impl StateStore for EmbeddedStore {
                 (expires > now).then(|| holder.to_owned())
             }))
         })
-        .await
     }
 
     fn watch(&self) -> broadcast::Receiver<Change> {

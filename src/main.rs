@@ -97,7 +97,13 @@ fn serve(settings: config::Settings) -> ExitCode {
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "scim-bridge stopped");
             eprintln!("scim-bridge: {e:#}");
-            let code = if e.chain().any(|c| c.is::<SessionError>()) {
+            let tls_config = e.chain().any(|c| {
+                c.downcast_ref::<scim_bridge::tls::TlsError>()
+                    .is_some_and(|t| t.is_config())
+            });
+            let code = if tls_config {
+                EX_USAGE
+            } else if e.chain().any(|c| c.is::<SessionError>()) {
                 EX_NOINPUT
             } else if e.chain().any(|c| c.is::<StoreError>()) {
                 EX_UNAVAILABLE

@@ -9,6 +9,7 @@
 
 mod parse;
 pub mod raw;
+mod tls;
 
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 
@@ -168,6 +169,65 @@ pub struct Settings {
     pub max_connections: usize,
     /// The limit on one store call.
     pub store_timeout: Duration,
+    /// The HTTPS listener and its certificate, when `OP_TLS_DOMAIN` is set.
+    pub tls: Option<TlsSettings>,
+}
+
+/// The default HTTPS port.
+pub const DEFAULT_HTTPS_PORT: u16 = 443;
+/// Let's Encrypt's production directory (the default).
+pub const LETS_ENCRYPT_PRODUCTION: &str = "https://acme-v02.api.letsencrypt.org/directory";
+/// Let's Encrypt's staging directory (`OP_ACME_STAGING=1`).
+pub const LETS_ENCRYPT_STAGING: &str = "https://acme-staging-v02.api.letsencrypt.org/directory";
+
+/// The HTTPS listener's settings.
+#[derive(Clone, Debug)]
+pub struct TlsSettings {
+    /// The one DNS name served (lower-case).
+    pub domain: String,
+    /// The HTTPS port.
+    pub https_port: u16,
+    /// The limit on one TLS handshake.
+    pub handshake_timeout: Duration,
+    /// Where the certificate comes from.
+    pub source: CertSource,
+}
+
+/// Where the certificate comes from.
+#[derive(Clone, Debug)]
+pub enum CertSource {
+    /// Obtained and renewed through ACME (TLS-ALPN-01).
+    Acme(AcmeSettings),
+    /// Self-managed PEM files, reloaded when they change.
+    Files {
+        /// `OP_TLS_CERT_FILE`: the full chain, leaf first.
+        cert: PathBuf,
+        /// `OP_TLS_KEY_FILE`: the private key.
+        key: PathBuf,
+    },
+}
+
+/// How to reach the ACME CA.
+#[derive(Clone, Debug)]
+pub struct AcmeSettings {
+    /// The directory URL.
+    pub directory_url: String,
+    /// Extra roots for the CA's own HTTPS (`OP_ACME_CA_ROOTS`), already read.
+    pub ca_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// The account contact address, if any.
+    pub email: Option<String>,
+    /// External Account Binding: key id and the decoded HMAC key.
+    pub eab: Option<(String, SecretBytes)>,
+}
+
+/// Secret bytes whose `Debug` output is redacted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretBytes(pub Vec<u8>);
+
+impl std::fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretBytes(<redacted>)")
+    }
 }
 
 /// Builds [`Settings`] from the config file's text (if any) and an environment lookup.
@@ -225,6 +285,27 @@ pub fn describe(settings: &Settings) -> Vec<(&'static str, String)> {
     lines.push(("request_timeout", format!("{:?}", settings.request_timeout)));
     lines.push(("max_body_bytes", settings.max_body_bytes.to_string()));
     lines.push(("max_connections", settings.max_connections.to_string()));
+    match &settings.tls {
+        None => lines.push(("tls", "off".into())),
+        Some(tls) => {
+            lines.push(("tls_domain", tls.domain.clone()));
+            lines.push(("https_port", tls.https_port.to_string()));
+            match &tls.source {
+                CertSource::Files { cert, key } => {
+                    lines.push(("tls_cert_file", cert.display().to_string()));
+                    lines.push(("tls_key_file", key.display().to_string()));
+                }
+                CertSource::Acme(acme) => {
+                    lines.push(("acme_directory_url", acme.directory_url.clone()));
+                    lines.push(("acme_ca_roots", format!("{} extra", acme.ca_roots.len())));
+                    lines.push((
+                        "acme_eab_kid",
+                        acme.eab.as_ref().map_or("none".into(), |(k, _)| k.clone()),
+                    ));
+                }
+            }
+        }
+    }
     lines
 }
 

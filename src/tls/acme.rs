@@ -1,0 +1,332 @@
+//! One ACME order (RFC 8555 §7.4) answered by TLS-ALPN-01 (RFC 8737), through instant-acme.
+//!
+//! Owns: the ACME client's own HTTPS (system roots plus `OP_ACME_CA_ROOTS`, every certificate
+//! of the bundle), account creation or restoration (with External Account Binding, §7.3.4),
+//! the challenge certificate (rcgen, P-256, critical id-pe-acmeIdentifier holding the SHA-256
+//! of the key authorization, RFC 8737 §3), and finalisation with a fresh P-256 key.
+//! A time limit bounds every step. Must not know about storage, scheduling or HTTP routing.
+
+use std::{sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use hyper_util::{client::legacy::connect::HttpConnector, rt::TokioExecutor};
+use instant_acme::{
+    Account, AccountCredentials, AuthorizationStatus, BodyWrapper, CertificateIdentifier,
+    ChallengeType, ExternalAccountKey, HttpClient, Identifier, NewAccount, NewOrder, OrderStatus,
+    RetryPolicy,
+};
+use rcgen::{CertificateParams, CustomExtension, KeyPair, PKCS_ECDSA_P256_SHA256};
+use rustls::{
+    crypto::ring::default_provider,
+    pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer},
+    sign::CertifiedKey,
+};
+
+use super::resolver::CertResolver;
+
+/// The limit on one ACME request (directory, account, order, challenge, finalize, download).
+const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long to wait for validation and for issuance.
+const POLL: RetryPolicy = RetryPolicy::new()
+    .initial_delay(Duration::from_millis(200))
+    .backoff(1.5)
+    .timeout(Duration::from_secs(90));
+
+/// What can go wrong talking to the CA.
+#[derive(Debug, thiserror::Error)]
+pub enum AcmeError {
+    /// A request failed (network, TLS, or a problem document from the CA).
+    #[error("ACME {step} failed")]
+    Request {
+        /// The step (`account`, `new order`, `authorization`, `challenge`, `finalize`, ...).
+        step: &'static str,
+        /// instant-acme's error, with the CA's problem document when there is one.
+        #[source]
+        source: instant_acme::Error,
+    },
+    /// A step did not finish within its time limit (a silent CA).
+    #[error("ACME {step} timed out")]
+    Timeout {
+        /// The step.
+        step: &'static str,
+    },
+    /// The CA refused the authorization or order.
+    #[error("ACME order for {domain} became {status}: {detail}")]
+    Invalid {
+        /// The domain.
+        domain: String,
+        /// The final status.
+        status: String,
+        /// The CA's explanation, when it gave one.
+        detail: String,
+    },
+    /// The CA offered no TLS-ALPN-01 challenge.
+    #[error("the CA offered no tls-alpn-01 challenge for {domain}")]
+    NoTlsAlpnChallenge {
+        /// The domain.
+        domain: String,
+    },
+    /// Making the challenge certificate failed.
+    #[error("building the tls-alpn-01 certificate failed")]
+    ChallengeCert(#[source] rcgen::Error),
+    /// rustls refused the challenge certificate or key.
+    #[error("loading the tls-alpn-01 certificate failed")]
+    ChallengeKey(#[source] rustls::Error),
+    /// Building the HTTPS client for the CA failed.
+    #[error("building the ACME HTTPS client failed: {0}")]
+    Client(String),
+}
+
+impl AcmeError {
+    /// True when the CA said we are rate limited (RFC 8555 §6.7 `rateLimited`).
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(self, AcmeError::Request { source: instant_acme::Error::Api(p), .. }
+            if p.r#type.as_deref().is_some_and(|t| t.ends_with(":rateLimited")))
+    }
+}
+
+async fn step<T>(
+    name: &'static str,
+    fut: impl std::future::Future<Output = Result<T, instant_acme::Error>>,
+) -> Result<T, AcmeError> {
+    match tokio::time::timeout(STEP_TIMEOUT, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(source)) => Err(AcmeError::Request { step: name, source }),
+        Err(_) => Err(AcmeError::Timeout { step: name }),
+    }
+}
+
+/// How to reach and register with the CA.
+#[derive(Clone)]
+pub struct AcmeConfig {
+    /// The directory URL.
+    pub directory_url: String,
+    /// The account contact, as an e-mail address (without `mailto:`).
+    pub email: Option<String>,
+    /// External Account Binding: key id and HMAC key bytes.
+    pub eab: Option<(String, Vec<u8>)>,
+    /// Roots trusted for the CA's HTTPS besides the system's.
+    pub extra_roots: Vec<CertificateDer<'static>>,
+}
+
+impl std::fmt::Debug for AcmeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AcmeConfig")
+            .field("directory_url", &self.directory_url)
+            .field("email", &self.email)
+            .field("eab", &self.eab.as_ref().map(|(kid, _)| kid))
+            .field("extra_roots", &self.extra_roots.len())
+            .finish()
+    }
+}
+
+impl AcmeConfig {
+    /// An HTTPS client trusting the system roots plus every certificate of `extra_roots`
+    /// (instant-acme's `builder_with_root` would trust only the first one).
+    fn http_client(&self) -> Result<Box<dyn HttpClient>, AcmeError> {
+        let mut roots = rustls::RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        roots.add_parsable_certificates(native.certs);
+        for root in &self.extra_roots {
+            roots
+                .add(root.clone())
+                .map_err(|e| AcmeError::Client(format!("a CA root was refused: {e}")))?;
+        }
+        if roots.is_empty() {
+            return Err(AcmeError::Client(
+                "no trusted roots (install ca-certificates or set OP_ACME_CA_ROOTS)".into(),
+            ));
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| AcmeError::Client(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(Duration::from_secs(10)));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_only()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let client: hyper_util::client::legacy::Client<_, BodyWrapper<Bytes>> =
+            hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(https);
+        Ok(Box::new(client))
+    }
+
+    /// Restores the stored account, or registers a new one (returning its credentials to keep).
+    pub async fn account(
+        &self,
+        stored: Option<AccountCredentials>,
+    ) -> Result<(Account, Option<AccountCredentials>), AcmeError> {
+        let builder = Account::builder_with_http(self.http_client()?);
+        if let Some(creds) = stored {
+            let account = step("account restore", builder.from_credentials(creds)).await?;
+            return Ok((account, None));
+        }
+        let contact = self.email.as_ref().map(|e| format!("mailto:{e}"));
+        let contact: Vec<&str> = contact.iter().map(String::as_str).collect();
+        let eab = self
+            .eab
+            .as_ref()
+            .map(|(kid, key)| ExternalAccountKey::new(kid.clone(), key));
+        let new = NewAccount {
+            contact: &contact,
+            terms_of_service_agreed: true,
+            only_return_existing: false,
+        };
+        let (account, creds) = step(
+            "account registration",
+            builder.create(&new, self.directory_url.clone(), eab.as_ref()),
+        )
+        .await?;
+        Ok((account, Some(creds)))
+    }
+}
+
+/// The TLS-ALPN-01 certificate for `domain` carrying `digest` (RFC 8737 §3).
+pub fn challenge_cert(domain: &str, digest: &[u8; 32]) -> Result<Arc<CertifiedKey>, AcmeError> {
+    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(AcmeError::ChallengeCert)?;
+    let mut params =
+        CertificateParams::new(vec![domain.to_owned()]).map_err(AcmeError::ChallengeCert)?;
+    params.custom_extensions = vec![CustomExtension::new_acme_identifier(digest)];
+    let cert = params.self_signed(&key).map_err(AcmeError::ChallengeCert)?;
+    let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    // Not `CertifiedKey::from_der`: its key check parses the certificate with webpki, which
+    // refuses the critical acmeIdentifier extension that validation requires.
+    let signing = default_provider()
+        .key_provider
+        .load_private_key(der)
+        .map_err(AcmeError::ChallengeKey)?;
+    Ok(Arc::new(CertifiedKey::new(
+        vec![cert.der().clone()],
+        signing,
+    )))
+}
+
+/// A freshly issued certificate.
+pub struct Issued {
+    /// The chain, leaf first, PEM.
+    pub chain_pem: String,
+    /// The leaf's PKCS#8 private key, PEM. Secret.
+    pub key_pem: String,
+    /// How many challenges the CA validated for this order (authorizations reused count 0).
+    pub validations: u32,
+}
+
+/// Places one order for `domain` and answers its challenges through `resolver`.
+///
+/// `replaces` names the certificate being renewed (RFC 9773 §5), only when the CA offers ARI.
+/// The challenge certificate is removed from the resolver whatever the outcome.
+pub async fn order(
+    account: &Account,
+    domain: &str,
+    resolver: &CertResolver,
+    replaces: Option<CertificateIdentifier<'static>>,
+) -> Result<Issued, AcmeError> {
+    let result = order_inner(account, domain, resolver, replaces).await;
+    resolver.clear_challenge(domain);
+    result
+}
+
+async fn order_inner(
+    account: &Account,
+    domain: &str,
+    resolver: &CertResolver,
+    replaces: Option<CertificateIdentifier<'static>>,
+) -> Result<Issued, AcmeError> {
+    let ids = [Identifier::Dns(domain.to_owned())];
+    let mut new = NewOrder::new(&ids);
+    if let Some(id) = replaces {
+        new = new.replaces(id);
+    }
+    let mut order = step("new order", account.new_order(&new)).await?;
+    let mut validations = 0;
+    {
+        let mut authzs = order.authorizations();
+        while let Some(authz) = tokio::time::timeout(STEP_TIMEOUT, authzs.next())
+            .await
+            .map_err(|_| AcmeError::Timeout {
+                step: "authorization",
+            })?
+        {
+            let mut authz = authz.map_err(|source| AcmeError::Request {
+                step: "authorization",
+                source,
+            })?;
+            match authz.status {
+                AuthorizationStatus::Valid => continue,
+                AuthorizationStatus::Pending => {}
+                other => {
+                    return Err(AcmeError::Invalid {
+                        domain: domain.to_owned(),
+                        status: format!("{other:?}"),
+                        detail: "authorization not pending".into(),
+                    })
+                }
+            }
+            let mut challenge = authz.challenge(ChallengeType::TlsAlpn01).ok_or_else(|| {
+                AcmeError::NoTlsAlpnChallenge {
+                    domain: domain.to_owned(),
+                }
+            })?;
+            let digest: [u8; 32] = challenge
+                .key_authorization()
+                .digest()
+                .as_ref()
+                .try_into()
+                .expect("a key authorization digest is SHA-256 (32 bytes)");
+            // Publish before set_ready: the CA may dial in at once.
+            resolver.set_challenge(domain, challenge_cert(domain, &digest)?);
+            step("challenge", challenge.set_ready()).await?;
+            validations += 1;
+        }
+    }
+    let status = step("validation", order.poll_ready(&POLL)).await?;
+    if status != OrderStatus::Ready {
+        let detail = order
+            .state()
+            .error
+            .as_ref()
+            .map_or_else(|| "no detail from the CA".to_owned(), |p| p.to_string());
+        return Err(AcmeError::Invalid {
+            domain: domain.to_owned(),
+            status: format!("{status:?}"),
+            detail,
+        });
+    }
+    resolver.clear_challenge(domain);
+    let key_pem = step("finalize", order.finalize()).await?;
+    let chain_pem = step("certificate download", order.poll_certificate(&POLL)).await?;
+    Ok(Issued {
+        chain_pem,
+        key_pem,
+        validations,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_challenge_cert_carries_a_critical_acme_identifier() {
+        let digest = [7u8; 32];
+        let key = challenge_cert("a.test", &digest).unwrap();
+        let der = key.cert[0].as_ref();
+        let (_, cert) = x509_parser::parse_x509_certificate(der).unwrap();
+        let ext = cert
+            .extensions()
+            .iter()
+            .find(|e| e.oid.to_id_string() == "1.3.6.1.5.5.7.1.31")
+            .expect("id-pe-acmeIdentifier present");
+        assert!(ext.critical);
+        // An OCTET STRING of 32 bytes: 0x04 0x20 ‖ digest.
+        assert_eq!(&ext.value[..2], &[0x04, 0x20]);
+        assert_eq!(&ext.value[2..], &digest);
+        let meta = crate::tls::pem::CertMeta::read(&key.cert[0]).unwrap();
+        assert!(meta.covers("a.test"));
+    }
+}

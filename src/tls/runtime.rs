@@ -1,0 +1,107 @@
+//! Builds the certificate side of the HTTPS edge from settings: the resolver, the status read by
+//! `/health`, and the one background task (ACME manager or PEM file watcher).
+//!
+//! Start-up order matters: self-managed files are loaded (and refused with an error naming the
+//! file) and a stored ACME certificate is published before the listener binds, so a restart
+//! serves at once. Must not know about the listener or HTTP.
+
+use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
+
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    acme::AcmeConfig, files::CertFiles, status_handle, storage::CertStorage, CertManager,
+    CertResolver, StatusHandle, TlsError,
+};
+use crate::{
+    config::{CertSource, TlsSettings},
+    metrics::Metrics,
+    session::EncryptionKey,
+    store::SharedStore,
+};
+
+/// How often self-managed files are checked for changes.
+pub const FILE_CHECK_EVERY: Duration = Duration::from_secs(5);
+
+type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The certificate side, ready to serve.
+pub struct TlsRuntime {
+    /// The resolver the handshake reads.
+    pub resolver: Arc<CertResolver>,
+    /// What `/health` reports.
+    pub status: StatusHandle,
+    task: Box<dyn FnOnce(CancellationToken) -> Task + Send>,
+}
+
+impl TlsRuntime {
+    /// Prepares certificates for `settings`; errors on unusable self-managed files.
+    pub async fn prepare(
+        settings: &TlsSettings,
+        store: SharedStore,
+        key: EncryptionKey,
+        metrics: Metrics,
+        store_timeout: Duration,
+    ) -> Result<Self, TlsError> {
+        super::install_crypto_provider();
+        let resolver = Arc::new(CertResolver::new(&settings.domain));
+        match &settings.source {
+            CertSource::Files {
+                cert,
+                key: key_file,
+            } => {
+                let status = status_handle(&settings.domain, "files");
+                let files = CertFiles {
+                    cert: cert.clone(),
+                    key: key_file.clone(),
+                    domain: settings.domain.clone(),
+                };
+                let fingerprint = files.publish_initial(&resolver, &status, &metrics)?;
+                let (r, s) = (Arc::clone(&resolver), Arc::clone(&status));
+                Ok(Self {
+                    resolver,
+                    status,
+                    task: Box::new(move |cancel| {
+                        Box::pin(files.watch(fingerprint, FILE_CHECK_EVERY, r, s, metrics, cancel))
+                    }),
+                })
+            }
+            CertSource::Acme(acme) => {
+                let status = status_handle(&settings.domain, "acme");
+                let storage = CertStorage::new(
+                    Arc::clone(&store),
+                    key,
+                    &acme.directory_url,
+                    &settings.domain,
+                );
+                let config = AcmeConfig {
+                    directory_url: acme.directory_url.clone(),
+                    email: acme.email.clone(),
+                    eab: acme.eab.as_ref().map(|(kid, k)| (kid.clone(), k.0.clone())),
+                    extra_roots: acme.ca_roots.clone(),
+                };
+                let manager = CertManager::new(
+                    Arc::clone(&resolver),
+                    storage,
+                    config,
+                    store,
+                    Arc::clone(&status),
+                    metrics,
+                    store_timeout,
+                );
+                let primed = manager.start().await;
+                Ok(Self {
+                    resolver,
+                    status,
+                    task: Box::new(move |cancel| Box::pin(primed.run(cancel))),
+                })
+            }
+        }
+    }
+
+    /// The background task (renewal or file reload); stops when `cancel` fires.
+    pub fn task(self, cancel: CancellationToken) -> (Arc<CertResolver>, StatusHandle, Task) {
+        let task = (self.task)(cancel);
+        (self.resolver, self.status, task)
+    }
+}

@@ -9,3 +9,4 @@ mod lifecycle;
 mod redis_backend;
 mod serve;
 mod store;
+mod tls;

@@ -22,7 +22,14 @@ use rustls::{
     sign::CertifiedKey,
 };
 
-use super::resolver::CertResolver;
+/// Makes TLS-ALPN-01 answers available to the CA's validation connections.
+#[async_trait::async_trait]
+pub trait ChallengeResponder: Send + Sync {
+    /// Serves the challenge certificate for `digest` on `domain` from now on.
+    async fn publish(&self, domain: &str, digest: &[u8; 32]) -> Result<(), AcmeError>;
+    /// Stops serving it.
+    async fn withdraw(&self, domain: &str);
+}
 
 /// The limit on one ACME request (directory, account, order, challenge, finalize, download).
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -216,25 +223,25 @@ pub struct Issued {
     pub validations: u32,
 }
 
-/// Places one order for `domain` and answers its challenges through `resolver`.
+/// Places one order for `domain` and answers its challenges through `responder`.
 ///
 /// `replaces` names the certificate being renewed (RFC 9773 §5), only when the CA offers ARI.
-/// The challenge certificate is removed from the resolver whatever the outcome.
+/// The challenge is withdrawn whatever the outcome.
 pub async fn order(
     account: &Account,
     domain: &str,
-    resolver: &CertResolver,
+    responder: &dyn ChallengeResponder,
     replaces: Option<CertificateIdentifier<'static>>,
 ) -> Result<Issued, AcmeError> {
-    let result = order_inner(account, domain, resolver, replaces).await;
-    resolver.clear_challenge(domain);
+    let result = order_inner(account, domain, responder, replaces).await;
+    responder.withdraw(domain).await;
     result
 }
 
 async fn order_inner(
     account: &Account,
     domain: &str,
-    resolver: &CertResolver,
+    responder: &dyn ChallengeResponder,
     replaces: Option<CertificateIdentifier<'static>>,
 ) -> Result<Issued, AcmeError> {
     let ids = [Identifier::Dns(domain.to_owned())];
@@ -279,7 +286,7 @@ async fn order_inner(
                 .try_into()
                 .expect("a key authorization digest is SHA-256 (32 bytes)");
             // Publish before set_ready: the CA may dial in at once.
-            resolver.set_challenge(domain, challenge_cert(domain, &digest)?);
+            responder.publish(domain, &digest).await?;
             step("challenge", challenge.set_ready()).await?;
             validations += 1;
         }
@@ -297,7 +304,7 @@ async fn order_inner(
             detail,
         });
     }
-    resolver.clear_challenge(domain);
+    responder.withdraw(domain).await;
     let key_pem = step("finalize", order.finalize()).await?;
     let chain_pem = step("certificate download", order.poll_certificate(&POLL)).await?;
     Ok(Issued {

@@ -11,7 +11,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use instant_acme::{Account, CertificateIdentifier};
+use instant_acme::Account;
 use rand::Rng;
 use rustls::pki_types::CertificateDer;
 use time::OffsetDateTime;
@@ -19,7 +19,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    acme::{self, AcmeConfig, AcmeError},
+    acme::AcmeConfig,
     files::publish,
     pem::{self, CertMeta},
     schedule,
@@ -27,6 +27,10 @@ use super::{
     CertResolver, CertStatus, StatusHandle, TlsError,
 };
 use crate::{metrics::Metrics, store::SharedStore};
+
+mod account;
+mod challenge;
+mod order;
 
 /// The longest sleep between two looks at the store.
 pub const RELOAD_EVERY: Duration = Duration::from_secs(60);
@@ -36,8 +40,6 @@ const ORDER_TIMEOUT: Duration = Duration::from_secs(180);
 const LEASE_TTL: Duration = Duration::from_secs(240);
 /// How soon to look again while another replica holds the lease.
 const LEASE_BUSY_RETRY: Duration = Duration::from_secs(15);
-/// The least wait after the CA said we are rate limited.
-const RATE_LIMIT_WAIT: Duration = Duration::from_secs(900);
 
 /// Formats an error with its causes (`a: b: c`); never contains secrets by construction.
 pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
@@ -158,6 +160,7 @@ impl CertManager {
     async fn run(self, mut st: State, cancel: CancellationToken) {
         let mut changes = Some(self.store.watch());
         let cert_key = self.storage.cert_key();
+        let challenge_key = self.storage.challenge_key();
         self.plan(&mut st).await;
         loop {
             let now = OffsetDateTime::now_utc();
@@ -173,6 +176,10 @@ impl CertManager {
                 _ = tokio::time::sleep(sleep) => {}
                 change = async { changes.as_mut().expect("guarded by the if").recv().await }, if changes.is_some() => {
                     match change {
+                        Ok(c) if c.key == challenge_key => {
+                            self.sync_challenge().await;
+                            continue;
+                        }
                         Ok(c) if c.key != cert_key => continue,
                         Ok(_) | Err(RecvError::Lagged(_)) => {}
                         Err(RecvError::Closed) => { changes = None; continue; }
@@ -258,72 +265,6 @@ impl CertManager {
         tracing::info!(acme.domain = %self.domain, next_renewal = %at, "renewal planned");
     }
 
-    /// The ARI renewal time (RFC 9773 §4.2), when the CA offers `renewalInfo`.
-    async fn ari(&self, st: &mut State, leaf: &CertificateDer<'static>) -> Option<OffsetDateTime> {
-        if st.ari_supported == Some(false) {
-            return None;
-        }
-        let account = match self.account(st, false).await {
-            Ok(Some(a)) => a,
-            _ => return None,
-        };
-        let id = CertificateIdentifier::try_from(leaf).ok()?;
-        match tokio::time::timeout(Duration::from_secs(30), account.renewal_info(&id)).await {
-            Ok(Ok((info, retry))) => {
-                st.ari_supported = Some(true);
-                let retry = retry.clamp(Duration::from_secs(60), Duration::from_secs(6 * 3600));
-                st.ari_recheck = Some(tokio::time::Instant::now() + retry);
-                let w = info.suggested_window;
-                Some(schedule::ari_time(w.start, w.end, rand::thread_rng().gen()))
-            }
-            Ok(Err(instant_acme::Error::Unsupported(_))) => {
-                tracing::debug!(acme.domain = %self.domain, "the CA offers no renewal information; using our own schedule");
-                st.ari_supported = Some(false);
-                st.ari_recheck = None;
-                None
-            }
-            Ok(Err(e)) => {
-                tracing::debug!(error = %chain(&e), "renewal information unavailable");
-                st.ari_recheck = Some(tokio::time::Instant::now() + Duration::from_secs(3600));
-                None
-            }
-            Err(_) => None,
-        }
-    }
-
-    /// The account: cached, restored from the store, or (when `create`) registered.
-    async fn account(&self, st: &mut State, create: bool) -> Result<Option<Account>, TlsError> {
-        if let Some(a) = &st.account {
-            return Ok(Some(a.clone()));
-        }
-        let stored = match self
-            .bounded("loading the account", self.storage.load_account())
-            .await
-        {
-            Ok(s) => s,
-            Err(TlsError::Seal(_)) | Err(TlsError::Corrupt { .. }) => {
-                tracing::warn!("stored ACME account cannot be opened (session key changed?); registering a new one");
-                None
-            }
-            Err(e) => return Err(e),
-        };
-        if stored.is_none() && !create {
-            return Ok(None);
-        }
-        let (account, created) = self.acme.account(stored).await?;
-        if let Some(creds) = created {
-            tracing::info!(acme.domain = %self.domain, "registered an ACME account");
-            if let Err(e) = self
-                .bounded("saving the account", self.storage.save_account(&creds))
-                .await
-            {
-                tracing::warn!(error = %chain(&e), "ACME account not stored; a restart registers another");
-            }
-        }
-        st.account = Some(account.clone());
-        Ok(Some(account))
-    }
-
     async fn persist_unsaved(&self, st: &mut State) {
         let Some(cert) = st.unsaved.take() else {
             return;
@@ -338,124 +279,5 @@ impl CertManager {
                 st.unsaved = Some(cert);
             }
         }
-    }
-
-    /// Takes the lease and orders, unless another replica is at it or has just finished.
-    async fn attempt(&self, st: &mut State) {
-        let lease = self.storage.lease_name();
-        let taken = tokio::time::timeout(
-            self.store_timeout,
-            self.store.acquire_lease(&lease, &self.holder, LEASE_TTL),
-        )
-        .await;
-        match taken {
-            Ok(Ok(true)) => {}
-            Ok(Ok(false)) => {
-                tracing::debug!(acme.domain = %self.domain, "another replica is ordering");
-                st.next = OffsetDateTime::now_utc() + LEASE_BUSY_RETRY;
-                return;
-            }
-            Ok(Err(e)) => return self.failed(st, &TlsError::Store(e)).await,
-            Err(_) => {
-                return self
-                    .failed(
-                        st,
-                        &TlsError::Store(crate::store::StoreError::Timeout {
-                            context: "taking the order lease".into(),
-                        }),
-                    )
-                    .await
-            }
-        }
-        // Another replica may have stored a fresh certificate just before we got the lease.
-        if self.refresh(st).await {
-            self.plan(st).await;
-        }
-        if OffsetDateTime::now_utc() >= st.next {
-            match self.order(st).await {
-                Ok(()) => self.plan(st).await,
-                Err(e) => self.failed(st, &e).await,
-            }
-        }
-        let _ = tokio::time::timeout(
-            self.store_timeout,
-            self.store.release_lease(&lease, &self.holder),
-        )
-        .await;
-    }
-
-    async fn order(&self, st: &mut State) -> Result<(), TlsError> {
-        let started = std::time::Instant::now();
-        let account = self
-            .account(st, true)
-            .await?
-            .expect("create=true always yields an account");
-        let replaces = match (&st.current, st.ari_supported) {
-            (Some((_, leaf)), Some(true)) => CertificateIdentifier::try_from(leaf)
-                .ok()
-                .map(|i| i.into_owned()),
-            _ => None,
-        };
-        tracing::info!(acme.domain = %self.domain, directory = %self.acme.directory_url, "ordering a certificate");
-        let issued = tokio::time::timeout(
-            ORDER_TIMEOUT,
-            acme::order(&account, &self.domain, &self.resolver, replaces),
-        )
-        .await
-        .map_err(|_| AcmeError::Timeout { step: "order" })??;
-        for _ in 0..issued.validations {
-            self.metrics.acme_challenge("valid");
-        }
-        let loaded = pem::load_pem(
-            issued.chain_pem.as_bytes(),
-            issued.key_pem.as_bytes(),
-            &self.domain,
-        )
-        .map_err(|source| TlsError::Certificate {
-            domain: self.domain.clone(),
-            source,
-        })?;
-        publish(&loaded, &self.resolver, &self.status, &self.metrics, None);
-        self.metrics.acme_order("issued");
-        tracing::info!(acme.domain = %self.domain, not_after = %loaded.meta.not_after, took_ms = started.elapsed().as_millis() as u64, "certificate issued and served");
-        st.current = Some((loaded.meta, loaded.key.cert[0].clone()));
-        st.failures = 0;
-        st.unsaved = Some(StoredCert {
-            chain_pem: issued.chain_pem,
-            key_pem: issued.key_pem,
-        });
-        self.persist_unsaved(st).await;
-        Ok(())
-    }
-
-    async fn failed(&self, st: &mut State, e: &TlsError) {
-        st.failures += 1;
-        let (outcome, least) = match e {
-            TlsError::Acme(a) if a.is_rate_limited() => ("rate_limited", Some(RATE_LIMIT_WAIT)),
-            TlsError::Acme(AcmeError::Timeout { .. }) => ("timeout", None),
-            TlsError::Acme(AcmeError::Invalid { .. }) => {
-                self.metrics.acme_challenge("invalid");
-                ("invalid", None)
-            }
-            TlsError::Store(_) => ("store_error", None),
-            _ => ("failed", None),
-        };
-        self.metrics.acme_order(outcome);
-        let msg = chain(e);
-        if msg.contains("accountDoesNotExist") {
-            st.account = None;
-            let _ = self
-                .bounded("forgetting the account", self.storage.delete_account())
-                .await;
-        }
-        let delay = schedule::backoff(st.failures, rand::thread_rng().gen_range(0.8..1.2), least);
-        st.next = OffsetDateTime::now_utc() + delay;
-        tracing::warn!(error = %msg, acme.domain = %self.domain, failures = st.failures, retry_in_s = delay.as_secs(), "certificate renewal failed; the current certificate stays in service");
-        self.status.rcu(|s| CertStatus {
-            failure: Some(msg.clone()),
-            failures: st.failures,
-            next_renewal: Some(st.next),
-            ..(**s).clone()
-        });
     }
 }

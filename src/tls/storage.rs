@@ -5,6 +5,9 @@
 //! * `tls.accounts` / `<dir>`: the ACME account credentials (JSON), sealed.
 //! * `tls.certs` / `<dir>.<domain>`: JSON `{"v":1,"chain_pem":…,"key":…,"stored_at":…}`; the
 //!   chain is public, `key` is the base64url of the sealed PKCS#8 PEM.
+//! * `tls.challenges` / `<dir>.<domain>`: the SHA-256 key-authorization digest of a pending
+//!   TLS-ALPN-01 challenge (public: the CA sees it in the certificate), so whichever replica the
+//!   CA's validation reaches can answer.
 //! * lease `tls.order.<dir>.<domain>`: held by the replica placing an order.
 //!
 //! Sealed values are bound to their record (`space/id`), see [`super::seal`].
@@ -25,6 +28,8 @@ use crate::{
 pub const ACCOUNTS: &str = "tls.accounts";
 /// The space of certificate records.
 pub const CERTS: &str = "tls.certs";
+/// The space of pending TLS-ALPN-01 challenges (shared so any replica can answer).
+pub const CHALLENGES: &str = "tls.challenges";
 
 /// A certificate as kept in the store.
 pub struct StoredCert {
@@ -76,6 +81,38 @@ impl CertStorage {
     /// The certificate record's key.
     pub fn cert_key(&self) -> StoreKey {
         StoreKey::new(CERTS, format!("{}.{}", self.dir, self.domain))
+    }
+
+    /// The pending challenge's key.
+    pub fn challenge_key(&self) -> StoreKey {
+        StoreKey::new(CHALLENGES, format!("{}.{}", self.dir, self.domain))
+    }
+
+    /// The pending challenge digest, if any.
+    pub async fn load_challenge(&self) -> Result<Option<[u8; 32]>, TlsError> {
+        let key = self.challenge_key();
+        match self.store.get(&key).await? {
+            None => Ok(None),
+            Some(r) => r.value[..]
+                .try_into()
+                .map(Some)
+                .map_err(|_| corrupt(&key, "not 32 bytes")),
+        }
+    }
+
+    /// Shares a pending challenge digest with the other replicas.
+    pub async fn save_challenge(&self, digest: &[u8; 32]) -> Result<(), TlsError> {
+        let put = WriteBatch::new().put(self.challenge_key(), digest.to_vec());
+        self.store.write(put).await?;
+        Ok(())
+    }
+
+    /// Withdraws the shared challenge.
+    pub async fn delete_challenge(&self) -> Result<(), TlsError> {
+        self.store
+            .write(WriteBatch::new().delete(self.challenge_key()))
+            .await?;
+        Ok(())
     }
 
     /// The name of the ordering lease.

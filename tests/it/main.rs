@@ -10,3 +10,4 @@ mod redis_backend;
 mod serve;
 mod store;
 mod tls;
+mod tls_replicas;

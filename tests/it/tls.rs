@@ -20,12 +20,12 @@ use crate::helpers::{
     pebble::{free_port, Pebble},
 };
 
-const DOMAIN: &str = "bridge.scim.test";
+pub(crate) const DOMAIN: &str = "bridge.scim.test";
 
 /// An HTTPS client trusting only `root_pem`, resolving [`DOMAIN`] to loopback, without TLS
 /// session resumption (a resumed session reports the certificate of the first handshake, which
 /// would hide a renewal from the test).
-fn https_client(port: u16, root_pem: &str, http1_only: bool) -> reqwest::Client {
+pub(crate) fn https_client(port: u16, root_pem: &str, http1_only: bool) -> reqwest::Client {
     use rustls::pki_types::{pem::PemObject, CertificateDer};
     let mut roots = rustls::RootCertStore::empty();
     roots
@@ -57,7 +57,7 @@ fn https_client(port: u16, root_pem: &str, http1_only: bool) -> reqwest::Client 
     builder.build().unwrap()
 }
 
-fn acme_options(pebble: &Pebble, https_port: u16) -> Options {
+pub(crate) fn acme_options(pebble: &Pebble, https_port: u16) -> Options {
     Options::default()
         .env("OP_TLS_DOMAIN", DOMAIN)
         .env("OP_HTTPS_PORT", https_port.to_string())
@@ -66,7 +66,7 @@ fn acme_options(pebble: &Pebble, https_port: u16) -> Options {
 }
 
 /// The leaf certificate (DER) a response came over.
-fn peer_cert(res: &reqwest::Response) -> Vec<u8> {
+pub(crate) fn peer_cert(res: &reqwest::Response) -> Vec<u8> {
     res.extensions()
         .get::<reqwest::tls::TlsInfo>()
         .and_then(|i| i.peer_certificate())
@@ -75,7 +75,7 @@ fn peer_cert(res: &reqwest::Response) -> Vec<u8> {
 }
 
 /// Polls `GET /ping` over HTTPS until it answers; returns how long it took.
-async fn wait_https(client: &reqwest::Client, port: u16, limit: Duration) -> Duration {
+pub(crate) async fn wait_https(client: &reqwest::Client, port: u16, limit: Duration) -> Duration {
     let started = Instant::now();
     loop {
         if let Ok(res) = client
@@ -95,7 +95,11 @@ async fn wait_https(client: &reqwest::Client, port: u16, limit: Duration) -> Dur
     }
 }
 
-async fn list_users(client: &reqwest::Client, port: u16, bearer: &str) -> reqwest::Response {
+pub(crate) async fn list_users(
+    client: &reqwest::Client,
+    port: u16,
+    bearer: &str,
+) -> reqwest::Response {
     let res = client
         .get(format!("https://{DOMAIN}:{port}/scim/v2/Users"))
         .header("authorization", bearer)

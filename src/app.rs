@@ -254,6 +254,19 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     })
 }
 
+/// The certificate as stored, for `scim-bridge cert status` (opens the store; no CA contact).
+pub async fn cert_status(settings: Settings) -> anyhow::Result<crate::tls::CertStatus> {
+    let tls = settings
+        .tls
+        .as_ref()
+        .context("TLS is off: OP_TLS_DOMAIN is not set")?;
+    let session =
+        crate::session::load(&settings.session.path).context("loading the session file")?;
+    let store = open_store(&settings).await?;
+    let status = crate::tls::TlsRuntime::stored_status(tls, store, session.encryption_key).await?;
+    Ok(status)
+}
+
 /// Runs the bridge until SIGTERM or SIGINT, then shuts down gracefully.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let running = start(settings).await?;

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use scim_bridge::{
     app,
-    cli::{Cli, Command},
+    cli::{CertCommand, Cli, Command},
     config, logging,
     session::{self, CreateOptions, SessionError},
     store::StoreError,
@@ -41,6 +41,12 @@ fn main() -> ExitCode {
                 }
                 ExitCode::SUCCESS
             }
+            Err(code) => code,
+        },
+        Command::Cert {
+            command: CertCommand::Status,
+        } => match settings(cli.config.as_deref()) {
+            Ok(s) => cert_status(s),
             Err(code) => code,
         },
         Command::Serve => match settings(cli.config.as_deref()) {
@@ -75,6 +81,52 @@ fn init(path: &std::path::Path, force: bool) -> ExitCode {
             ExitCode::from(match e {
                 SessionError::Exists { .. } => EX_USAGE,
                 _ => EX_CANTCREAT,
+            })
+        }
+    }
+}
+
+fn cert_status(settings: config::Settings) -> ExitCode {
+    if settings.tls.is_none() {
+        eprintln!("scim-bridge: TLS is off: set OP_TLS_DOMAIN");
+        return ExitCode::from(EX_USAGE);
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("scim-bridge: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(app::cert_status(settings)) {
+        Ok(status) => {
+            let when = |t: Option<time::OffsetDateTime>| {
+                t.map_or("-".to_owned(), |t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_else(|_| t.to_string())
+                })
+            };
+            println!("domain: {}", status.domain);
+            println!("source: {}", status.source);
+            match status.not_after {
+                None => println!("certificate: none stored yet"),
+                Some(_) => {
+                    println!("issuer: {}", status.issuer.unwrap_or_default());
+                    println!("not after: {}", when(status.not_after));
+                    println!("next renewal: {}", when(status.next_renewal));
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("scim-bridge: {e:#}");
+            ExitCode::from(if e.chain().any(|c| c.is::<StoreError>()) {
+                EX_UNAVAILABLE
+            } else {
+                1
             })
         }
     }

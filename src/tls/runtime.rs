@@ -10,8 +10,8 @@ use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    acme::AcmeConfig, files::CertFiles, status_handle, storage::CertStorage, CertManager,
-    CertResolver, StatusHandle, TlsError,
+    acme::AcmeConfig, files::CertFiles, pem, schedule, status_handle, storage::CertStorage,
+    CertManager, CertResolver, CertStatus, StatusHandle, TlsError,
 };
 use crate::{
     config::{CertSource, TlsSettings},
@@ -97,6 +97,58 @@ impl TlsRuntime {
                 })
             }
         }
+    }
+
+    /// What the store (or the files) hold now, for `scim-bridge cert status`; no CA contact.
+    pub async fn stored_status(
+        settings: &TlsSettings,
+        store: SharedStore,
+        key: EncryptionKey,
+    ) -> Result<CertStatus, TlsError> {
+        let (source, loaded) = match &settings.source {
+            CertSource::Files {
+                cert,
+                key: key_file,
+            } => {
+                let files = CertFiles {
+                    cert: cert.clone(),
+                    key: key_file.clone(),
+                    domain: settings.domain.clone(),
+                };
+                ("files", Some(files.load()?.0))
+            }
+            CertSource::Acme(acme) => {
+                let storage = CertStorage::new(store, key, &acme.directory_url, &settings.domain);
+                let loaded = match storage.load_cert().await? {
+                    None => None,
+                    Some(c) => Some(
+                        pem::load_pem(
+                            c.chain_pem.as_bytes(),
+                            c.key_pem.as_bytes(),
+                            &settings.domain,
+                        )
+                        .map_err(|source| TlsError::Certificate {
+                            domain: settings.domain.clone(),
+                            source,
+                        })?,
+                    ),
+                };
+                ("acme", loaded)
+            }
+        };
+        Ok(CertStatus {
+            domain: settings.domain.clone(),
+            source,
+            issuer: loaded.as_ref().map(|l| l.meta.issuer.clone()),
+            not_after: loaded.as_ref().map(|l| l.meta.not_after),
+            // The latest planned time; the running manager jitters it earlier by up to 5 %.
+            next_renewal: loaded
+                .as_ref()
+                .filter(|_| source == "acme")
+                .map(|l| schedule::renewal_time(&l.meta, 0.0)),
+            failure: None,
+            failures: 0,
+        })
     }
 
     /// The background task (renewal or file reload); stops when `cancel` fires.

@@ -166,6 +166,28 @@ async fn acme_certificate_serves_h2_and_http1_and_a_restart_places_no_new_order(
 
     let token = bridge.bearer();
     drop(bridge);
+    // `cert status` reads the same from the store (the embedded store is free once stopped).
+    let (session, data) = (dir.path().join("scimsession"), dir.path().join("data"));
+    let (port_text, roots) = (port.to_string(), pebble.api_ca.display().to_string());
+    let env = [
+        ("OP_SESSION", session.to_str().unwrap()),
+        ("OP_DATA_DIR", data.to_str().unwrap()),
+        ("OP_TLS_DOMAIN", DOMAIN),
+        ("OP_HTTPS_PORT", port_text.as_str()),
+        ("OP_ACME_DIRECTORY_URL", pebble.directory_url.as_str()),
+        ("OP_ACME_CA_ROOTS", roots.as_str()),
+    ];
+    let (status, stdout, stderr) = run(&["cert", "status"], &env, dir.path());
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains(&format!("domain: {DOMAIN}")), "{stdout}");
+    assert!(
+        stdout.contains("issuer: CN=Pebble Intermediate"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("not after: 20") && stdout.contains("next renewal: 20"),
+        "{stdout}"
+    );
     let options = acme_options(&pebble, port);
     let again = Bridge::start_with(Options {
         dir: Some(dir.path().to_path_buf()),
@@ -353,7 +375,8 @@ fn files_bridge(ca: &TestCa, dir: &std::path::Path, port: u16) -> (Bridge, Vec<u
                 "OP_TLS_CERT_FILE",
                 dir.join("chain.pem").display().to_string(),
             )
-            .env("OP_TLS_KEY_FILE", dir.join("key.pem").display().to_string()),
+            .env("OP_TLS_KEY_FILE", dir.join("key.pem").display().to_string())
+            .env("OP_TLS_HANDSHAKE_TIMEOUT", "2s"),
     );
     (bridge, der)
 }
@@ -448,6 +471,19 @@ async fn sni_is_required_and_garbage_closes_only_its_own_connection() {
         "garbage must not be served"
     );
     list_users(&client, port, &bridge.bearer()).await;
+    // A client that never says hello is cut off at the handshake time limit.
+    let mut silent = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    let n = silent.read(&mut [0u8; 16]).unwrap_or(0);
+    assert_eq!(n, 0, "the server closes a silent connection");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "closed after {:?}",
+        started.elapsed()
+    );
     let metrics = crate::helpers::bridge::client()
         .get(bridge.url("/metrics"))
         .send()
@@ -456,7 +492,7 @@ async fn sni_is_required_and_garbage_closes_only_its_own_connection() {
         .text()
         .await
         .unwrap();
-    for reason in ["no_sni", "unknown_sni", "protocol"] {
+    for reason in ["no_sni", "unknown_sni", "protocol", "timeout"] {
         assert!(
             metrics.contains(&format!(
                 r#"scim_bridge_tls_handshake_failures_total{{reason="{reason}"}} 1"#

@@ -85,11 +85,33 @@ pub enum AcmeError {
 }
 
 impl AcmeError {
+    /// How long the CA asked us to wait, when its problem document says.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            AcmeError::Request {
+                source: instant_acme::Error::Api(p),
+                ..
+            } => retry_after_in(p.detail.as_deref()?, time::OffsetDateTime::now_utc()),
+            _ => None,
+        }
+    }
+
     /// True when the CA said we are rate limited (RFC 8555 §6.7 `rateLimited`).
     pub fn is_rate_limited(&self) -> bool {
         matches!(self, AcmeError::Request { source: instant_acme::Error::Api(p), .. }
             if p.r#type.as_deref().is_some_and(|t| t.ends_with(":rateLimited")))
     }
+}
+
+/// The time a rate-limit problem names (`… retry after 2025-01-01 12:00:00 UTC: …`, Let's
+/// Encrypt's wording; instant-acme does not expose the Retry-After header of a failed request).
+pub fn retry_after_in(detail: &str, now: time::OffsetDateTime) -> Option<Duration> {
+    let rest = &detail[detail.find("retry after ")? + "retry after ".len()..];
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    let at = time::PrimitiveDateTime::parse(rest.get(..19)?, &format)
+        .ok()?
+        .assume_utc();
+    Duration::try_from(at - now).ok()
 }
 
 async fn step<T>(
@@ -317,6 +339,21 @@ async fn order_inner(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rate_limit_detail_gives_the_wait() {
+        let now = time::macros::datetime!(2025-01-01 11:00 UTC);
+        let detail = "too many certificates (5) already issued for this exact set of identifiers \
+                      in the last 168h0m0s, retry after 2025-01-01 12:00:00 UTC: see https://x";
+        assert_eq!(retry_after_in(detail, now), Some(Duration::from_secs(3600)));
+        assert_eq!(
+            retry_after_in("retry after 2024-01-01 12:00:00 UTC", now),
+            None,
+            "past"
+        );
+        assert_eq!(retry_after_in("no hint here", now), None);
+        assert_eq!(retry_after_in("retry after soon", now), None);
+    }
 
     #[test]
     fn the_challenge_cert_carries_a_critical_acme_identifier() {

@@ -116,7 +116,14 @@ impl CertManager {
     async fn failed(&self, st: &mut State, e: &TlsError) {
         st.failures += 1;
         let (outcome, least) = match e {
-            TlsError::Acme(a) if a.is_rate_limited() => ("rate_limited", Some(RATE_LIMIT_WAIT)),
+            TlsError::Acme(a) if a.is_rate_limited() => (
+                "rate_limited",
+                Some(
+                    a.retry_after()
+                        .unwrap_or(RATE_LIMIT_WAIT)
+                        .max(RATE_LIMIT_WAIT),
+                ),
+            ),
             TlsError::Acme(AcmeError::Timeout { .. }) => ("timeout", None),
             TlsError::Acme(AcmeError::Invalid { .. }) => {
                 self.metrics.acme_challenge("invalid");

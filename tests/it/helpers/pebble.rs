@@ -34,7 +34,8 @@ pub struct Pebble {
     children: Vec<Child>,
     /// The ACME directory URL.
     pub directory_url: String,
-    /// The CA of pebble's own HTTPS API (for `OP_ACME_CA_ROOTS`), PEM file.
+    /// A PEM bundle for `OP_ACME_CA_ROOTS`: an unrelated decoy CA first, then the CA of
+    /// pebble's own HTTPS API, so a client reading only the first certificate would fail.
     pub api_ca: PathBuf,
     api_ca_pem: String,
     management: u16,
@@ -70,7 +71,14 @@ fn api_identity(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf, String) {
         dir.join("api.pem"),
         dir.join("api.key"),
     );
-    std::fs::write(&ca_path, ca_cert.pem()).unwrap();
+    let decoy_key = KeyPair::generate().unwrap();
+    let mut decoy = CertificateParams::new(Vec::<String>::new()).unwrap();
+    decoy
+        .distinguished_name
+        .push(DnType::CommonName, "decoy CA");
+    decoy.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let decoy = decoy.self_signed(&decoy_key).unwrap();
+    std::fs::write(&ca_path, format!("{}{}", decoy.pem(), ca_cert.pem())).unwrap();
     std::fs::write(&cert_path, leaf.pem()).unwrap();
     std::fs::write(&key_path, key.serialize_pem()).unwrap();
     (ca_path, cert_path, key_path, ca_cert.pem())

@@ -327,6 +327,45 @@ async fn an_unreachable_ca_degrades_health_but_never_stops_the_bridge() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn external_account_binding_is_required_and_used() {
+    const KID: &str = "kid-1";
+    const KEY: &str = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
+    let port = free_port();
+    let pebble = Pebble::start_with(port, None, Some((KID, KEY)));
+    // Without EAB the CA refuses the account: the bridge reports it and keeps running.
+    let without = Bridge::start_with(acme_options(&pebble, free_port()));
+    assert!(
+        without.wait_for_log("certificate renewal failed", Duration::from_secs(20)),
+        "{}",
+        without.logs()
+    );
+    assert!(
+        without.logs().contains("externalAccountRequired"),
+        "{}",
+        without.logs()
+    );
+    let res = client().get(without.url("/ping")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    drop(without);
+    let with = Bridge::start_with(
+        acme_options(&pebble, port)
+            .env("OP_ACME_EAB_KID", KID)
+            .env("OP_ACME_EAB_HMAC_KEY", KEY),
+    );
+    let root = pebble.issuing_root().await;
+    wait_https(
+        &https_client(port, &root, true),
+        port,
+        Duration::from_secs(60),
+    )
+    .await;
+    assert!(
+        !with.logs().contains(KEY),
+        "the HMAC key must never be logged"
+    );
+}
+
 /// A CA for self-managed certificates.
 struct TestCa {
     issuer: Issuer<'static, KeyPair>,

@@ -114,6 +114,16 @@ impl Pebble {
     /// Starts the pair; pebble validates TLS-ALPN-01 on `tls_port`. `validity` sets the
     /// lifetime of issued certificates (pebble's default is five years).
     pub fn start(tls_port: u16, validity: Option<Duration>) -> Pebble {
+        Self::start_with(tls_port, validity, None)
+    }
+
+    /// Like [`Pebble::start`]; with `eab` = (key id, base64url HMAC key), External Account
+    /// Binding is required and that key is the only one accepted.
+    pub fn start_with(
+        tls_port: u16,
+        validity: Option<Duration>,
+        eab: Option<(&str, &str)>,
+    ) -> Pebble {
         let (pebble, challtestsrv) = (which("pebble"), which("pebble-challtestsrv"));
         let dir = tempfile::tempdir().unwrap();
         let (api_ca, cert, key, api_ca_pem) = api_identity(dir.path());
@@ -131,6 +141,10 @@ impl Pebble {
             "httpPort": http, "tlsPort": tls_port,
             "ocspResponderURL": "", "externalAccountBindingRequired": false,
         }});
+        if let Some((kid, key)) = eab {
+            config["pebble"]["externalAccountBindingRequired"] = true.into();
+            config["pebble"]["externalAccountMACKeys"] = serde_json::json!({ kid: key });
+        }
         if let Some(v) = validity {
             config["pebble"]["certificateValidityPeriod"] = v.as_secs().into();
         }

@@ -10,4 +10,3 @@ mod redis_backend;
 mod serve;
 mod store;
 mod tls;
-mod tls_replicas;

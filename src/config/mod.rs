@@ -11,6 +11,11 @@ mod parse;
 pub mod raw;
 mod tls;
 
+pub use tls::{
+    AcmeSettings, CertSource, SecretBytes, TlsSettings, DEFAULT_HTTPS_PORT,
+    LETS_ENCRYPT_PRODUCTION, LETS_ENCRYPT_STAGING,
+};
+
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 pub use raw::Origin;
@@ -171,63 +176,6 @@ pub struct Settings {
     pub store_timeout: Duration,
     /// The HTTPS listener and its certificate, when `OP_TLS_DOMAIN` is set.
     pub tls: Option<TlsSettings>,
-}
-
-/// The default HTTPS port.
-pub const DEFAULT_HTTPS_PORT: u16 = 443;
-/// Let's Encrypt's production directory (the default).
-pub const LETS_ENCRYPT_PRODUCTION: &str = "https://acme-v02.api.letsencrypt.org/directory";
-/// Let's Encrypt's staging directory (`OP_ACME_STAGING=1`).
-pub const LETS_ENCRYPT_STAGING: &str = "https://acme-staging-v02.api.letsencrypt.org/directory";
-
-/// The HTTPS listener's settings.
-#[derive(Clone, Debug)]
-pub struct TlsSettings {
-    /// The one DNS name served (lower-case).
-    pub domain: String,
-    /// The HTTPS port.
-    pub https_port: u16,
-    /// The limit on one TLS handshake.
-    pub handshake_timeout: Duration,
-    /// Where the certificate comes from.
-    pub source: CertSource,
-}
-
-/// Where the certificate comes from.
-#[derive(Clone, Debug)]
-pub enum CertSource {
-    /// Obtained and renewed through ACME (TLS-ALPN-01).
-    Acme(AcmeSettings),
-    /// Self-managed PEM files, reloaded when they change.
-    Files {
-        /// `OP_TLS_CERT_FILE`: the full chain, leaf first.
-        cert: PathBuf,
-        /// `OP_TLS_KEY_FILE`: the private key.
-        key: PathBuf,
-    },
-}
-
-/// How to reach the ACME CA.
-#[derive(Clone, Debug)]
-pub struct AcmeSettings {
-    /// The directory URL.
-    pub directory_url: String,
-    /// Extra roots for the CA's own HTTPS (`OP_ACME_CA_ROOTS`), already read.
-    pub ca_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
-    /// The account contact address, if any.
-    pub email: Option<String>,
-    /// External Account Binding: key id and the decoded HMAC key.
-    pub eab: Option<(String, SecretBytes)>,
-}
-
-/// Secret bytes whose `Debug` output is redacted.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretBytes(pub Vec<u8>);
-
-impl std::fmt::Debug for SecretBytes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SecretBytes(<redacted>)")
-    }
 }
 
 /// Builds [`Settings`] from the config file's text (if any) and an environment lookup.

@@ -8,19 +8,20 @@
 
 use std::{sync::Arc, time::Duration};
 
-use bytes::Bytes;
-use hyper_util::{client::legacy::connect::HttpConnector, rt::TokioExecutor};
 use instant_acme::{
-    Account, AccountCredentials, AuthorizationStatus, BodyWrapper, CertificateIdentifier,
-    ChallengeType, ExternalAccountKey, HttpClient, Identifier, NewAccount, NewOrder, OrderStatus,
-    RetryPolicy,
+    Account, AuthorizationStatus, CertificateIdentifier, ChallengeType, Identifier, NewOrder,
+    OrderStatus, RetryPolicy,
 };
 use rcgen::{CertificateParams, CustomExtension, KeyPair, PKCS_ECDSA_P256_SHA256};
 use rustls::{
     crypto::ring::default_provider,
-    pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer},
+    pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer},
     sign::CertifiedKey,
 };
+
+mod client;
+
+pub use client::AcmeConfig;
 
 /// Makes TLS-ALPN-01 answers available to the CA's validation connections.
 #[async_trait::async_trait]
@@ -122,96 +123,6 @@ async fn step<T>(
         Ok(Ok(v)) => Ok(v),
         Ok(Err(source)) => Err(AcmeError::Request { step: name, source }),
         Err(_) => Err(AcmeError::Timeout { step: name }),
-    }
-}
-
-/// How to reach and register with the CA.
-#[derive(Clone)]
-pub struct AcmeConfig {
-    /// The directory URL.
-    pub directory_url: String,
-    /// The account contact, as an e-mail address (without `mailto:`).
-    pub email: Option<String>,
-    /// External Account Binding: key id and HMAC key bytes.
-    pub eab: Option<(String, Vec<u8>)>,
-    /// Roots trusted for the CA's HTTPS besides the system's.
-    pub extra_roots: Vec<CertificateDer<'static>>,
-}
-
-impl std::fmt::Debug for AcmeConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AcmeConfig")
-            .field("directory_url", &self.directory_url)
-            .field("email", &self.email)
-            .field("eab", &self.eab.as_ref().map(|(kid, _)| kid))
-            .field("extra_roots", &self.extra_roots.len())
-            .finish()
-    }
-}
-
-impl AcmeConfig {
-    /// An HTTPS client trusting the system roots plus every certificate of `extra_roots`
-    /// (instant-acme's `builder_with_root` would trust only the first one).
-    fn http_client(&self) -> Result<Box<dyn HttpClient>, AcmeError> {
-        let mut roots = rustls::RootCertStore::empty();
-        let native = rustls_native_certs::load_native_certs();
-        roots.add_parsable_certificates(native.certs);
-        for root in &self.extra_roots {
-            roots
-                .add(root.clone())
-                .map_err(|e| AcmeError::Client(format!("a CA root was refused: {e}")))?;
-        }
-        if roots.is_empty() {
-            return Err(AcmeError::Client(
-                "no trusted roots (install ca-certificates or set OP_ACME_CA_ROOTS)".into(),
-            ));
-        }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| AcmeError::Client(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(Duration::from_secs(10)));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_only()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http);
-        let client: hyper_util::client::legacy::Client<_, BodyWrapper<Bytes>> =
-            hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(https);
-        Ok(Box::new(client))
-    }
-
-    /// Restores the stored account, or registers a new one (returning its credentials to keep).
-    pub async fn account(
-        &self,
-        stored: Option<AccountCredentials>,
-    ) -> Result<(Account, Option<AccountCredentials>), AcmeError> {
-        let builder = Account::builder_with_http(self.http_client()?);
-        if let Some(creds) = stored {
-            let account = step("account restore", builder.from_credentials(creds)).await?;
-            return Ok((account, None));
-        }
-        let contact = self.email.as_ref().map(|e| format!("mailto:{e}"));
-        let contact: Vec<&str> = contact.iter().map(String::as_str).collect();
-        let eab = self
-            .eab
-            .as_ref()
-            .map(|(kid, key)| ExternalAccountKey::new(kid.clone(), key));
-        let new = NewAccount {
-            contact: &contact,
-            terms_of_service_agreed: true,
-            only_return_existing: false,
-        };
-        let (account, creds) = step(
-            "account registration",
-            builder.create(&new, self.directory_url.clone(), eab.as_ref()),
-        )
-        .await?;
-        Ok((account, Some(creds)))
     }
 }
 
@@ -337,40 +248,4 @@ async fn order_inner(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_rate_limit_detail_gives_the_wait() {
-        let now = time::macros::datetime!(2025-01-01 11:00 UTC);
-        let detail = "too many certificates (5) already issued for this exact set of identifiers \
-                      in the last 168h0m0s, retry after 2025-01-01 12:00:00 UTC: see https://x";
-        assert_eq!(retry_after_in(detail, now), Some(Duration::from_secs(3600)));
-        assert_eq!(
-            retry_after_in("retry after 2024-01-01 12:00:00 UTC", now),
-            None,
-            "past"
-        );
-        assert_eq!(retry_after_in("no hint here", now), None);
-        assert_eq!(retry_after_in("retry after soon", now), None);
-    }
-
-    #[test]
-    fn the_challenge_cert_carries_a_critical_acme_identifier() {
-        let digest = [7u8; 32];
-        let key = challenge_cert("a.test", &digest).unwrap();
-        let der = key.cert[0].as_ref();
-        let (_, cert) = x509_parser::parse_x509_certificate(der).unwrap();
-        let ext = cert
-            .extensions()
-            .iter()
-            .find(|e| e.oid.to_id_string() == "1.3.6.1.5.5.7.1.31")
-            .expect("id-pe-acmeIdentifier present");
-        assert!(ext.critical);
-        // An OCTET STRING of 32 bytes: 0x04 0x20 ‖ digest.
-        assert_eq!(&ext.value[..2], &[0x04, 0x20]);
-        assert_eq!(&ext.value[2..], &digest);
-        let meta = crate::tls::pem::CertMeta::read(&key.cert[0]).unwrap();
-        assert!(meta.covers("a.test"));
-    }
-}
+mod tests;

@@ -224,6 +224,42 @@ mod tests {
     }
 
     #[test]
+    fn the_certificate_report_follows_the_manager() {
+        let now = OffsetDateTime::now_utc();
+        let mut st = crate::tls::CertStatus {
+            domain: "a.test".into(),
+            source: "acme",
+            ..Default::default()
+        };
+        assert_eq!(
+            certificate_report(&st, now).state,
+            State::Degraded,
+            "no certificate yet"
+        );
+        st.not_after = Some(now + time::Duration::days(30));
+        st.issuer = Some("CN=CA".into());
+        st.next_renewal = Some(now + time::Duration::days(10));
+        let r = certificate_report(&st, now);
+        assert_eq!((r.source, r.state), ("CertificateManager", State::Healthy));
+        let d = r.detail.unwrap();
+        assert!(
+            d.contains("a.test") && d.contains("CN=CA") && d.contains("nextRenewal="),
+            "{d}"
+        );
+        st.failure = Some("ACME new order failed".into());
+        st.failures = 2;
+        let r = certificate_report(&st, now);
+        assert_eq!(r.state, State::Degraded);
+        assert!(r.detail.unwrap().contains("failures=2"));
+        st.not_after = Some(now - time::Duration::seconds(1));
+        assert_eq!(
+            certificate_report(&st, now).state,
+            State::Unhealthy,
+            "expired"
+        );
+    }
+
+    #[test]
     fn an_unhealthy_component_fails_the_check() {
         let reports = vec![Report {
             source: "Store",

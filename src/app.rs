@@ -32,6 +32,8 @@ pub struct Running {
     pub http_addr: SocketAddr,
     /// The separate `/ping` listener's address, when enabled.
     pub ping_addr: Option<SocketAddr>,
+    /// The HTTPS listener's address, when `OP_TLS_DOMAIN` is set.
+    pub https_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
     listeners: JoinSet<()>,
     background: CancellationToken,
@@ -119,15 +121,34 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let store = open_store(&settings).await?;
     let registry = Registry::new();
     let metrics = Metrics::register(&registry).context("registering metrics")?;
+    // Before any port is bound: unusable certificate files stop start-up here.
+    let tls = match &settings.tls {
+        Some(t) => Some(
+            crate::tls::TlsRuntime::prepare(
+                t,
+                Arc::clone(&store),
+                session.current().encryption_key.clone(),
+                metrics.clone(),
+                settings.store_timeout,
+            )
+            .await
+            .context("preparing the TLS certificate")?,
+        ),
+        None => None,
+    };
+    let mut health = Health::new(
+        Arc::clone(&store),
+        Arc::clone(&session),
+        metrics.clone(),
+        settings.store_timeout,
+    );
+    if let Some(t) = &tls {
+        health = health.with_certificates(Arc::clone(&t.status));
+    }
     let state = Arc::new(AppState {
         auth: Authorizer::new(Arc::clone(&session)),
         metrics: metrics.clone(),
-        health: Health::new(
-            Arc::clone(&store),
-            Arc::clone(&session),
-            metrics.clone(),
-            settings.store_timeout,
-        ),
+        health,
         store: Arc::clone(&store),
         engine: Engine::new(Arc::clone(&store), EngineLimits::default()),
         engine_max_page: EngineLimits::default().max_page,
@@ -147,7 +168,18 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         }
         None => None,
     };
+    let https_listener = match &settings.tls {
+        Some(t) => {
+            let addr = SocketAddr::new(settings.bind_address, t.https_port);
+            Some(edge::bind(addr).with_context(|| format!("listening on {addr} (https)"))?)
+        }
+        None => None,
+    };
     let http_addr = http_listener.local_addr()?;
+    let https_addr = https_listener
+        .as_ref()
+        .map(|l| l.local_addr())
+        .transpose()?;
     let ping_addr = ping_listener.as_ref().map(|l| l.local_addr()).transpose()?;
 
     let shutdown = CancellationToken::new();
@@ -177,6 +209,19 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     }
 
     let mut background_tasks = JoinSet::new();
+    if let (Some(tls), Some(listener), Some(t)) = (tls, https_listener, &settings.tls) {
+        let (resolver, _, task) = tls.task(background.child_token());
+        background_tasks.spawn(task);
+        let handshake = edge::TlsHandshake::new(resolver, t.handshake_timeout, metrics.clone());
+        listeners.spawn(edge::serve_with(
+            listener,
+            Arc::new(handshake),
+            http::service(Arc::clone(&state)),
+            options("https"),
+            metrics.connections("https"),
+            shutdown.child_token(),
+        ));
+    }
     {
         let (session, metrics) = (Arc::clone(&session), metrics.clone());
         background_tasks.spawn(session.watch(
@@ -194,18 +239,35 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     if let Some(addr) = ping_addr {
         tracing::info!(addr = %addr, "ping server listening");
     }
+    if let (Some(addr), Some(t)) = (https_addr, &settings.tls) {
+        tracing::info!(https_addr = %addr, tls.domain = %t.domain, "https server ready");
+    }
     for (key, value) in crate::config::describe(&settings) {
         tracing::debug!(setting = key, value = %value, "effective setting");
     }
     Ok(Running {
         http_addr,
         ping_addr,
+        https_addr,
         shutdown,
         listeners,
         background,
         background_tasks,
         store,
     })
+}
+
+/// The certificate as stored, for `scim-bridge cert status` (opens the store; no CA contact).
+pub async fn cert_status(settings: Settings) -> anyhow::Result<crate::tls::CertStatus> {
+    let tls = settings
+        .tls
+        .as_ref()
+        .context("TLS is off: OP_TLS_DOMAIN is not set")?;
+    let session =
+        crate::session::load(&settings.session.path).context("loading the session file")?;
+    let store = open_store(&settings).await?;
+    let status = crate::tls::TlsRuntime::stored_status(tls, store, session.encryption_key).await?;
+    Ok(status)
 }
 
 /// Runs the bridge until SIGTERM or SIGINT, then shuts down gracefully.

@@ -40,4 +40,20 @@ pub enum Command {
     ///
     /// Example: OP_REDIS_URL=redis://redis:6379 scim-bridge check-config
     CheckConfig,
+    /// Certificate commands (HTTPS with OP_TLS_DOMAIN).
+    Cert {
+        /// What to do.
+        #[command(subcommand)]
+        command: CertCommand,
+    },
+}
+
+/// The `cert` sub-commands.
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Print the stored certificate: domain, issuer, expiry, next renewal.
+    ///
+    /// With the embedded store, run it while the bridge is stopped (the store is locked while
+    /// it runs); with Redis, any time. Example: OP_TLS_DOMAIN=scim.example.com scim-bridge cert status
+    Status,
 }

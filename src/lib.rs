@@ -4,10 +4,12 @@
 //! Rippling, ...) provision users and groups through its RFC 7643/7644 API; it keeps them in an
 //! embedded store or in Redis shared by several replicas.
 //!
-//! Data flows one way: bytes in at the edge, a SCIM request in the engine, a record in the store.
+//! Data flows one way: bytes in at the edge, a SCIM request in the engine, a record in the store;
+//! certificates flow from the ACME manager through the store to the TLS resolver.
 //!
 //! ```text
-//!  identity provider ──▶ edge (listeners) ──▶ http router ──▶ auth ──▶ scim api ──▶ engine ──▶ store
+//!  identity provider ──▶ edge (TLS, listeners) ──▶ http router ──▶ auth ──▶ scim api ──▶ engine ──▶ store
+//!        ACME CA ──acme-tls/1──▶ edge ◀── tls resolver ◀── tls manager ──▶ store
 //!        Prometheus ──▶ /metrics          load balancer ──▶ /ping, /health
 //! ```
 //!
@@ -16,7 +18,8 @@
 //! * [`config`]: one validated [`config::Settings`] from `config/*.toml` and `OP_*` variables.
 //! * [`app`]: the composition root; builds everything and owns graceful shutdown.
 //! * [`session`], [`auth`]: the scimsession file and constant-time bearer verification.
-//! * [`edge`]: TCP accept loops and HTTP/1.1 + HTTP/2 connections (hyper-util).
+//! * [`edge`]: TCP accept loops, the TLS handshake, HTTP/1.1 + HTTP/2 connections (hyper-util).
+//! * [`tls`]: certificates: resolver, ACME (TLS-ALPN-01), lifecycle manager, PEM files.
 //! * [`http`]: the route table and the tower-http stack; renders responses.
 //! * [`scim`]: the SCIM protocol and the provisioning engine.
 //! * [`status`]: `/health` and `/ping`.
@@ -38,3 +41,4 @@ pub mod session;
 pub mod shutdown;
 pub mod status;
 pub mod store;
+pub mod tls;

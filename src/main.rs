@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use scim_bridge::{
     app,
-    cli::{Cli, Command},
+    cli::{CertCommand, Cli, Command},
     config, logging,
     session::{self, CreateOptions, SessionError},
     store::StoreError,
@@ -46,6 +46,12 @@ fn main() -> ExitCode {
                 }
                 ExitCode::SUCCESS
             }
+            Err(code) => code,
+        },
+        Command::Cert {
+            command: CertCommand::Status,
+        } => match settings(cli.config.as_deref()) {
+            Ok(s) => cert_status(s),
             Err(code) => code,
         },
         Command::Serve => match settings(cli.config.as_deref()) {
@@ -85,6 +91,52 @@ fn init(path: &std::path::Path, force: bool) -> ExitCode {
     }
 }
 
+fn cert_status(settings: config::Settings) -> ExitCode {
+    if settings.tls.is_none() {
+        eprintln!("scim-bridge: TLS is off: set OP_TLS_DOMAIN");
+        return ExitCode::from(EX_USAGE);
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("scim-bridge: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(app::cert_status(settings)) {
+        Ok(status) => {
+            let when = |t: Option<time::OffsetDateTime>| {
+                t.map_or("-".to_owned(), |t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_else(|_| t.to_string())
+                })
+            };
+            println!("domain: {}", status.domain);
+            println!("source: {}", status.source);
+            match status.not_after {
+                None => println!("certificate: none stored yet"),
+                Some(_) => {
+                    println!("issuer: {}", status.issuer.unwrap_or_default());
+                    println!("not after: {}", when(status.not_after));
+                    println!("next renewal: {}", when(status.next_renewal));
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("scim-bridge: {e:#}");
+            ExitCode::from(if e.chain().any(|c| c.is::<StoreError>()) {
+                EX_UNAVAILABLE
+            } else {
+                1
+            })
+        }
+    }
+}
+
 fn serve(settings: config::Settings) -> ExitCode {
     logging::init(settings.log_format, settings.log_level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -102,7 +154,13 @@ fn serve(settings: config::Settings) -> ExitCode {
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "scim-bridge stopped");
             eprintln!("scim-bridge: {e:#}");
-            let code = if e.chain().any(|c| c.is::<SessionError>()) {
+            let tls_config = e.chain().any(|c| {
+                c.downcast_ref::<scim_bridge::tls::TlsError>()
+                    .is_some_and(|t| t.is_config())
+            });
+            let code = if tls_config {
+                EX_USAGE
+            } else if e.chain().any(|c| c.is::<SessionError>()) {
                 EX_NOINPUT
             } else if e.chain().any(|c| c.is::<StoreError>()) {
                 EX_UNAVAILABLE

@@ -22,6 +22,56 @@ pub struct Metrics {
     store_up: IntGauge,
     session_reloads: IntCounterVec,
     connections: IntGaugeVec,
+    tls: TlsMetrics,
+}
+
+/// Certificate, ACME and handshake metrics.
+#[derive(Clone, Debug)]
+struct TlsMetrics {
+    cert_expiry: IntGauge,
+    acme_orders: IntCounterVec,
+    acme_challenges: IntCounterVec,
+    handshake_failures: IntCounterVec,
+}
+
+impl TlsMetrics {
+    fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let cert_expiry = IntGauge::new(
+            format!("{PREFIX}_tls_certificate_expiry_seconds"),
+            "Seconds until the served certificate expires (negative once expired).",
+        )?;
+        let acme_orders = IntCounterVec::new(
+            Opts::new(
+                format!("{PREFIX}_acme_orders_total"),
+                "ACME orders, by outcome (issued, invalid, rate_limited, timeout, store_error, failed).",
+            ),
+            &["outcome"],
+        )?;
+        let acme_challenges = IntCounterVec::new(
+            Opts::new(
+                format!("{PREFIX}_acme_challenge_validations_total"),
+                "TLS-ALPN-01 challenges, by outcome (valid, invalid), plus validation handshakes answered (answered).",
+            ),
+            &["outcome"],
+        )?;
+        let handshake_failures = IntCounterVec::new(
+            Opts::new(
+                format!("{PREFIX}_tls_handshake_failures_total"),
+                "TLS handshakes that failed, by reason (timeout, no_sni, unknown_sni, no_certificate, challenge, protocol).",
+            ),
+            &["reason"],
+        )?;
+        registry.register(Box::new(cert_expiry.clone()))?;
+        registry.register(Box::new(acme_orders.clone()))?;
+        registry.register(Box::new(acme_challenges.clone()))?;
+        registry.register(Box::new(handshake_failures.clone()))?;
+        Ok(Self {
+            cert_expiry,
+            acme_orders,
+            acme_challenges,
+            handshake_failures,
+        })
+    }
 }
 
 impl Metrics {
@@ -78,7 +128,9 @@ impl Metrics {
         registry.register(Box::new(session_reloads.clone()))?;
         registry.register(Box::new(connections.clone()))?;
         registry.register(Box::new(build_info))?;
+        let tls = TlsMetrics::register(registry)?;
         Ok(Self {
+            tls,
             registry: registry.clone(),
             http_requests,
             http_duration,
@@ -127,6 +179,29 @@ impl Metrics {
     /// The open-connections gauge of one listener.
     pub fn connections(&self, listener: &str) -> IntGauge {
         self.connections.with_label_values(&[listener])
+    }
+
+    /// Sets the seconds until the served certificate expires.
+    pub fn set_cert_expiry(&self, seconds: i64) {
+        self.tls.cert_expiry.set(seconds);
+    }
+
+    /// Counts an ACME order by its bounded `outcome`.
+    pub fn acme_order(&self, outcome: &'static str) {
+        self.tls.acme_orders.with_label_values(&[outcome]).inc();
+    }
+
+    /// Counts a TLS-ALPN-01 challenge event by its bounded `outcome`.
+    pub fn acme_challenge(&self, outcome: &'static str) {
+        self.tls.acme_challenges.with_label_values(&[outcome]).inc();
+    }
+
+    /// Counts a failed TLS handshake by its bounded `reason`.
+    pub fn tls_handshake_failure(&self, reason: &'static str) {
+        self.tls
+            .handshake_failures
+            .with_label_values(&[reason])
+            .inc();
     }
 
     /// Everything registered, in the Prometheus text format.

@@ -9,6 +9,12 @@
 
 mod parse;
 pub mod raw;
+mod tls;
+
+pub use tls::{
+    AcmeSettings, CertSource, SecretBytes, TlsSettings, DEFAULT_HTTPS_PORT,
+    LETS_ENCRYPT_PRODUCTION, LETS_ENCRYPT_STAGING,
+};
 
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 
@@ -168,6 +174,8 @@ pub struct Settings {
     pub max_connections: usize,
     /// The limit on one store call.
     pub store_timeout: Duration,
+    /// The HTTPS listener and its certificate, when `OP_TLS_DOMAIN` is set.
+    pub tls: Option<TlsSettings>,
 }
 
 /// Builds [`Settings`] from the config file's text (if any) and an environment lookup.
@@ -225,6 +233,27 @@ pub fn describe(settings: &Settings) -> Vec<(&'static str, String)> {
     lines.push(("request_timeout", format!("{:?}", settings.request_timeout)));
     lines.push(("max_body_bytes", settings.max_body_bytes.to_string()));
     lines.push(("max_connections", settings.max_connections.to_string()));
+    match &settings.tls {
+        None => lines.push(("tls", "off".into())),
+        Some(tls) => {
+            lines.push(("tls_domain", tls.domain.clone()));
+            lines.push(("https_port", tls.https_port.to_string()));
+            match &tls.source {
+                CertSource::Files { cert, key } => {
+                    lines.push(("tls_cert_file", cert.display().to_string()));
+                    lines.push(("tls_key_file", key.display().to_string()));
+                }
+                CertSource::Acme(acme) => {
+                    lines.push(("acme_directory_url", acme.directory_url.clone()));
+                    lines.push(("acme_ca_roots", format!("{} extra", acme.ca_roots.len())));
+                    lines.push((
+                        "acme_eab_kid",
+                        acme.eab.as_ref().map_or("none".into(), |(k, _)| k.clone()),
+                    ));
+                }
+            }
+        }
+    }
     lines
 }
 

@@ -8,9 +8,9 @@ use super::{
     DEFAULT_DATA_DIR, DEFAULT_PORT, DEFAULT_SESSION,
 };
 
-type Values = BTreeMap<&'static str, RawValue>;
+pub(super) type Values = BTreeMap<&'static str, RawValue>;
 
-fn invalid(key: &str, raw: &RawValue, reason: impl Into<String>) -> ConfigError {
+pub(super) fn invalid(key: &str, raw: &RawValue, reason: impl Into<String>) -> ConfigError {
     let value = if SECRET_KEYS.contains(&key) {
         "<redacted>".to_owned()
     } else {
@@ -23,7 +23,7 @@ fn invalid(key: &str, raw: &RawValue, reason: impl Into<String>) -> ConfigError 
     }
 }
 
-fn get<T>(
+pub(super) fn get<T>(
     values: &Values,
     key: &str,
     parse: impl Fn(&str) -> Result<T, String>,
@@ -69,7 +69,7 @@ pub(super) fn duration(text: &str) -> Result<Duration, String> {
 }
 
 /// A port; 0 asks the system for a free one (the bound address is logged at start-up).
-fn port(text: &str) -> Result<u16, String> {
+pub(super) fn port(text: &str) -> Result<u16, String> {
     text.parse::<u16>()
         .map_err(|_| "expected a port number from 0 to 65535".into())
 }
@@ -81,7 +81,7 @@ fn positive(text: &str) -> Result<usize, String> {
     }
 }
 
-fn non_empty(text: &str) -> Result<String, String> {
+pub(super) fn non_empty(text: &str) -> Result<String, String> {
     if text.is_empty() {
         Err("must not be empty".into())
     } else {
@@ -260,6 +260,7 @@ pub(super) fn settings(values: &Values) -> Result<Settings, ConfigError> {
         max_body_bytes: get(values, "max_body_bytes", positive)?.unwrap_or(4 * 1024 * 1024),
         max_connections: get(values, "max_connections", positive)?.unwrap_or(10_000),
         store_timeout: get(values, "store_timeout", duration)?.unwrap_or(Duration::from_secs(5)),
+        tls: super::tls::settings(values, port)?,
     })
 }
 

@@ -37,10 +37,21 @@ pub(crate) const KEYS: &[&str] = &[
     "max_body_bytes",
     "max_connections",
     "store_timeout",
+    "tls_domain",
+    "https_port",
+    "tls_handshake_timeout",
+    "tls_cert_file",
+    "tls_key_file",
+    "acme_directory_url",
+    "acme_staging",
+    "acme_ca_roots",
+    "acme_eab_kid",
+    "acme_eab_hmac_key",
+    "letsencrypt_email",
 ];
 
 /// Settings whose values are secret: never echoed in errors or `check-config` output.
-pub(crate) const SECRET_KEYS: &[&str] = &["redis_password", "redis_url"];
+pub(crate) const SECRET_KEYS: &[&str] = &["redis_password", "redis_url", "acme_eab_hmac_key"];
 
 /// Where a setting's text came from; errors name it the way the operator wrote it.
 #[derive(Clone, Debug, PartialEq, Eq)]

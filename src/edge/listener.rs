@@ -1,7 +1,8 @@
-//! One accept loop: a connection cap, a header-read time limit, HTTP/1.1 and HTTP/2 (prior
-//! knowledge) through hyper-util's auto builder, and a graceful drain on shutdown.
+//! One accept loop: a connection cap, a handshake step (none for plain HTTP, TLS for HTTPS, see
+//! [`super::handshake`]), a header-read time limit, HTTP/1.1 and HTTP/2 through hyper-util's
+//! auto builder, and a graceful drain on shutdown.
 
-use std::{convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
+use std::{convert::Infallible, future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use http::{Request, Response};
 use hyper::body::Incoming;
@@ -12,11 +13,12 @@ use hyper_util::{
 };
 use prometheus::IntGauge;
 use tokio::{
-    net::{TcpListener, TcpSocket},
+    io::{AsyncRead, AsyncWrite},
+    net::{TcpListener, TcpSocket, TcpStream},
     sync::Semaphore,
 };
 use tokio_util::sync::CancellationToken;
-use tower::Service;
+use tower::{util::MapRequest, Service};
 use tracing::Instrument;
 
 /// Per-connection settings.
@@ -32,6 +34,36 @@ pub struct ConnOptions {
     pub grace: Duration,
 }
 
+/// Request extension set on every request that arrived over TLS (the HTTPS listener), so the
+/// HTTP layer can tell `https` from `http` (e.g. for `meta.location`). Absent on plain HTTP.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsConnection {
+    /// The SNI server name the client asked for (the configured domain).
+    pub server_name: Arc<str>,
+}
+
+/// Turns an accepted TCP stream into the byte stream HTTP is served over.
+pub trait Handshake: Send + Sync + 'static {
+    /// The stream HTTP runs on.
+    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// Performs the handshake; `None` closes the connection (the handshake counts why).
+    fn handshake(
+        &self,
+        tcp: TcpStream,
+    ) -> impl Future<Output = Option<(Self::Io, Option<TlsConnection>)>> + Send;
+}
+
+/// No handshake: plain HTTP.
+#[derive(Clone, Copy, Debug)]
+pub struct Plain;
+
+impl Handshake for Plain {
+    type Io = TcpStream;
+    async fn handshake(&self, tcp: TcpStream) -> Option<(TcpStream, Option<TlsConnection>)> {
+        Some((tcp, None))
+    }
+}
+
 /// Binds a listening socket with a deep backlog (tokio's default of 128 drops bursts).
 pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
@@ -45,8 +77,7 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(1024)
 }
 
-/// Accepts and serves connections until `shutdown` fires, then stops accepting and gives open
-/// connections `grace` to finish. Returns once all are closed or the grace period is over.
+/// Serves plain HTTP; see [`serve_with`].
 pub async fn serve<S, B>(
     listener: TcpListener,
     service: S,
@@ -54,6 +85,31 @@ pub async fn serve<S, B>(
     open: IntGauge,
     shutdown: CancellationToken,
 ) where
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    serve_with(listener, Arc::new(Plain), service, options, open, shutdown).await
+}
+
+/// Accepts connections until `shutdown` fires, runs `handshake` on each (inside the connection's
+/// task, so a slow client never blocks the accept loop), then serves HTTP on it. After shutdown
+/// it stops accepting and gives open connections `grace` to finish. Returns once all are closed
+/// or the grace period is over.
+pub async fn serve_with<H, S, B>(
+    listener: TcpListener,
+    handshake: Arc<H>,
+    service: S,
+    options: ConnOptions,
+    open: IntGauge,
+    shutdown: CancellationToken,
+) where
+    H: Handshake,
     S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
         + Clone
         + Send
@@ -90,19 +146,28 @@ pub async fn serve<S, B>(
             },
         };
         let _ = stream.set_nodelay(true);
-        let io = TokioIo::new(stream);
-        let conn = builder
-            .serve_connection_with_upgrades(io, TowerToHyperService::new(service.clone()))
-            .into_owned();
-        let conn = graceful.watch(conn);
-        let open = open.clone();
+        let (open, watcher, builder) = (open.clone(), graceful.watcher(), builder.clone());
+        let (handshake, service) = (Arc::clone(&handshake), service.clone());
         let span = tracing::debug_span!("conn", client.addr = %peer, listener = options.name);
-        // Tracked by `graceful` (which waits for it) and bounded by the semaphore.
+        // Bounded by the semaphore; the handshake by its own time limit, the connection after it
+        // by `graceful` (which waits for it).
         tokio::spawn(
             async move {
                 open.inc();
-                if let Err(e) = conn.await {
-                    tracing::debug!(error = %e, "connection ended with an error");
+                if let Some((io, tls)) = handshake.handshake(stream).await {
+                    let service = MapRequest::new(service, move |mut req: Request<Incoming>| {
+                        if let Some(tls) = &tls {
+                            req.extensions_mut().insert(tls.clone());
+                        }
+                        req
+                    });
+                    let conn = builder.serve_connection_with_upgrades(
+                        TokioIo::new(io),
+                        TowerToHyperService::new(service),
+                    );
+                    if let Err(e) = watcher.watch(conn.into_owned()).await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
                 }
                 open.dec();
                 drop(permit);

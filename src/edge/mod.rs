@@ -1,8 +1,10 @@
-//! The edge: TCP accept loops and HTTP connections. TLS termination joins it with the TLS
-//! issue.
+//! The edge: TCP accept loops, the TLS handshake (with TLS-ALPN-01 answers), and HTTP/1.1 +
+//! HTTP/2 connections.
 //!
-//! Must not know about SCIM, ACME or the store.
+//! Must not know about SCIM, ACME ordering or the store.
 
+pub mod handshake;
 pub mod listener;
 
-pub use listener::{bind, serve, ConnOptions};
+pub use handshake::TlsHandshake;
+pub use listener::{bind, serve, serve_with, ConnOptions, Handshake, Plain, TlsConnection};

@@ -8,7 +8,9 @@ use std::{sync::Arc, time::Duration};
 use serde_json::{json, Value};
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
-use crate::{metrics::Metrics, session::reload::SessionHandle, store::SharedStore};
+use crate::{
+    metrics::Metrics, session::reload::SessionHandle, store::SharedStore, tls::StatusHandle,
+};
 
 /// The build identifier, set by the release build (`SCIM_BRIDGE_BUILD`), else `dev`.
 pub const BUILD: &str = match option_env!("SCIM_BRIDGE_BUILD") {
@@ -58,9 +60,48 @@ pub struct Health {
     session: Arc<SessionHandle>,
     metrics: Metrics,
     store_timeout: Duration,
+    certificates: Option<StatusHandle>,
+}
+
+/// The `CertificateManager` report: degraded while renewal fails or before the first
+/// certificate, unhealthy once the certificate served has expired.
+pub fn certificate_report(status: &crate::tls::CertStatus, now: OffsetDateTime) -> Report {
+    let mut detail = format!("domain={} source={}", status.domain, status.source);
+    if let Some(issuer) = &status.issuer {
+        detail.push_str(&format!(" issuer=\"{issuer}\""));
+    }
+    if let Some(t) = status.not_after {
+        detail.push_str(&format!(" notAfter={}", rfc3339(t)));
+    }
+    if let Some(t) = status.next_renewal {
+        detail.push_str(&format!(" nextRenewal={}", rfc3339(t)));
+    }
+    let state = match (&status.failure, status.not_after) {
+        (_, Some(t)) if t <= now => State::Unhealthy,
+        (Some(f), _) => {
+            detail.push_str(&format!(" failures={} lastError=\"{f}\"", status.failures));
+            State::Degraded
+        }
+        (None, None) => {
+            detail.push_str(" (no certificate yet)");
+            State::Degraded
+        }
+        (None, Some(_)) => State::Healthy,
+    };
+    Report {
+        source: "CertificateManager",
+        state,
+        detail: Some(detail),
+    }
 }
 
 impl Health {
+    /// Adds the `CertificateManager` report (when TLS is on).
+    pub fn with_certificates(mut self, status: StatusHandle) -> Self {
+        self.certificates = Some(status);
+        self
+    }
+
     /// A health checker over the given components.
     pub fn new(
         store: SharedStore,
@@ -73,6 +114,7 @@ impl Health {
             session,
             metrics,
             store_timeout,
+            certificates: None,
         }
     }
 
@@ -93,7 +135,7 @@ impl Health {
                 )),
             ),
         };
-        vec![
+        let mut reports = vec![
             Report {
                 source: "Store",
                 state: store.0,
@@ -109,7 +151,11 @@ impl Health {
                 state: State::Healthy,
                 detail: None,
             },
-        ]
+        ];
+        if let Some(certs) = &self.certificates {
+            reports.push(certificate_report(&certs.load(), OffsetDateTime::now_utc()));
+        }
+        reports
     }
 }
 
@@ -175,6 +221,42 @@ mod tests {
         assert_eq!(r["state"], "degraded");
         assert!(r["time"].is_string() && r["expires"].is_string());
         assert!(r["time"].as_str() < r["expires"].as_str());
+    }
+
+    #[test]
+    fn the_certificate_report_follows_the_manager() {
+        let now = OffsetDateTime::now_utc();
+        let mut st = crate::tls::CertStatus {
+            domain: "a.test".into(),
+            source: "acme",
+            ..Default::default()
+        };
+        assert_eq!(
+            certificate_report(&st, now).state,
+            State::Degraded,
+            "no certificate yet"
+        );
+        st.not_after = Some(now + time::Duration::days(30));
+        st.issuer = Some("CN=CA".into());
+        st.next_renewal = Some(now + time::Duration::days(10));
+        let r = certificate_report(&st, now);
+        assert_eq!((r.source, r.state), ("CertificateManager", State::Healthy));
+        let d = r.detail.unwrap();
+        assert!(
+            d.contains("a.test") && d.contains("CN=CA") && d.contains("nextRenewal="),
+            "{d}"
+        );
+        st.failure = Some("ACME new order failed".into());
+        st.failures = 2;
+        let r = certificate_report(&st, now);
+        assert_eq!(r.state, State::Degraded);
+        assert!(r.detail.unwrap().contains("failures=2"));
+        st.not_after = Some(now - time::Duration::seconds(1));
+        assert_eq!(
+            certificate_report(&st, now).state,
+            State::Unhealthy,
+            "expired"
+        );
     }
 
     #[test]

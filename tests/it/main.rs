@@ -10,3 +10,4 @@ mod redis_backend;
 mod scim;
 mod serve;
 mod store;
+mod tls;

@@ -40,6 +40,22 @@ async fn acme_certificate_serves_h2_and_http1_and_a_restart_places_no_new_order(
     let first = peer_cert(&res);
     assert_eq!(pebble.orders(), 1, "{}", pebble.logs());
 
+    // A user created over HTTPS gets an https location (meta and Location header).
+    let created = h2
+        .post(format!("https://{DOMAIN}:{port}/scim/v2/Users"))
+        .header("authorization", bridge.bearer())
+        .header("content-type", "application/scim+json")
+        .body(r#"{"userName":"tls.user@example.com"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let location = created.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with(&format!("https://{DOMAIN}:{port}/scim/v2/Users/")),
+        "{location}"
+    );
+
     let health: Value = client()
         .get(bridge.url("/health"))
         .header("authorization", bridge.bearer())

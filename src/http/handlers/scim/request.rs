@@ -4,7 +4,10 @@
 use http::{header, request::Parts};
 use serde_json::Value;
 
-use crate::scim::{engine::Ctx, engine::SearchQuery, error::ScimError, resource::parse_etag};
+use crate::{
+    edge::TlsConnection,
+    scim::{engine::Ctx, engine::SearchQuery, error::ScimError, resource::parse_etag},
+};
 
 /// The SCIM base URL of this request: scheme, host and the prefix the client used.
 pub(super) fn ctx(parts: &Parts, v2: bool) -> Ctx {
@@ -26,9 +29,10 @@ pub(super) fn ctx(parts: &Parts, v2: bool) -> Ctx {
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    let over_tls = parts.extensions.get::<TlsConnection>().is_some();
     let scheme = match parts.uri.scheme_str() {
         Some("https") => "https",
-        _ if forwarded_https => "https",
+        _ if over_tls || forwarded_https => "https",
         _ => "http",
     };
     let prefix = if v2 { "/scim/v2" } else { "/scim" };

@@ -18,7 +18,12 @@ Measured, in the same run, for each server:
    `-c C -n C` (C clients, one request each, so every request opens a new TCP connection and
    does a full handshake in a fresh h2load process, which keeps no session cache), until
    --duration seconds are spent; the rate is succeeded requests / sum of h2load's own
-   "finished in" times (process start-up is not counted).
+   "finished in" times (process start-up is not counted); the negotiated protocol, cipher and
+   key exchange are recorded from h2load's output (TLS 1.3, X25519 here). A second, independent
+   client checks the figure: --py-clients Python processes (ssl module, OpenSSL 3), each
+   looping until --duration: new TCP connection (TCP_NODELAY), full TLS 1.3 handshake with SNI
+   and certificate verification, GET /ping with Connection: close, read the status line, close.
+   No session is ever offered (Python resumes only when given session=), so every handshake is full.
 2. Keep-alive HTTPS requests per second: wrk (HTTP/1.1) and h2load (HTTP/2, -m 10) for
    --duration seconds over --connections connections against /ping.
 3. Time from process start to the first HTTPS response carrying a certificate freshly issued
@@ -43,6 +48,7 @@ in count and time; every process started here is killed on exit, errors included
 
 import argparse
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -314,12 +320,38 @@ def handshakes_per_second(hosts, name, port, duration, clients):
     (at most 10,000 bursts)."""
     url = f"https://{name}:{port}/ping"
     spent = succeeded = failed = bursts = 0
+    tls = None
     deadline = time.monotonic() + duration
     while time.monotonic() < deadline and bursts < 10_000:
-        seconds, ok, bad, _ = h2load(hosts, url, ["-c", str(clients), "-n", str(clients), "-m", "1"], 60)
+        seconds, ok, bad, text = h2load(hosts, url, ["-c", str(clients), "-n", str(clients), "-m", "1"], 60)
         spent, succeeded, failed, bursts = spent + seconds, succeeded + ok, failed + bad, bursts + 1
+        tls = tls or " ".join(m.group(1).strip() for m in
+                              re.finditer(r"^(?:TLS Protocol|Cipher|Server Temp Key): (.*)$", text, re.M))
     return {"value": succeeded / spent if spent else 0.0, "connections": succeeded, "failed": failed,
-            "bursts": bursts, "seconds": round(spent, 3)}
+            "bursts": bursts, "seconds": round(spent, 3), "tls": tls}
+
+
+def _py_handshake_worker(args):
+    port, name, cafile, deadline = args
+    ok = failed = 0
+    while time.monotonic() < deadline and ok + failed < 1_000_000:
+        try:
+            status, _, _ = https_get(port, name, cafile)
+            ok, failed = (ok + 1, failed) if status == 200 else (ok, failed + 1)
+        except (OSError, ssl.SSLError):
+            failed += 1
+    return ok, failed
+
+
+def tls13_handshakes_per_second(name, port, cafile, duration, clients):
+    """`clients` Python processes doing full TLS 1.3 handshakes + one request, for `duration` s."""
+    started = time.monotonic()
+    deadline = started + duration
+    with multiprocessing.get_context("fork").Pool(clients) as pool:
+        parts = pool.map(_py_handshake_worker, [(port, name, cafile, deadline)] * clients, chunksize=1)
+    elapsed = time.monotonic() - started
+    ok, failed = sum(p[0] for p in parts), sum(p[1] for p in parts)
+    return {"value": ok / elapsed, "connections": ok, "failed": failed, "seconds": round(elapsed, 3)}
 
 
 def h2_keepalive(hosts, name, port, duration, connections):
@@ -412,7 +444,8 @@ def time_to_first_acme_response(server, binary, workdir, pki, name, timeout):
 # Step 5: report
 
 METRICS = [
-    ("handshakes", "new full TLS handshakes/s (h2load, 1 request per new connection)", "{:.0f}", True),
+    ("handshakes", "new full TLS handshakes/s (h2load bursts, 1 request per new connection)", "{:.0f}", True),
+    ("handshakes13", "new full TLS handshakes/s (Python ssl processes, 1 request per new connection)", "{:.0f}", True),
     ("h1", "keep-alive HTTPS/1.1 requests/s (wrk)", "{:.0f}", True),
     ("h2", "keep-alive HTTPS/2 requests/s (h2load, -m 10)", "{:.0f}", True),
     ("acme", "start → first HTTPS response with a pebble certificate (s, lower is better)", "{:.2f}", False),
@@ -439,6 +472,7 @@ def main():
     ap.add_argument("--duration", type=int, default=10, help="seconds per measurement (1..60)")
     ap.add_argument("--connections", type=int, default=64, help="keep-alive connections (wrk, h2load)")
     ap.add_argument("--handshake-clients", type=int, default=64, help="concurrent new connections per h2load burst")
+    ap.add_argument("--py-clients", type=int, default=4, help="Python processes for the TLS 1.3 handshake row")
     ap.add_argument("--acme-timeout", type=int, default=120, help="bound on each ACME wait, seconds")
     ap.add_argument("--name", default="scim.bench.test", help="the certificate's DNS name (SNI)")
     ap.add_argument("--bridge-binary", help="use this scim-bridge binary instead of building one")
@@ -447,9 +481,10 @@ def main():
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
     if not 1 <= args.duration <= 60 or not 1 <= args.acme_timeout <= 300 \
-            or not 1 <= args.connections <= 1000 or not 1 <= args.handshake_clients <= 1000:
+            or not 1 <= args.connections <= 1000 or not 1 <= args.handshake_clients <= 1000 \
+            or not 1 <= args.py_clients <= 32:
         raise SystemExit("refusing an unbounded run: --duration 1..60, --acme-timeout 1..300, "
-                         "--connections and --handshake-clients 1..1000")
+                         "--connections and --handshake-clients 1..1000, --py-clients 1..32")
     if os.geteuid() != 0:
         raise SystemExit("run as root: unshare --mount for the private hosts file, nginx as root")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -464,6 +499,7 @@ def main():
             for server, (_, port, params) in servers.items():
                 tls_params[server] = params
             for key, run in (("handshakes", lambda p: handshakes_per_second(pki["hosts"], args.name, p, args.duration, args.handshake_clients)),
+                             ("handshakes13", lambda p: tls13_handshakes_per_second(args.name, p, pki["ca"], args.duration, args.py_clients)),
                              ("h1", lambda p: h1_keepalive(pki["hosts"], args.name, p, args.duration, args.connections)),
                              ("h2", lambda p: h2_keepalive(pki["hosts"], args.name, p, args.duration, args.connections))):
                 for server in servers:
@@ -487,7 +523,10 @@ def main():
           f"{args.duration} s per measurement, {args.connections} keep-alive connections, "
           f"handshake bursts of {args.handshake_clients}, SNI {args.name}, same P-256 certificate\n")
     print(table(results))
-    print("\nnegotiated: " + "; ".join(f"{s} {p}" for s, p in tls_params.items()))
+    print("\nnegotiated by the Python client: " + "; ".join(f"{s} {p}" for s, p in tls_params.items()))
+    h2tls = {s: r.get("tls") for s, r in results["handshakes"].items()}
+    if h2tls:
+        print("negotiated by h2load: " + "; ".join(f"{s} {p}" for s, p in h2tls.items()))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": vars(args), "tls": tls_params, "results": results}, f, indent=2)

@@ -26,7 +26,8 @@ WORKDIR /home/opuser
 # The session file is mounted here as a secret (see docker-compose.yml and deploy/).
 ENV OP_SESSION=/home/opuser/.op/scimsession \
     OP_DATA_DIR=/home/opuser/data \
-    OP_PORT=3002
+    OP_PORT=3002 \
+    OP_HTTPS_PORT=8443
 EXPOSE 3002 8443
 HEALTHCHECK --interval=30s --timeout=3s CMD ["/usr/local/bin/scim-bridge", "--version"]
 ENTRYPOINT ["/usr/local/bin/scim-bridge"]

@@ -255,7 +255,7 @@ def start_bridge(binary, workdir, https_port, tls_env):
     env = {"PATH": os.environ.get("PATH", ""), "HOME": d, "OP_SESSION": session,
            "OP_DATA_DIR": os.path.join(d, "data"), "OP_BIND_ADDRESS": "127.0.0.1",
            "OP_PORT": str(free_port()), "OP_HTTPS_PORT": str(https_port), **tls_env}
-    log = os.path.join(d, "bridge.log")
+    log = os.environ.get("BENCH_BRIDGE_LOG") or os.path.join(d, "bridge.log")
     return spawn([binary, "serve"], log, env=env), log
 
 

@@ -51,9 +51,13 @@ impl Running {
     /// shutdown in order.
     pub async fn wait(mut self) {
         tokio::select! {
+            biased;
             _ = self.shutdown.cancelled() => {}
             _ = self.listeners.join_next() => {
-                tracing::error!("a listener stopped unexpectedly; shutting down");
+                // A listener also ends when shutdown has just begun; only an early end is a fault.
+                if !self.shutdown.is_cancelled() {
+                    tracing::error!("a listener stopped unexpectedly; shutting down");
+                }
             }
         }
         self.shutdown.cancel();

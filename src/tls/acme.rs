@@ -34,10 +34,13 @@ pub trait ChallengeResponder: Send + Sync {
 
 /// The limit on one ACME request (directory, account, order, challenge, finalize, download).
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long to wait for validation and for issuance.
+/// How long to wait for validation and for issuance. A CA validates in well under a second once
+/// asked; polling starts at 25 ms and backs off by 1.3 (25, 33, 42, 55, 71, 93 ms, ...) so a
+/// fast CA is not kept waiting on our sleeps (200 ms ×1.5 cost ~0.5 s per order against pebble)
+/// while a slow one sees a request rate that falls off quickly.
 const POLL: RetryPolicy = RetryPolicy::new()
-    .initial_delay(Duration::from_millis(200))
-    .backoff(1.5)
+    .initial_delay(Duration::from_millis(25))
+    .backoff(1.3)
     .timeout(Duration::from_secs(90));
 
 /// What can go wrong talking to the CA.

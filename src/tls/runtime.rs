@@ -77,6 +77,10 @@ impl TlsRuntime {
                 let config = AcmeConfig {
                     directory_url: acme.directory_url.clone(),
                     email: acme.email.clone(),
+                    derived_email: acme
+                        .email
+                        .is_none()
+                        .then(|| derived_contact(&settings.domain)),
                     eab: acme.eab.as_ref().map(|(kid, k)| (kid.clone(), k.0.clone())),
                     extra_roots: acme.ca_roots.clone(),
                 };
@@ -155,5 +159,33 @@ impl TlsRuntime {
     pub fn task(self, cancel: CancellationToken) -> (Arc<CertResolver>, StatusHandle, Task) {
         let task = (self.task)(cancel);
         (self.resolver, self.status, task)
+    }
+}
+
+/// The contact used when `OP_LETSENCRYPT_EMAIL` is unset: `admin@` the parent domain
+/// (`scim.example.com` → `admin@example.com`), or the domain itself when it has two labels.
+pub(crate) fn derived_contact(domain: &str) -> String {
+    let labels: Vec<&str> = domain.trim_end_matches('.').split('.').collect();
+    let parent = if labels.len() > 2 {
+        labels[1..].join(".")
+    } else {
+        labels.join(".")
+    };
+    format!("admin@{parent}")
+}
+
+#[cfg(test)]
+mod contact_tests {
+    use super::derived_contact;
+
+    #[test]
+    fn the_default_contact_is_admin_at_the_parent_domain() {
+        assert_eq!(derived_contact("scim.example.com"), "admin@example.com");
+        assert_eq!(
+            derived_contact("scim.corp.example.co.uk"),
+            "admin@corp.example.co.uk"
+        );
+        assert_eq!(derived_contact("example.com"), "admin@example.com");
+        assert_eq!(derived_contact("scim.example.com."), "admin@example.com");
     }
 }

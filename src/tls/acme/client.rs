@@ -20,6 +20,8 @@ pub struct AcmeConfig {
     pub directory_url: String,
     /// The account contact, as an e-mail address (without `mailto:`).
     pub email: Option<String>,
+    /// The contact derived from the domain when none was set; dropped if the CA refuses it.
+    pub derived_email: Option<String>,
     /// External Account Binding: key id and HMAC key bytes.
     pub eab: Option<(String, Vec<u8>)>,
     /// Roots trusted for the CA's HTTPS besides the system's.
@@ -31,6 +33,7 @@ impl std::fmt::Debug for AcmeConfig {
         f.debug_struct("AcmeConfig")
             .field("directory_url", &self.directory_url)
             .field("email", &self.email)
+            .field("derived_email", &self.derived_email)
             .field("eab", &self.eab.as_ref().map(|(kid, _)| kid))
             .field("extra_roots", &self.extra_roots.len())
             .finish()
@@ -83,22 +86,57 @@ impl AcmeConfig {
             let account = step("account restore", builder.from_credentials(creds)).await?;
             return Ok((account, None));
         }
-        let contact = self.email.as_ref().map(|e| format!("mailto:{e}"));
-        let contact: Vec<&str> = contact.iter().map(String::as_str).collect();
+        let mut builder_slot = Some(builder);
         let eab = self
             .eab
             .as_ref()
             .map(|(kid, key)| ExternalAccountKey::new(kid.clone(), key));
-        let new = NewAccount {
-            contact: &contact,
-            terms_of_service_agreed: true,
-            only_return_existing: false,
+        // An address the operator set is always used. One derived from the domain is a guess
+        // (as the reference bridge makes); if the CA refuses it, register without a contact
+        // rather than never getting a certificate.
+        let attempts: Vec<Option<&String>> = match (&self.email, &self.derived_email) {
+            (Some(e), _) => vec![Some(e)],
+            (None, Some(d)) => vec![Some(d), None],
+            (None, None) => vec![None],
         };
-        let (account, creds) = step(
-            "account registration",
-            builder.create(&new, self.directory_url.clone(), eab.as_ref()),
-        )
-        .await?;
-        Ok((account, Some(creds)))
+        let mut last = None;
+        for (i, email) in attempts.iter().enumerate() {
+            let contact = email.map(|e| format!("mailto:{e}"));
+            let contact: Vec<&str> = contact.iter().map(String::as_str).collect();
+            let new = NewAccount {
+                contact: &contact,
+                terms_of_service_agreed: true,
+                only_return_existing: false,
+            };
+            let builder = if i == 0 {
+                builder_slot
+                    .take()
+                    .expect("the first attempt uses the first builder")
+            } else {
+                Account::builder_with_http(self.http_client()?)
+            };
+            match step(
+                "account registration",
+                builder.create(&new, self.directory_url.clone(), eab.as_ref()),
+            )
+            .await
+            {
+                Ok((account, creds)) => return Ok((account, Some(creds))),
+                Err(e) if i + 1 < attempts.len() && refuses_contact(&e) => {
+                    tracing::warn!(error = %e, "the CA refused the contact derived from the domain; registering without one (set OP_LETSENCRYPT_EMAIL)");
+                    last = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.expect("at least one registration attempt ran"))
     }
+}
+
+/// Whether the CA refused the account's contact (RFC 8555 §7.3: `invalidContact`,
+/// `unsupportedContact`), as opposed to failing for another reason.
+fn refuses_contact(e: &AcmeError) -> bool {
+    // instant-acme keeps the problem document in its error; its type names the reason.
+    let text = format!("{e:?}");
+    text.contains("invalidContact") || text.contains("unsupportedContact")
 }

@@ -9,8 +9,16 @@ use crate::tls::acme::{challenge_cert, AcmeError, ChallengeResponder};
 
 use super::{chain, CertManager};
 
-/// How long the ordering replica gives the others to pick a shared challenge up.
-const SHARE_DELAY: Duration = Duration::from_millis(300);
+/// How long the ordering replica gives the others to pick a shared challenge up. Only a shared
+/// store has other replicas; on the embedded store there is nobody to wait for, and the wait
+/// would only delay the first certificate. Redis pub/sub delivers in milliseconds.
+fn share_delay(store_kind: &str) -> Duration {
+    if store_kind == "embedded" {
+        Duration::ZERO
+    } else {
+        Duration::from_millis(150)
+    }
+}
 
 /// The responder used while this replica orders.
 pub(super) struct Shared<'a> {
@@ -27,7 +35,7 @@ impl ChallengeResponder for Shared<'_> {
             .bounded("sharing the challenge", m.storage.save_challenge(digest))
             .await
         {
-            Ok(()) => tokio::time::sleep(SHARE_DELAY).await,
+            Ok(()) => tokio::time::sleep(share_delay(m.store.kind())).await,
             Err(e) => {
                 tracing::warn!(error = %chain(&e), "challenge not shared; only this replica can answer it")
             }

@@ -96,15 +96,9 @@ fn cert_status(settings: config::Settings) -> ExitCode {
         eprintln!("scim-bridge: TLS is off: set OP_TLS_DOMAIN");
         return ExitCode::from(EX_USAGE);
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime(tokio::runtime::Builder::new_current_thread()) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("scim-bridge: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(app::cert_status(settings)) {
         Ok(status) => {
@@ -137,17 +131,19 @@ fn cert_status(settings: config::Settings) -> ExitCode {
     }
 }
 
+/// Builds a tokio runtime, or says why it could not be built.
+fn runtime(mut builder: tokio::runtime::Builder) -> Result<tokio::runtime::Runtime, ExitCode> {
+    builder.enable_all().build().map_err(|e| {
+        eprintln!("scim-bridge: cannot start the async runtime: {e}");
+        ExitCode::FAILURE
+    })
+}
+
 fn serve(settings: config::Settings) -> ExitCode {
     logging::init(settings.log_format, settings.log_level);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime(tokio::runtime::Builder::new_multi_thread()) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("scim-bridge: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(app::run(settings)) {
         Ok(()) => ExitCode::SUCCESS,

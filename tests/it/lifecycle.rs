@@ -54,15 +54,7 @@ async fn a_changed_session_file_is_picked_up_and_a_malformed_one_refused() {
         200,
         "the previous session stays in force"
     );
-    let health: serde_json::Value = client()
-        .get(bridge.url("/health"))
-        .header("Authorization", format!("Bearer {new}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = bridge.health_with(&format!("Bearer {new}")).await;
     let session = health["reports"]
         .as_array()
         .unwrap()
@@ -70,14 +62,7 @@ async fn a_changed_session_file_is_picked_up_and_a_malformed_one_refused() {
         .find(|r| r["source"] == "Session")
         .unwrap();
     assert_eq!(session["state"], "degraded", "{session}");
-    let metrics = client()
-        .get(bridge.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = bridge.metrics().await;
     assert!(
         metrics.contains(r#"scim_bridge_session_reloads_total{outcome="refused"} 1"#),
         "{metrics}"

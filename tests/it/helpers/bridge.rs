@@ -186,6 +186,46 @@ impl Bridge {
         format!("Bearer {}", self.token)
     }
 
+    /// `GET /health` with the bridge's token, as JSON (any status).
+    pub async fn health(&self) -> serde_json::Value {
+        self.health_with(&self.bearer()).await
+    }
+
+    /// `GET /health` with the given `Authorization` value, as JSON (any status).
+    pub async fn health_with(&self, authorization: &str) -> serde_json::Value {
+        client()
+            .get(self.url("/health"))
+            .header("Authorization", authorization)
+            .send()
+            .await
+            .expect("GET /health")
+            .json()
+            .await
+            .expect("/health answers JSON")
+    }
+
+    /// The report of one component in `/health`.
+    pub async fn health_report(&self, source: &str) -> serde_json::Value {
+        let health = self.health().await;
+        health["reports"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| r["source"] == source))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {source} report in {health}"))
+    }
+
+    /// `GET /metrics` as text.
+    pub async fn metrics(&self) -> String {
+        client()
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("/metrics body")
+    }
+
     /// Everything written to standard error so far.
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap().join("\n")

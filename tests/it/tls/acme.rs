@@ -56,31 +56,10 @@ async fn acme_certificate_serves_h2_and_http1_and_a_restart_places_no_new_order(
         "{location}"
     );
 
-    let health: Value = client()
-        .get(bridge.url("/health"))
-        .header("authorization", bridge.bearer())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let report = health["reports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["source"] == "CertificateManager")
-        .expect("report");
+    let report = bridge.health_report("CertificateManager").await;
     assert_eq!(report["state"], "healthy", "{report}");
     assert!(report["details"][0].as_str().unwrap().contains(DOMAIN));
-    let metrics = client()
-        .get(bridge.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = bridge.metrics().await;
     assert!(
         metrics.contains(r#"scim_bridge_acme_orders_total{outcome="issued"} 1"#),
         "{metrics}"
@@ -213,21 +192,7 @@ async fn an_unreachable_ca_degrades_health_but_never_stops_the_bridge() {
         "{}",
         bridge.logs()
     );
-    let health: Value = client()
-        .get(bridge.url("/health"))
-        .header("authorization", bridge.bearer())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let report = health["reports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["source"] == "CertificateManager")
-        .unwrap();
+    let report = bridge.health_report("CertificateManager").await;
     assert_eq!(report["state"], "degraded", "{report}");
     let res = client()
         .get(bridge.url("/scim/v2/Users"))
@@ -236,14 +201,7 @@ async fn an_unreachable_ca_degrades_health_but_never_stops_the_bridge() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200, "plain HTTP keeps working");
-    let metrics = client()
-        .get(bridge.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = bridge.metrics().await;
     assert!(
         metrics.contains(r#"scim_bridge_acme_orders_total{outcome="failed"}"#),
         "{metrics}"

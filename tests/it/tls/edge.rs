@@ -173,14 +173,7 @@ async fn sni_is_required_and_garbage_closes_only_its_own_connection() {
         "closed after {:?}",
         started.elapsed()
     );
-    let metrics = crate::helpers::bridge::client()
-        .get(bridge.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = bridge.metrics().await;
     for reason in ["no_sni", "unknown_sni", "protocol", "timeout"] {
         assert!(
             metrics.contains(&format!(

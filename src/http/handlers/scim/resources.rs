@@ -21,16 +21,26 @@ use crate::{
 
 type Answer = Result<http::Response<Body>, ScimError>;
 
+/// Adds the weak `ETag` of `version`.
+fn with_etag(mut res: http::Response<Body>, version: u64) -> http::Response<Body> {
+    if let Ok(tag) = HeaderValue::from_str(&etag(version)) {
+        res.headers_mut().insert(header::ETAG, tag);
+    }
+    res
+}
+
+/// A body-less answer (304, 204) that still carries the `ETag`.
+fn empty_with_etag(status: StatusCode, version: u64) -> http::Response<Body> {
+    with_etag(response::text(status, "application/scim+json", ""), version)
+}
+
 /// A resource with its `ETag` (and `Location` when created).
 fn resource_response(
     status: StatusCode,
     resource: &Resource,
     location: bool,
 ) -> http::Response<Body> {
-    let mut res = response::scim_json(status, &resource.doc);
-    if let Ok(tag) = HeaderValue::from_str(&etag(resource.version)) {
-        res.headers_mut().insert(header::ETAG, tag);
-    }
+    let mut res = with_etag(response::scim_json(status, &resource.doc), resource.version);
     if location {
         if let Some(loc) = resource.doc["meta"]["location"]
             .as_str()
@@ -113,11 +123,7 @@ pub(super) async fn get(
     let rt = resource_type(kind);
     let loaded = state.engine.load(rt, id).await?;
     if request::if_none_match(parts, loaded.version) {
-        let mut res = response::text(StatusCode::NOT_MODIFIED, "application/scim+json", "");
-        if let Ok(tag) = HeaderValue::from_str(&etag(loaded.version)) {
-            res.headers_mut().insert(header::ETAG, tag);
-        }
-        return Ok(res);
+        return Ok(empty_with_etag(StatusCode::NOT_MODIFIED, loaded.version));
     }
     let resource = state
         .engine
@@ -164,11 +170,7 @@ pub(super) async fn patch(
         .patch(rt, id, &body, request::if_match(parts)?, ctx)
         .await?;
     if kind == ResourceKind::Group && !request::wants_body(parts) {
-        let mut res = response::text(StatusCode::NO_CONTENT, "application/scim+json", "");
-        if let Ok(tag) = HeaderValue::from_str(&etag(loaded.version)) {
-            res.headers_mut().insert(header::ETAG, tag);
-        }
-        return Ok(res);
+        return Ok(empty_with_etag(StatusCode::NO_CONTENT, loaded.version));
     }
     let resource = state.engine.render(rt, &loaded, &projection, ctx).await?;
     Ok(resource_response(StatusCode::OK, &resource, false))

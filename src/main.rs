@@ -2,7 +2,7 @@
 //!
 //! Exit codes: 0 success; 1 runtime failure; 64 bad usage or configuration (EX_USAGE);
 //! 66 session file missing or unreadable (EX_NOINPUT); 69 store unreachable (EX_UNAVAILABLE);
-//! 73 session file cannot be created (EX_CANTCREAT).
+//! 73 session file cannot be created or rewritten (EX_CANTCREAT).
 
 use std::process::ExitCode;
 

@@ -177,3 +177,29 @@ async fn rotation_overlaps_without_a_failed_request_then_the_old_token_expires()
     assert_eq!(code, 66);
     assert!(err.contains("no-such-session"), "{err}");
 }
+
+#[test]
+fn token_subcommands_explain_their_flags_and_refuse_bad_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    for (cmd, flags) in [
+        ("rotate", &["--session", "--grace", "--label"][..]),
+        ("list", &["--session"][..]),
+        ("revoke", &["--session", "<LABEL>"][..]),
+    ] {
+        let (status, stdout, _) = run(&["token", cmd, "--help"], &[], dir.path());
+        assert!(status.success());
+        assert!(stdout.contains("Example"), "{stdout}");
+        for flag in flags {
+            assert!(stdout.contains(flag), "{cmd} --help lacks {flag}: {stdout}");
+        }
+    }
+    let (status, _, err) = run(&["token", "rotate", "--grace", "soon"], &[], dir.path());
+    assert_eq!(status.code(), Some(64), "{err}");
+    let (status, _, err) = run(&["token", "rotate"], &[], dir.path());
+    assert_eq!(
+        status.code(),
+        Some(66),
+        "the default path is missing: {err}"
+    );
+    assert!(err.contains("scimsession"), "{err}");
+}

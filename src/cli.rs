@@ -40,6 +40,12 @@ pub enum Command {
     ///
     /// Example: OP_REDIS_URL=redis://redis:6379 scim-bridge check-config
     CheckConfig,
+    /// Bearer-token commands: rotate with overlap, list, revoke.
+    Token {
+        /// What to do.
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Certificate commands (HTTPS with OP_TLS_DOMAIN).
     Cert {
         /// What to do.
@@ -56,4 +62,46 @@ pub enum CertCommand {
     /// With the embedded store, run it while the bridge is stopped (the store is locked while
     /// it runs); with Redis, any time. Example: OP_TLS_DOMAIN=scim.example.com scim-bridge cert status
     Status,
+}
+
+/// The `token` sub-commands. They edit the session file in place (atomically, mode 0600); a
+/// running bridge picks the change up within OP_SESSION_RELOAD_INTERVAL.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a new token and print it once, alone on standard output; the old tokens stay
+    /// valid for the grace period. Expired tokens are pruned. The encryption key is kept.
+    ///
+    /// Example: NEW=$(scim-bridge token rotate --session ./scimsession --grace 24h)
+    Rotate {
+        /// The session file to edit. Example: --session /run/secrets/scimsession
+        #[arg(long, value_name = "PATH", default_value = crate::config::DEFAULT_SESSION)]
+        session: PathBuf,
+        /// How long the current tokens stay valid (ms, s, m, h); 0 revokes them at once.
+        /// Example: --grace 1h
+        #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = crate::config::parse_duration)]
+        grace: std::time::Duration,
+        /// A unique label for the new token [default: rotated-<UTC timestamp>].
+        /// Example: --label okta-2026-11
+        #[arg(long, value_name = "NAME")]
+        label: Option<String>,
+    },
+    /// Print each token's label, creation time, expiry and state (never a token or verifier).
+    ///
+    /// Example: scim-bridge token list --session ./scimsession
+    List {
+        /// The session file to read. Example: --session /run/secrets/scimsession
+        #[arg(long, value_name = "PATH", default_value = crate::config::DEFAULT_SESSION)]
+        session: PathBuf,
+    },
+    /// Remove the token with this label; the last active token cannot be removed.
+    ///
+    /// Example: scim-bridge token revoke initial --session ./scimsession
+    Revoke {
+        /// The label of the token to remove (see `token list`). Example: initial
+        #[arg(value_name = "LABEL")]
+        label: String,
+        /// The session file to edit. Example: --session /run/secrets/scimsession
+        #[arg(long, value_name = "PATH", default_value = crate::config::DEFAULT_SESSION)]
+        session: PathBuf,
+    },
 }

@@ -2,16 +2,16 @@
 //!
 //! Exit codes: 0 success; 1 runtime failure; 64 bad usage or configuration (EX_USAGE);
 //! 66 session file missing or unreadable (EX_NOINPUT); 69 store unreachable (EX_UNAVAILABLE);
-//! 73 session file cannot be created (EX_CANTCREAT).
+//! 73 session file cannot be created or rewritten (EX_CANTCREAT).
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use scim_bridge::{
     app,
-    cli::{CertCommand, Cli, Command},
+    cli::{CertCommand, Cli, Command, TokenCommand},
     config, logging,
-    session::{self, CreateOptions, SessionError},
+    session::{self, rotate, CreateOptions, SessionError},
     store::StoreError,
 };
 
@@ -39,6 +39,7 @@ fn main() -> ExitCode {
     };
     match cli.command.unwrap_or(Command::Serve) {
         Command::Init { session, force } => init(&session, force),
+        Command::Token { command } => token(command),
         Command::CheckConfig => match settings(cli.config.as_deref()) {
             Ok(s) => {
                 for (key, value) in config::describe(&s) {
@@ -89,6 +90,101 @@ fn init(path: &std::path::Path, force: bool) -> ExitCode {
             })
         }
     }
+}
+
+/// Formats a time for people: RFC 3339, whole seconds.
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    let t = t.replace_nanosecond(0).unwrap_or(t);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+/// Loads the session file for a `token` command; a missing or unreadable file is exit 66.
+fn load_session(path: &std::path::Path) -> Result<session::Session, ExitCode> {
+    session::load(path).map_err(|e| {
+        eprintln!("scim-bridge: {e}");
+        ExitCode::from(EX_NOINPUT)
+    })
+}
+
+fn token(command: TokenCommand) -> ExitCode {
+    let now = time::OffsetDateTime::now_utc();
+    let (path, result) = match command {
+        TokenCommand::List { session } => return token_list(&session, now),
+        TokenCommand::Rotate {
+            session,
+            grace,
+            label,
+        } => {
+            let current = match load_session(&session) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            let result = rotate::rotate(&current, now, grace, label.as_deref())
+                .map(|(next, token)| (next, Some(token)));
+            (session, result)
+        }
+        TokenCommand::Revoke { label, session } => {
+            let current = match load_session(&session) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            (
+                session,
+                rotate::revoke(&current, &label, now).map(|s| (s, None)),
+            )
+        }
+    };
+    let (next, token) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("scim-bridge: {e}");
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    if let Err(e) = session::save(&path, &next) {
+        eprintln!("scim-bridge: {e}");
+        return ExitCode::from(EX_CANTCREAT);
+    }
+    match token {
+        Some(token) => {
+            let old = next.tokens.iter().filter_map(|t| t.expires_at).max();
+            eprintln!(
+                "Rotated {}: the previous tokens stay valid until {}. The new token follows, shown only once:",
+                path.display(),
+                old.map_or_else(|| "-".to_owned(), rfc3339)
+            );
+            println!("{}", token.reveal());
+        }
+        None => eprintln!(
+            "Revoked; {} token(s) remain in {}.",
+            next.tokens.len(),
+            path.display()
+        ),
+    }
+    ExitCode::SUCCESS
+}
+
+fn token_list(path: &std::path::Path, now: time::OffsetDateTime) -> ExitCode {
+    let current = match load_session(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    println!(
+        "{:<32} {:<25} {:<25} {:<8} LAST USE",
+        "LABEL", "CREATED", "EXPIRES", "STATE"
+    );
+    for t in rotate::list(&current, now) {
+        println!(
+            "{:<32} {:<25} {:<25} {:<8} -",
+            t.label,
+            rfc3339(t.created_at),
+            t.expires_at.map_or_else(|| "never".to_owned(), rfc3339),
+            if t.active { "active" } else { "expired" }
+        );
+    }
+    eprintln!("note: last use is not tracked yet (the session file is read-only in Kubernetes, so it will live in the running bridge, not the file)");
+    ExitCode::SUCCESS
 }
 
 fn cert_status(settings: config::Settings) -> ExitCode {

@@ -18,6 +18,7 @@ pub use tls::{
 
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 
+pub use parse::duration as parse_duration;
 pub use raw::Origin;
 
 /// The default plain-HTTP port, as in the reference deployment.

@@ -46,7 +46,7 @@ pub(super) fn boolean(text: &str) -> Result<bool, String> {
 }
 
 /// Parses a duration: a number with a unit (`ms`, `s`, `m`, `h`), or bare seconds.
-pub(super) fn duration(text: &str) -> Result<Duration, String> {
+pub fn duration(text: &str) -> Result<Duration, String> {
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());

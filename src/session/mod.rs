@@ -9,6 +9,7 @@
 
 mod file;
 pub mod reload;
+pub mod rotate;
 
 use std::path::PathBuf;
 
@@ -158,6 +159,11 @@ impl Session {
         };
         (session, token)
     }
+}
+
+/// Replaces the session file at `path` with `session`, atomically and with mode 0600.
+pub fn save(path: &std::path::Path, session: &Session) -> Result<(), SessionError> {
+    file::write(path, session, CreateOptions { force: true })
 }
 
 /// Writes a session file directly (tests only).

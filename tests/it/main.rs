@@ -11,3 +11,4 @@ mod scim;
 mod serve;
 mod store;
 mod tls;
+mod tokens;

@@ -109,7 +109,7 @@ where
     match route {
         Route::Ping if is_read(method) => handlers::ops::ping(),
         Route::Root if is_read(method) => handlers::ops::root(),
-        Route::Metrics if is_read(method) => handlers::ops::metrics(state),
+        Route::Metrics if is_read(method) => handlers::ops::metrics(state).await,
         Route::Health if is_read(method) => match authorize() {
             Ok(_) => handlers::ops::health(state).await,
             Err(e) => response::unauthorized(e),

@@ -4,6 +4,7 @@
 #![allow(unreachable_pub)]
 
 mod cli;
+mod deploy;
 mod helpers;
 mod lifecycle;
 mod redis_backend;

@@ -33,8 +33,11 @@ pub async fn health(state: &AppState) -> http::Response<Body> {
     response::json(code, &doc)
 }
 
-/// `/metrics`: the Prometheus text format.
-pub fn metrics(state: &AppState) -> http::Response<Body> {
+/// `/metrics`: the Prometheus text format. Runs the health checks first, so `store_up` is as
+/// fresh as the scrape (otherwise it would only move when someone calls `/health`); bounded by
+/// the store time limit.
+pub async fn metrics(state: &AppState) -> http::Response<Body> {
+    state.health.reports().await;
     response::text(
         StatusCode::OK,
         "text/plain; version=0.0.4; charset=utf-8",

@@ -1,0 +1,444 @@
+//! The deployment files (`docker-compose.yml`, `deploy/`): their structure, that every `OP_*`
+//! name they set is a real setting (a typo would be silently ignored by the bridge), the
+//! Kubernetes manifests against the Kubernetes schemas, and that every metric the Grafana
+//! dashboard and the alert rules query exists on a running bridge.
+
+use std::{
+    collections::BTreeSet,
+    io::Write,
+    net::{Ipv4Addr, TcpStream},
+    path::{Path, PathBuf},
+    process::Command,
+    time::Duration,
+};
+
+use serde::Deserialize;
+use serde_yaml::Value;
+
+use crate::{
+    helpers::{
+        bridge::{Bridge, Options},
+        pebble::{free_port, Pebble},
+        redis::RedisServer,
+    },
+    tls::{acme_options, https_client, list_users, wait_https},
+};
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(repo(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The settings the bridge reads, as `OP_*` names, from the `KEYS` list in `src/config/raw.rs`
+/// (crate-private, so read from the source; the test below checks the parse found them all).
+fn known_settings() -> BTreeSet<String> {
+    let src = read("src/config/raw.rs");
+    let start = src
+        .find("const KEYS: &[&str] = &[")
+        .expect("KEYS in raw.rs");
+    let list = &src[start..start + src[start..].find("];").unwrap()];
+    list.split('"')
+        .skip(1)
+        .step_by(2)
+        .map(|k| format!("OP_{}", k.to_ascii_uppercase()))
+        .collect()
+}
+
+#[test]
+fn the_settings_list_is_read_completely() {
+    let known = known_settings();
+    // First, last and a few between: a broken parse would miss some of them.
+    for name in [
+        "OP_SESSION",
+        "OP_REDIS_URL",
+        "OP_TLS_DOMAIN",
+        "OP_LETSENCRYPT_EMAIL",
+    ] {
+        assert!(known.contains(name), "{name} not in {known:?}");
+    }
+    assert!(known.len() >= 30, "{known:?}");
+}
+
+fn assert_known(names: impl IntoIterator<Item = String>, file: &str) -> usize {
+    let known = known_settings();
+    let mut n = 0;
+    for name in names.into_iter().filter(|n| n.starts_with("OP_")) {
+        assert!(known.contains(&name), "{file}: {name} is not a setting");
+        n += 1;
+    }
+    n
+}
+
+fn str_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        other => panic!("not a scalar: {other:?}"),
+    }
+}
+
+fn env_map(service: &Value) -> Vec<(String, String)> {
+    service["environment"]
+        .as_mapping()
+        .map(|m| m.iter().map(|(k, v)| (str_of(k), str_of(v))).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn compose_file_mounts_the_session_for_user_999_and_sets_only_known_settings() {
+    let doc: Value = serde_yaml::from_str(&read("docker-compose.yml")).unwrap();
+    let services = doc["services"].as_mapping().unwrap();
+    let names: BTreeSet<String> = services.keys().map(str_of).collect();
+    assert_eq!(
+        names,
+        ["pebble", "redis", "scim", "scim-acme"]
+            .map(String::from)
+            .into()
+    );
+    assert_eq!(doc["secrets"]["scimsession"]["file"], "./scimsession");
+
+    for bridge in ["scim", "scim-acme"] {
+        let svc = &doc["services"][bridge];
+        let secret = &svc["secrets"][0];
+        assert_eq!(secret["source"], "scimsession", "{bridge}");
+        assert_eq!(secret["target"], "/home/opuser/.op/scimsession", "{bridge}");
+        assert_eq!(str_of(&secret["uid"]), "999", "{bridge}");
+        assert_eq!(str_of(&secret["gid"]), "999", "{bridge}");
+        let env = env_map(svc);
+        assert!(
+            env.contains(&("OP_SESSION".into(), "/home/opuser/.op/scimsession".into())),
+            "{bridge}: {env:?}"
+        );
+        assert!(
+            env.contains(&("OP_REDIS_URL".into(), "redis://redis:6379".into())),
+            "{bridge}: {env:?}"
+        );
+        assert!(assert_known(env.into_iter().map(|(k, _)| k), bridge) >= 2);
+    }
+    let ports = |svc: &str| -> Vec<String> {
+        doc["services"][svc]["ports"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(str_of)
+            .collect()
+    };
+    assert_eq!(ports("scim"), ["3002:3002"]);
+    assert!(ports("scim-acme").contains(&"8443:8443".to_owned()));
+
+    // Redis holds the directory: persistence on every write, never evict.
+    let redis_cmd = str_of(&doc["services"]["redis"]["command"]);
+    for flag in [
+        "--appendonly yes",
+        "--appendfsync always",
+        "--maxmemory-policy noeviction",
+    ] {
+        assert!(redis_cmd.contains(flag), "{redis_cmd}");
+    }
+
+    // The pebble set is opt-in, and its validation reaches the bridge's HTTPS port under the
+    // bridge's domain.
+    for svc in ["pebble", "scim-acme"] {
+        assert_eq!(doc["services"][svc]["profiles"][0], "pebble", "{svc}");
+    }
+    for svc in ["scim", "redis"] {
+        assert!(doc["services"][svc]["profiles"].is_null(), "{svc}");
+    }
+    let acme = env_map(&doc["services"]["scim-acme"]);
+    let get = |k: &str| acme.iter().find(|(n, _)| n == k).unwrap().1.clone();
+    let pebble: serde_json::Value =
+        serde_json::from_str(&read("deploy/pebble/pebble-config.json")).unwrap();
+    assert_eq!(
+        pebble["pebble"]["tlsPort"].to_string(),
+        get("OP_HTTPS_PORT")
+    );
+    assert_eq!(
+        doc["services"]["scim-acme"]["networks"]["default"]["aliases"][0],
+        Value::String(get("OP_TLS_DOMAIN"))
+    );
+    assert!(get("OP_ACME_DIRECTORY_URL").starts_with("https://pebble:14000/"));
+}
+
+#[test]
+fn dockerfile_sets_only_known_settings() {
+    let text = read("Dockerfile");
+    let names = text
+        .split(|c: char| c.is_whitespace() || c == '=' || c == '\\')
+        .filter(|w| w.starts_with("OP_"))
+        .map(String::from);
+    assert!(assert_known(names, "Dockerfile") >= 4);
+}
+
+/// Every document of every `deploy/kubernetes/*.yaml` (not `monitoring/`, which needs a CRD).
+fn manifests() -> Vec<(String, Value)> {
+    let dir = repo("deploy/kubernetes");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    let mut docs = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for de in serde_yaml::Deserializer::from_str(&text) {
+            let doc = Value::deserialize(de).unwrap();
+            let name = format!(
+                "{}/{}",
+                str_of(&doc["kind"]),
+                str_of(&doc["metadata"]["name"])
+            );
+            docs.push((name, doc));
+        }
+    }
+    docs
+}
+
+fn find<'a>(docs: &'a [(String, Value)], name: &str) -> &'a Value {
+    &docs
+        .iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no {name}"))
+        .1
+}
+
+#[test]
+fn kubernetes_manifests_pass_the_kubernetes_schemas() {
+    let files: Vec<PathBuf> = std::fs::read_dir(repo("deploy/kubernetes"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    let out = Command::new("kubernetes-validate")
+        .args(["--strict", "--quiet", "--no-warn"])
+        .args(&files)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run kubernetes-validate ({e}): install the PyPI package \
+                 `kubernetes-validate` (pip install kubernetes-validate; scripts/test does)"
+            )
+        });
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn kubernetes_manifests_wire_secret_store_and_ports_together() {
+    let docs = manifests();
+    let names: BTreeSet<&str> = docs.iter().map(|(n, _)| n.as_str()).collect();
+    for want in [
+        "ConfigMap/scim-bridge",
+        "Deployment/scim-bridge",
+        "Service/scim-bridge",
+        "Deployment/redis",
+        "Service/redis",
+        "PersistentVolumeClaim/redis-data",
+        "PodDisruptionBudget/scim-bridge",
+    ] {
+        assert!(names.contains(want), "{want} missing: {names:?}");
+    }
+
+    // Every OP_* name: ConfigMap keys, container env, and the README's `kubectl set env`.
+    let config = find(&docs, "ConfigMap/scim-bridge");
+    let mut op_names: Vec<String> = config["data"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(str_of)
+        .collect();
+    let deploy = find(&docs, "Deployment/scim-bridge");
+    let pod = &deploy["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    let env: Vec<(String, String)> = container["env"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|e| (str_of(&e["name"]), str_of(&e["value"])))
+        .collect();
+    op_names.extend(env.iter().map(|(k, _)| k.clone()));
+    let readme = read("deploy/kubernetes/README.md");
+    op_names.extend(
+        readme
+            .split(|c: char| c.is_whitespace() || c == '=' || c == '`')
+            .filter(|w| w.starts_with("OP_") && w.len() > 3)
+            .map(|w| w.trim_end_matches(['-', ',', '.', ':']).to_owned()),
+    );
+    assert!(readme.contains("kubectl create secret generic scimsession --from-file=scimsession="));
+    assert!(readme.contains("kubectl set env deploy/scim-bridge OP_TLS_DOMAIN="));
+    assert!(assert_known(op_names, "deploy/kubernetes") >= 5);
+
+    // The store: the ConfigMap's URL names the Redis Service and its port.
+    assert_eq!(config["data"]["OP_REDIS_URL"], "redis://redis:6379");
+    let redis_svc = find(&docs, "Service/redis");
+    assert_eq!(redis_svc["spec"]["ports"][0]["port"], 6379);
+    let redis = &find(&docs, "Deployment/redis")["spec"]["template"]["spec"];
+    let args: Vec<String> = redis["containers"][0]["args"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(str_of)
+        .collect();
+    let args = args.join(" ");
+    for flag in [
+        "--appendonly yes",
+        "--appendfsync always",
+        "--maxmemory-policy noeviction",
+    ] {
+        assert!(args.contains(flag), "{args}");
+    }
+    assert_eq!(
+        redis["volumes"][0]["persistentVolumeClaim"]["claimName"],
+        "redis-data"
+    );
+
+    // The session secret lands at the path the image reads, for user 999.
+    assert_eq!(pod["securityContext"]["runAsUser"], 999);
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    let csc = &container["securityContext"];
+    assert_eq!(csc["readOnlyRootFilesystem"], true);
+    assert_eq!(csc["allowPrivilegeEscalation"], false);
+    assert_eq!(csc["capabilities"]["drop"][0], "ALL");
+    let mount = container["volumeMounts"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "scimsession")
+        .unwrap();
+    let volume = pod["volumes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "scimsession")
+        .unwrap();
+    assert_eq!(volume["secret"]["secretName"], "scimsession");
+    let session_path = format!("{}/scimsession", str_of(&mount["mountPath"]));
+    assert!(
+        env.contains(&("OP_SESSION".into(), session_path.clone())),
+        "{session_path}"
+    );
+    assert_eq!(session_path, "/home/opuser/.op/scimsession");
+
+    // 443 outside → the container port the bridge's HTTPS listener uses.
+    let lb = find(&docs, "Service/scim-bridge");
+    assert_eq!(lb["spec"]["type"], "LoadBalancer");
+    let port = &lb["spec"]["ports"][0];
+    assert_eq!(port["port"], 443);
+    let target = container["ports"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == port["targetPort"])
+        .unwrap();
+    let https_port = env.iter().find(|(k, _)| k == "OP_HTTPS_PORT").unwrap();
+    assert_eq!(str_of(&target["containerPort"]), https_port.1);
+
+    // Probes hit /ping on the plain-HTTP port, which answers without a token.
+    for probe in ["startupProbe", "readinessProbe", "livenessProbe"] {
+        assert_eq!(container[probe]["httpGet"]["path"], "/ping", "{probe}");
+        assert_eq!(container[probe]["httpGet"]["port"], "http", "{probe}");
+    }
+    let resources = &container["resources"];
+    assert_eq!(resources["requests"]["memory"], "256Mi");
+    assert_eq!(resources["limits"]["memory"], "512Mi");
+}
+
+/// Metric names (`scim_bridge_…`) in a text.
+fn metric_names(text: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for (i, _) in text.match_indices("scim_bridge_") {
+        let name: String = text[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        names.insert(name);
+    }
+    names
+}
+
+/// Names of the samples in a Prometheus text exposition.
+fn exposed(metrics: &str) -> BTreeSet<String> {
+    metrics
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .map(String::from)
+        .collect()
+}
+
+/// A bridge with HTTPS from pebble, after one request, one garbage handshake and one refused
+/// session file: every series the dashboard draws exists then.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_metric_the_dashboard_and_alerts_query_exists_on_a_running_bridge() {
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&read("deploy/grafana/scim-bridge.json")).unwrap();
+    let mut exprs = String::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            exprs.push_str(target["expr"].as_str().unwrap());
+            exprs.push('\n');
+        }
+    }
+    let mut wanted = metric_names(&exprs);
+    assert!(wanted.len() >= 10, "{wanted:?}");
+    wanted.extend(metric_names(&read("deploy/prometheus/scrape.yml")));
+
+    let port = free_port();
+    let pebble = Pebble::start(port, None);
+    let bridge =
+        Bridge::start_with(acme_options(&pebble, port).env("OP_SESSION_RELOAD_INTERVAL", "100ms"));
+    let root = pebble.issuing_root().await;
+    let https = https_client(port, &root, false);
+    wait_https(&https, port, Duration::from_secs(60)).await;
+    list_users(&https, port, &bridge.bearer()).await;
+    // Not TLS at all: a handshake failure (reason "protocol").
+    let mut garbage = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
+    garbage.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+    drop(garbage);
+    std::fs::write(&bridge.session, b"{\"format\": \"half-written").unwrap();
+    assert!(bridge.wait_for_log("session file change refused", Duration::from_secs(10)));
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = bridge.metrics().await;
+        let have = exposed(&metrics);
+        let missing: Vec<_> = wanted.iter().filter(|m| !have.contains(*m)).collect();
+        if missing.is_empty() {
+            assert!(metrics.contains("scim_bridge_store_up 1"), "{metrics}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "queried but not exposed: {missing:?}\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The store alert relies on `store_up` moving without anyone calling `/health`.
+#[tokio::test(flavor = "multi_thread")]
+async fn store_up_follows_the_store_at_every_scrape() {
+    let mut redis = RedisServer::start();
+    let bridge = Bridge::start_with(
+        Options::default()
+            .env("OP_REDIS_URL", redis.url())
+            .env("OP_STORE_TIMEOUT", "1s"),
+    );
+    // Nobody calls /health here: only the scrape itself can move store_up.
+    assert!(bridge.metrics().await.contains("scim_bridge_store_up 1"));
+    redis.kill();
+    let metrics = bridge.metrics().await;
+    assert!(metrics.contains("scim_bridge_store_up 0"), "{metrics}");
+}

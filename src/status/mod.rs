@@ -61,7 +61,15 @@ pub struct Health {
     metrics: Metrics,
     store_timeout: Duration,
     certificates: Option<StatusHandle>,
+    /// The last store check and when it ran. `/metrics` needs no token, and an embedded-store
+    /// ping is a durable (fsynced) empty commit, so a healthy check is reused for
+    /// [`STORE_CHECK_TTL`] rather than letting any client drive fsyncs (an outage is still seen
+    /// within that time). A std mutex: held only to copy or store.
+    last_store_check: Arc<std::sync::Mutex<Option<(std::time::Instant, (State, Option<String>))>>>,
 }
+
+/// How long one store check answers for.
+const STORE_CHECK_TTL: Duration = Duration::from_secs(2);
 
 /// The `CertificateManager` report: degraded while renewal fails or before the first
 /// certificate, unhealthy once the certificate served has expired.
@@ -102,6 +110,33 @@ impl Health {
         self
     }
 
+    /// The store's state, checked at most once per [`STORE_CHECK_TTL`].
+    async fn store_check(&self) -> (State, Option<String>) {
+        let cached = self
+            .last_store_check
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        // Only a healthy result is reused: after a failure every call checks again, so a
+        // recovery shows at once.
+        if let Some((at, result)) = cached {
+            if result.0 == State::Healthy && at.elapsed() < STORE_CHECK_TTL {
+                return result;
+            }
+        }
+        let result = match tokio::time::timeout(self.store_timeout, self.store.ping()).await {
+            Ok(Ok(())) => (State::Healthy, None),
+            Ok(Err(e)) => (State::Unhealthy, Some(e.to_string())),
+            Err(_) => (State::Unhealthy, Some("store ping timed out".into())),
+        };
+        self.metrics.set_store_up(result.0 == State::Healthy);
+        *self
+            .last_store_check
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some((std::time::Instant::now(), result.clone()));
+        result
+    }
+
     /// A health checker over the given components.
     pub fn new(
         store: SharedStore,
@@ -115,17 +150,13 @@ impl Health {
             metrics,
             store_timeout,
             certificates: None,
+            last_store_check: Arc::default(),
         }
     }
 
     /// Asks every component; never takes longer than the store time limit.
     pub async fn reports(&self) -> Vec<Report> {
-        let store = match tokio::time::timeout(self.store_timeout, self.store.ping()).await {
-            Ok(Ok(())) => (State::Healthy, None),
-            Ok(Err(e)) => (State::Unhealthy, Some(e.to_string())),
-            Err(_) => (State::Unhealthy, Some("store ping timed out".into())),
-        };
-        self.metrics.set_store_up(store.0 == State::Healthy);
+        let store = self.store_check().await;
         let session = match self.session.status().error {
             None => (State::Healthy, None),
             Some(e) => (

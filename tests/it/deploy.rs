@@ -439,6 +439,18 @@ async fn store_up_follows_the_store_at_every_scrape() {
     // Nobody calls /health here: only the scrape itself can move store_up.
     assert!(bridge.metrics().await.contains("scim_bridge_store_up 1"));
     redis.kill();
-    let metrics = bridge.metrics().await;
-    assert!(metrics.contains("scim_bridge_store_up 0"), "{metrics}");
+    // A healthy check is reused for up to 2 s (so unauthenticated scrapes cannot drive store
+    // writes); the outage must show within a few seconds.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = bridge.metrics().await;
+        if metrics.contains("scim_bridge_store_up 0") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "store_up never fell: {metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

@@ -9,5 +9,6 @@ mod lifecycle;
 mod redis_backend;
 mod scim;
 mod serve;
+mod status_page;
 mod store;
 mod tls;

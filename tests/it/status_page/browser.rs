@@ -105,6 +105,7 @@ impl<'a> Session<'a> {
         .collect::<Vec<_>>();
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
+            "goog:loggingPrefs": {"browser": "ALL"},
             "goog:chromeOptions": {"binary": chromium, "args": args},
         }}});
         let res = call(
@@ -190,6 +191,18 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// The browser console's errors so far (CSP violations, failed loads, script errors).
+    async fn console_errors(&self) -> Vec<String> {
+        let log = self.post("/se/log", json!({"type": "browser"})).await;
+        log.as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter(|e| e["level"] == "SEVERE")
+            .map(|e| e["message"].to_string())
+            .collect()
+    }
+
     async fn screenshot(&self, path: &Path) {
         let b64 = self.get("/screenshot").await;
         let png = base64::engine::general_purpose::STANDARD
@@ -260,6 +273,8 @@ async fn the_page_signs_in_shows_counts_and_refuses_a_wrong_token() {
         .await;
     let leak = leak.as_str().unwrap_or_default();
     assert!(!leak.contains(&bridge.token), "token leaked: {leak}");
+    let errors = session.console_errors().await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
     let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
     session.screenshot(&artifacts.join("status-page.png")).await;
 
@@ -268,6 +283,9 @@ async fn the_page_signs_in_shows_counts_and_refuses_a_wrong_token() {
     session.click("#sign-in").await;
     let error = session.wait_text("#error", |t| !t.is_empty()).await;
     assert!(error.contains("did not accept"), "{error}");
+    // The console log is live: the refused request shows up in it.
+    let errors = session.console_errors().await;
+    assert!(errors.iter().any(|e| e.contains("401")), "{errors:?}");
     let stored = session
         .script("return sessionStorage.getItem('scim-bridge-token')")
         .await;

@@ -56,14 +56,22 @@ pub struct Snapshot {
 pub struct Counts {
     dir: Directory,
     scan: tokio::sync::Mutex<Option<Scan>>,
+    min_ttl: Duration,
 }
 
 impl Counts {
     /// Counts over `dir`.
     pub fn new(dir: Directory) -> Self {
+        Self::with_min_ttl(dir, MIN_TTL)
+    }
+
+    /// Counts whose scans are reused for at least `min_ttl` (at most the larger of `min_ttl`
+    /// and [`MAX_TTL`]).
+    pub fn with_min_ttl(dir: Directory, min_ttl: Duration) -> Self {
         Self {
             dir,
             scan: tokio::sync::Mutex::new(None),
+            min_ttl,
         }
     }
 
@@ -109,7 +117,7 @@ impl Counts {
                 break;
             }
         }
-        let ttl = (started.elapsed() * 20).clamp(MIN_TTL, MAX_TTL);
+        let ttl = (started.elapsed() * 20).clamp(self.min_ttl, MAX_TTL.max(self.min_ttl));
         Ok(Scan {
             at: Instant::now(),
             time,
@@ -117,5 +125,59 @@ impl Counts {
             active,
             inactive,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::{
+        scim::storage::{Changes, Expect, Stored},
+        store::embedded::EmbeddedStore,
+    };
+
+    async fn add_user(dir: &Directory, id: &str, doc: serde_json::Value) {
+        let mut c = Changes::new();
+        let stored = Stored {
+            created: "2026-01-01T00:00:00Z".into(),
+            last_modified: "2026-01-01T00:00:00Z".into(),
+            doc,
+        };
+        c.put(&USER_TYPE, id, &stored, Expect::Absent);
+        dir.commit(c).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn active_and_inactive_come_from_a_cached_scan() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Directory::new(Arc::new(EmbeddedStore::open(tmp.path()).unwrap()));
+        add_user(&dir, "u1", json!({"userName": "a", "active": true})).await;
+        add_user(&dir, "u2", json!({"userName": "b", "active": false})).await;
+        add_user(&dir, "u3", json!({"userName": "c"})).await;
+
+        let counts = Counts::with_min_ttl(dir.clone(), Duration::from_secs(3600));
+        let first = counts.snapshot().await.unwrap();
+        assert_eq!((first.users, first.active, first.inactive), (3, 2, 1));
+        assert_eq!(first.groups, 0);
+
+        add_user(&dir, "u4", json!({"userName": "d", "active": false})).await;
+        let second = counts.snapshot().await.unwrap();
+        assert_eq!(second.users, 4, "totals are read every time");
+        assert_eq!(
+            (second.active, second.inactive),
+            (2, 1),
+            "the scan is reused"
+        );
+        assert_eq!(second.scanned_at, first.scanned_at);
+
+        let fresh = Counts::with_min_ttl(dir, Duration::ZERO)
+            .snapshot()
+            .await
+            .unwrap();
+        assert_eq!((fresh.active, fresh.inactive), (2, 2));
     }
 }

@@ -7,6 +7,7 @@
   const KEY = "scim-bridge-token";
   const REFRESH_MS = 5000;
   let timer = null;
+  let lastActivity = [];
 
   const $ = (id) => document.getElementById(id);
 
@@ -46,6 +47,7 @@
     if (timer) clearTimeout(timer);
     timer = null;
     sessionStorage.removeItem(KEY);
+    lastActivity = [];
     signedIn(false);
     showError(message || "");
     $("token").value = "";
@@ -105,6 +107,7 @@
     }));
 
     const activity = doc.activity || [];
+    lastActivity = activity;
     $("activity").replaceChildren(...activity.map((a) => row([
       new Date(a.time).toLocaleTimeString(), a.userAgent, a.method, a.resourceType,
       a.resourceId, a.status, a.latencyMs + " ms",
@@ -162,6 +165,17 @@
       refresh();
     });
     $("sign-out").addEventListener("click", () => signOut(""));
+    // The activity shown (no personal data), as a file built in the page: no extra request.
+    $("download").addEventListener("click", () => {
+      const blob = new Blob([JSON.stringify(lastActivity, null, 2)], { type: "application/json" });
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = "scim-bridge-activity.json";
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+    });
     if (sessionStorage.getItem(KEY)) refresh();
     else signedIn(false);
   });

@@ -84,7 +84,7 @@ struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    async fn new(driver: &'a Driver, profile: &Path) -> Session<'a> {
+    async fn new(driver: &'a Driver, profile: &Path, downloads: &Path) -> Session<'a> {
         let chromium = find_program(&["chromium", "chromium-browser"]).unwrap_or_else(|| {
             panic!("chromium not found: install the Debian package `chromium` (scripts/test does)")
         });
@@ -106,7 +106,10 @@ impl<'a> Session<'a> {
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:loggingPrefs": {"browser": "ALL"},
-            "goog:chromeOptions": {"binary": chromium, "args": args},
+            "goog:chromeOptions": {"binary": chromium, "args": args, "prefs": {
+                "download.default_directory": downloads,
+                "download.prompt_for_download": false,
+            }},
         }}});
         let res = call(
             reqwest::Method::POST,
@@ -257,7 +260,9 @@ async fn the_page_signs_in_shows_counts_and_refuses_a_wrong_token() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let driver = Driver::start(&tmp.path().join("chromedriver.log")).await;
-    let session = Session::new(&driver, &tmp.path().join("profile")).await;
+    let downloads = tmp.path().join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let session = Session::new(&driver, &tmp.path().join("profile"), &downloads).await;
 
     session.open(&bridge.url("/")).await;
     session.type_into("#token", &bridge.token).await;
@@ -277,6 +282,28 @@ async fn the_page_signs_in_shows_counts_and_refuses_a_wrong_token() {
     assert!(errors.is_empty(), "console errors: {errors:#?}");
     let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
     session.screenshot(&artifacts.join("status-page.png")).await;
+
+    // The activity download: a JSON file of what the page shows.
+    session.click("#download").await;
+    let file = downloads.join("scim-bridge-activity.json");
+    let deadline = Instant::now() + WAIT;
+    let saved: Value = loop {
+        if let Ok(Ok(v)) = std::fs::read(&file).map(|b| serde_json::from_slice(&b)) {
+            break v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no download at {}",
+            file.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let saved = saved.as_array().cloned().unwrap_or_default();
+    assert_eq!(saved.len(), 2, "{saved:?}");
+    assert!(saved
+        .iter()
+        .all(|e| e["method"] == "POST" && e["status"] == 201));
+    assert!(!Value::Array(saved).to_string().contains("example.com"));
 
     session.click("#sign-out").await;
     session.type_into("#token", "not-the-token").await;

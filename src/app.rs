@@ -155,6 +155,9 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         health,
         store: Arc::clone(&store),
         engine: Engine::new(Arc::clone(&store), EngineLimits::default()),
+        status: crate::status::PageState::new(crate::scim::storage::Directory::new(Arc::clone(
+            &store,
+        ))),
         engine_max_page: EngineLimits::default().max_page,
         limits: Limits {
             max_body_bytes: settings.max_body_bytes,

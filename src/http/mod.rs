@@ -27,11 +27,11 @@ use crate::{
     auth::Authorizer,
     metrics::Metrics,
     scim::{engine::Engine, error::ScimError},
-    status::Health,
+    status::{activity, page::Asset, Health},
     store::SharedStore,
 };
 use response::Body;
-use router::Route;
+use router::{ResourceKind, Route, ScimEndpoint};
 
 /// Limits applied to every request.
 #[derive(Clone, Copy, Debug)]
@@ -54,6 +54,8 @@ pub struct AppState {
     pub store: SharedStore,
     /// The provisioning engine.
     pub engine: Engine,
+    /// The status page's uptime, activity and counts.
+    pub status: crate::status::PageState,
     /// The largest page a query returns (advertised as filter maxResults).
     pub engine_max_page: usize,
     /// Request limits.
@@ -69,6 +71,16 @@ where
     let started = Instant::now();
     let routed = router::route(req.uri().path());
     let method = req.method().clone();
+    let scim_endpoint = match &routed.route {
+        Route::Scim { endpoint, .. } => Some(endpoint.clone()),
+        _ => None,
+    };
+    let user_agent = scim_endpoint.as_ref().map(|_| {
+        req.headers()
+            .get(header::USER_AGENT)
+            .map(|v| activity::clean_agent(v.as_bytes()))
+            .unwrap_or_default()
+    });
     let res = match tokio::time::timeout(
         state.limits.request_timeout,
         dispatch(&state, routed.route, req),
@@ -87,7 +99,54 @@ where
         res.status().as_u16(),
         started.elapsed(),
     );
+    if let (Some(endpoint), Some(user_agent)) = (scim_endpoint, user_agent) {
+        state
+            .status
+            .activity
+            .record(activity_entry(endpoint, user_agent, &method, &res, started));
+    }
     res
+}
+
+/// The activity entry of a SCIM request: type and id from the route (or, for a create, the
+/// `Location` of the new resource); never the body.
+fn activity_entry(
+    endpoint: ScimEndpoint,
+    user_agent: String,
+    method: &Method,
+    res: &Response<Body>,
+    started: Instant,
+) -> activity::Entry {
+    let kind_name = |k| match k {
+        ResourceKind::User => "User",
+        ResourceKind::Group => "Group",
+    };
+    let created_id = || {
+        res.headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| l.rsplit('/').next())
+            .and_then(activity::clean_id)
+    };
+    let (resource_type, resource_id) = match endpoint {
+        ScimEndpoint::Collection(k) => (kind_name(k), created_id()),
+        ScimEndpoint::Resource(k, id) => (kind_name(k), activity::clean_id(&id)),
+        ScimEndpoint::Search(_) => ("Search", None),
+        ScimEndpoint::Bulk => ("Bulk", None),
+        ScimEndpoint::ServiceProviderConfig
+        | ScimEndpoint::ResourceTypes(_)
+        | ScimEndpoint::Schemas(_) => ("Discovery", None),
+        ScimEndpoint::Me | ScimEndpoint::Unknown => ("Other", None),
+    };
+    activity::Entry {
+        time: time::OffsetDateTime::now_utc(),
+        user_agent,
+        method: method.as_str().to_owned(),
+        resource_type,
+        resource_id,
+        status: res.status().as_u16(),
+        latency: started.elapsed(),
+    }
 }
 
 async fn dispatch<B>(state: &AppState, route: Route, req: Request<B>) -> Response<Body>
@@ -108,7 +167,12 @@ where
     let authorize = || auth.clone();
     match route {
         Route::Ping if is_read(method) => handlers::ops::ping(),
-        Route::Root if is_read(method) => handlers::ops::root(),
+        Route::Root if is_read(method) => handlers::status::asset(Asset::Index),
+        Route::StatusAsset(asset) if is_read(method) => handlers::status::asset(asset),
+        Route::StatusJson if is_read(method) => match authorize() {
+            Ok(_) => handlers::status::json(state).await,
+            Err(e) => handlers::status::secured(response::unauthorized(e)),
+        },
         Route::Metrics if is_read(method) => handlers::ops::metrics(state).await,
         Route::Health if is_read(method) => match authorize() {
             Ok(_) => handlers::ops::health(state).await,
@@ -127,7 +191,12 @@ where
                 response::unauthorized(e)
             }
         },
-        Route::Ping | Route::Root | Route::Metrics | Route::Health => {
+        Route::Ping
+        | Route::Root
+        | Route::Metrics
+        | Route::Health
+        | Route::StatusJson
+        | Route::StatusAsset(_) => {
             let mut res = response::scim_error(&ScimError::MethodNotAllowed(format!(
                 "{method} is not allowed here"
             )));

@@ -45,6 +45,10 @@ pub enum Route {
     Health,
     /// `/metrics` (no authentication, for Prometheus).
     Metrics,
+    /// `/status.json` (the status page's data, bearer token required).
+    StatusJson,
+    /// A static file of the status page (no authentication: it holds no data).
+    StatusAsset(crate::status::page::Asset),
     /// An endpoint under `/scim` or `/scim/v2`; `v2` tells which prefix was used.
     Scim {
         /// True under `/scim/v2`.
@@ -168,7 +172,11 @@ pub fn route(path: &str) -> Routed {
         "/ping" => return simple(Route::Ping, "/ping"),
         "/health" => return simple(Route::Health, "/health"),
         "/metrics" => return simple(Route::Metrics, "/metrics"),
+        "/status.json" => return simple(Route::StatusJson, "/status.json"),
         _ => {}
+    }
+    if let Some(asset) = crate::status::page::Asset::from_path(trimmed) {
+        return simple(Route::StatusAsset(asset), "/status/{asset}");
     }
     let segments: Vec<std::borrow::Cow<'_, str>> = trimmed.split('/').skip(1).map(decode).collect();
     let segments: Vec<&str> = segments.iter().map(|s| s.as_ref()).collect();
@@ -257,6 +265,12 @@ mod tests {
     #[test]
     fn operational_routes_and_unknown_paths() {
         assert_eq!(route("/").route, Route::Root);
+        assert_eq!(route("/status.json").route, Route::StatusJson);
+        assert_eq!(
+            route("/status/app.js").route,
+            Route::StatusAsset(crate::status::page::Asset::Script)
+        );
+        assert_eq!(route("/status/other.js").route, Route::NotFound);
         assert_eq!(route("/ping").route, Route::Ping);
         assert_eq!(route("/health/").route, Route::Health);
         assert_eq!(route("/metrics").route, Route::Metrics);

@@ -1,7 +1,16 @@
 //! Operators' read-outs: `/health` (one report per component, shaped like the reference
-//! bridge's) and `/ping`. The status page joins them in a later issue.
+//! bridge's), `/ping`, and the status page with its `/status.json`.
 //!
-//! Must not know engine internals: it asks each component only whether it is well.
+//! * [`activity`]: the recent SCIM requests (no personal data).
+//! * [`counts`]: user and group counts, with a cached active/inactive scan.
+//! * [`page`]: the embedded HTML, CSS and script.
+//!
+//! Must not know engine internals: it asks each component only whether it is well (the counts
+//! read the directory through its public paging API).
+
+pub mod activity;
+pub mod counts;
+pub mod page;
 
 use std::{sync::Arc, time::Duration};
 
@@ -190,9 +199,55 @@ impl Health {
     }
 }
 
-fn rfc3339(t: OffsetDateTime) -> String {
+pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339)
         .expect("an OffsetDateTime always formats as RFC 3339")
+}
+
+/// What the status page keeps between requests.
+pub struct PageState {
+    /// When the process started serving.
+    pub started: std::time::Instant,
+    /// Recent SCIM requests.
+    pub activity: activity::Activity,
+    /// Directory counts.
+    pub counts: counts::Counts,
+}
+
+impl PageState {
+    /// Fresh state over the directory.
+    pub fn new(dir: crate::scim::storage::Directory) -> Self {
+        Self {
+            started: std::time::Instant::now(),
+            activity: activity::Activity::new(),
+            counts: counts::Counts::new(dir),
+        }
+    }
+}
+
+/// The `/status.json` document: the `/health` document plus uptime, store kind, counts and
+/// recent activity.
+pub fn status_document(
+    reports: &[Report],
+    uptime: Duration,
+    store_kind: &str,
+    counts: Option<&counts::Snapshot>,
+    activity: &activity::Activity,
+) -> Value {
+    let (mut doc, ok) = document(reports);
+    doc["ok"] = json!(ok);
+    doc["uptimeSeconds"] = json!(uptime.as_secs());
+    doc["store"] = json!({ "kind": store_kind });
+    doc["counts"] = match counts {
+        Some(c) => json!({
+            "users": { "total": c.users, "active": c.active, "inactive": c.inactive },
+            "groups": c.groups,
+            "activeCountedAt": rfc3339(c.scanned_at),
+        }),
+        None => Value::Null,
+    };
+    doc["activity"] = activity.to_json();
+    doc
 }
 
 /// The `/health` document and whether every component is usable (no `unhealthy` report).

@@ -10,6 +10,7 @@ mod lifecycle;
 mod redis_backend;
 mod scim;
 mod serve;
+mod status_page;
 mod store;
 mod tls;
 mod tokens;

@@ -1,4 +1,4 @@
-//! Operational endpoints: `/`, `/ping`, `/health`, `/metrics`.
+//! Operational endpoints: `/ping`, `/health`, `/metrics`.
 
 use http::StatusCode;
 
@@ -10,15 +10,6 @@ use crate::{
 /// `/ping`: liveness for load balancers, no authentication.
 pub fn ping() -> http::Response<Body> {
     response::text(StatusCode::OK, "text/plain; charset=utf-8", "pong")
-}
-
-/// `/`: names the service until the status page lands.
-pub fn root() -> http::Response<Body> {
-    let body = format!(
-        "scim-bridge {}\nSCIM endpoint: /scim/v2 (bearer token required)\nHealth: /health, /ping; metrics: /metrics\n",
-        env!("CARGO_PKG_VERSION")
-    );
-    response::text(StatusCode::OK, "text/plain; charset=utf-8", body)
 }
 
 /// `/health`: one report per component; 503 when a component is unhealthy.

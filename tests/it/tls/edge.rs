@@ -266,3 +266,28 @@ fn bad_tls_settings_exit_64_naming_the_setting_or_file() {
         assert!(stderr.contains(needle), "{needle} not named: {stderr}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_status_page_data_names_the_certificate() {
+    let (ca, dir, port) = (TestCa::new(), tempfile::tempdir().unwrap(), free_port());
+    let (bridge, _) = files_bridge(&ca, dir.path(), port);
+    let doc: serde_json::Value = crate::helpers::bridge::client()
+        .get(bridge.url("/status.json"))
+        .header("Authorization", bridge.bearer())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cert = doc["reports"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["source"] == "CertificateManager"))
+        .unwrap_or_else(|| panic!("no certificate report in {doc}"));
+    assert_eq!(cert["state"], "healthy", "{cert}");
+    let details = cert["details"].to_string();
+    assert!(
+        details.contains(DOMAIN) && details.contains("self-managed test CA"),
+        "{details}"
+    );
+}

@@ -1,0 +1,52 @@
+//! The status page: `/` and its files (no authentication, they hold no data) and
+//! `/status.json` (bearer token, like `/health`). Every answer carries the strict security
+//! headers of [`response::with_page_security`].
+
+use http::StatusCode;
+
+use crate::{
+    http::{response, response::Body, AppState},
+    status::{self, page::Asset},
+};
+
+/// `/` or one of the page's files.
+pub fn asset(asset: Asset) -> http::Response<Body> {
+    let res = response::text(StatusCode::OK, asset.content_type(), asset.body());
+    response::with_page_security(response::no_store(res))
+}
+
+/// `/status.json`: health, uptime, store, counts and recent activity. Counts that cannot be
+/// read (store outage) are `null`; the Store report then says why.
+pub async fn json(state: &AppState) -> http::Response<Body> {
+    let reports = state.health.reports().await;
+    let counts = match tokio::time::timeout(
+        state.limits.request_timeout / 2,
+        state.status.counts.snapshot(),
+    )
+    .await
+    {
+        Ok(Ok(c)) => Some(c),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "status page counts unavailable");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("status page counts timed out");
+            None
+        }
+    };
+    let doc = status::status_document(
+        &reports,
+        state.status.started.elapsed(),
+        state.store.kind(),
+        counts.as_ref(),
+        &state.status.activity,
+    );
+    let res = response::json(StatusCode::OK, &doc);
+    response::with_page_security(response::no_store(res))
+}
+
+/// A status-page answer that is not the data (401, 405), with the same headers.
+pub fn secured(res: http::Response<Body>) -> http::Response<Body> {
+    response::with_page_security(response::no_store(res))
+}

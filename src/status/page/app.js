@@ -1,0 +1,182 @@
+// The status page: asks /status.json with the operator's bearer token every few seconds.
+// The token lives only in this tab's sessionStorage (never a cookie, never the URL); every
+// value is written with textContent, so nothing from the server is parsed as HTML.
+"use strict";
+
+(function () {
+  const KEY = "scim-bridge-token";
+  const REFRESH_MS = 5000;
+  let timer = null;
+  let lastActivity = [];
+
+  const $ = (id) => document.getElementById(id);
+
+  function setText(id, value) {
+    $(id).textContent = value === null || value === undefined ? "–" : String(value);
+  }
+
+  function setState(el, state) {
+    el.classList.remove("state-healthy", "state-degraded", "state-unhealthy");
+    if (state) el.classList.add("state-" + state);
+  }
+
+  function uptime(seconds) {
+    const d = Math.floor(seconds / 86400);
+    const h = Math.floor((seconds % 86400) / 3600);
+    const m = Math.floor((seconds % 3600) / 60);
+    const s = seconds % 60;
+    if (d > 0) return d + "d " + h + "h " + m + "m";
+    if (h > 0) return h + "h " + m + "m " + s + "s";
+    return m + "m " + s + "s";
+  }
+
+  function showError(message) {
+    const e = $("error");
+    e.textContent = message;
+    e.hidden = !message;
+  }
+
+  function signedIn(on) {
+    $("signin").hidden = on;
+    $("dashboard").hidden = !on;
+    $("sign-out").hidden = !on;
+    $("overall").hidden = !on;
+  }
+
+  function signOut(message) {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    sessionStorage.removeItem(KEY);
+    lastActivity = [];
+    signedIn(false);
+    showError(message || "");
+    $("token").value = "";
+    $("token").focus();
+  }
+
+  function row(cells) {
+    const tr = document.createElement("tr");
+    for (const c of cells) {
+      const td = document.createElement("td");
+      td.textContent = c === null || c === undefined ? "" : String(c);
+      tr.appendChild(td);
+    }
+    return tr;
+  }
+
+  function render(doc) {
+    setText("version", doc.version);
+    setText("build", doc.build);
+    setText("uptime", uptime(doc.uptimeSeconds || 0));
+    setText("updated", new Date(doc.retrievedAt).toLocaleTimeString());
+    const overall = $("overall");
+    const reports = doc.reports || [];
+    const worst = reports.some((r) => r.state === "unhealthy") ? "unhealthy"
+      : reports.some((r) => r.state === "degraded") ? "degraded" : "healthy";
+    overall.textContent = worst;
+    setState(overall, worst);
+
+    setText("store-kind", doc.store && doc.store.kind);
+    const store = reports.find((r) => r.source === "Store");
+    setText("store-state", store ? store.state : null);
+    setState($("store-state"), store && store.state);
+    $("store-detail").textContent = store && store.details ? store.details.join(" ") : "";
+
+    const cert = reports.find((r) => r.source === "CertificateManager");
+    $("cert-card").hidden = !cert;
+    if (cert) {
+      setText("cert-state", cert.state);
+      setState($("cert-state"), cert.state);
+      $("cert-detail").textContent = cert.details ? cert.details.join(" ") : "";
+    }
+
+    const c = doc.counts;
+    setText("users-total", c ? c.users.total : null);
+    setText("users-active", c ? c.users.active : null);
+    setText("users-inactive", c ? c.users.inactive : null);
+    setText("groups", c ? c.groups : null);
+    $("counted-at").textContent = c
+      ? "Active/inactive counted at " + new Date(c.activeCountedAt).toLocaleTimeString()
+      : "Counts unavailable (see the Store report).";
+
+    const tbody = $("reports");
+    tbody.replaceChildren(...reports.map((r) => {
+      const tr = row([r.source, r.state, (r.details || []).join(" ")]);
+      setState(tr.children[1], r.state);
+      return tr;
+    }));
+
+    const activity = doc.activity || [];
+    lastActivity = activity;
+    $("activity").replaceChildren(...activity.map((a) => row([
+      new Date(a.time).toLocaleTimeString(), a.userAgent, a.method, a.resourceType,
+      a.resourceId, a.status, a.latencyMs + " ms",
+    ])));
+    $("activity-empty").hidden = activity.length > 0;
+  }
+
+  async function refresh() {
+    timer = null;
+    const token = sessionStorage.getItem(KEY);
+    if (!token) return signOut("");
+    let res;
+    try {
+      res = await fetch("/status.json", {
+        headers: { Authorization: "Bearer " + token, Accept: "application/json" },
+        cache: "no-store",
+        credentials: "omit",
+      });
+    } catch (e) {
+      $("stale").textContent = "Cannot reach the bridge; retrying…";
+      $("stale").hidden = false;
+      timer = setTimeout(refresh, REFRESH_MS);
+      return;
+    }
+    if (res.status === 401) {
+      return signOut("The bridge did not accept this token. Check it and try again.");
+    }
+    if (!res.ok) {
+      $("stale").textContent = "The bridge answered " + res.status + "; retrying…";
+      $("stale").hidden = false;
+      timer = setTimeout(refresh, REFRESH_MS);
+      return;
+    }
+    try {
+      render(await res.json());
+      $("stale").hidden = true;
+      showError("");
+      signedIn(true);
+    } catch (e) {
+      $("stale").textContent = "Unexpected answer from the bridge; retrying…";
+      $("stale").hidden = false;
+    }
+    timer = setTimeout(refresh, REFRESH_MS);
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    $("signin-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const token = $("token").value.trim();
+      if (!token) return showError("Enter the bearer token.");
+      sessionStorage.setItem(KEY, token);
+      $("token").value = "";
+      showError("");
+      if (timer) clearTimeout(timer);
+      refresh();
+    });
+    $("sign-out").addEventListener("click", () => signOut(""));
+    // The activity shown (no personal data), as a file built in the page: no extra request.
+    $("download").addEventListener("click", () => {
+      const blob = new Blob([JSON.stringify(lastActivity, null, 2)], { type: "application/json" });
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = "scim-bridge-activity.json";
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+    });
+    if (sessionStorage.getItem(KEY)) refresh();
+    else signedIn(false);
+  });
+})();

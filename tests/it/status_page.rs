@@ -1,0 +1,158 @@
+//! The status page: `/` and its files with strict security headers, `/status.json` behind the
+//! bearer token with counts and activity, and the page itself in a real headless Chromium.
+
+mod browser;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::helpers::bridge::{client, Bridge};
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+fn assert_page_headers(res: &reqwest::Response) {
+    let h = res.headers();
+    let get = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+    assert_eq!(get("content-security-policy"), CSP, "{}", res.url());
+    assert_eq!(get("x-frame-options"), "DENY");
+    assert_eq!(get("x-content-type-options"), "nosniff");
+    assert_eq!(get("referrer-policy"), "no-referrer");
+}
+
+#[tokio::test]
+async fn the_page_and_its_files_carry_a_strict_policy_and_no_inline_script() {
+    let bridge = Bridge::start();
+    let res = client().get(bridge.url("/")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_page_headers(&res);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let html = res.text().await.unwrap();
+    // Every <script> element has a src and an empty body.
+    for part in html.split("<script").skip(1) {
+        let (tag, rest) = part.split_once('>').expect("a closed script tag");
+        assert!(
+            tag.contains("src=\"/status/"),
+            "inline script: <script{tag}>"
+        );
+        assert!(rest.starts_with("</script>"), "script with content");
+    }
+    assert!(html.contains("/status/app.js") && html.contains("/status/style.css"));
+    for (path, kind) in [
+        ("/status/app.js", "text/javascript"),
+        ("/status/style.css", "text/css"),
+    ] {
+        let res = client().get(bridge.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        assert_page_headers(&res);
+        assert!(res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with(kind));
+    }
+}
+
+async fn status(bridge: &Bridge, authorization: Option<&str>) -> reqwest::Response {
+    let mut req = client().get(bridge.url("/status.json"));
+    if let Some(a) = authorization {
+        req = req.header("Authorization", a);
+    }
+    req.send().await.expect("GET /status.json")
+}
+
+async fn status_json(bridge: &Bridge) -> Value {
+    let res = status(bridge, Some(&bridge.bearer())).await;
+    assert_eq!(res.status(), 200);
+    res.json().await.expect("/status.json is JSON")
+}
+
+#[tokio::test]
+async fn status_json_needs_the_token_and_counts_users_and_activity() {
+    let bridge = Bridge::start();
+    for auth in [None, Some("Bearer wrong")] {
+        let res = status(&bridge, auth).await;
+        assert_eq!(res.status(), 401, "{auth:?}");
+        assert_page_headers(&res);
+        assert!(res.headers().contains_key("www-authenticate"));
+    }
+    let res = status(&bridge, Some(&bridge.bearer())).await;
+    assert_eq!(res.status(), 200);
+    assert_page_headers(&res);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let doc: Value = res.json().await.unwrap();
+    assert_eq!(doc["version"], env!("CARGO_PKG_VERSION"));
+    assert!(doc["build"].is_string() && doc["uptimeSeconds"].is_u64());
+    assert_eq!(doc["store"]["kind"], "embedded");
+    assert!(doc["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["source"] == "Store" && r["state"] == "healthy"));
+    assert_eq!(doc["counts"]["users"]["total"], 0);
+    assert_eq!(doc["activity"], json!([]));
+
+    let scim = |body: Value| {
+        client()
+            .post(bridge.url("/scim/v2/Users"))
+            .header("Authorization", bridge.bearer())
+            .header("User-Agent", "status-test-idp/1.0")
+            .header("Content-Type", "application/scim+json")
+            .json(&body)
+            .send()
+    };
+    let mut ids = Vec::new();
+    for (name, active) in [
+        ("ada@example.com", true),
+        ("bob@example.com", false),
+        ("cy@example.com", true),
+    ] {
+        let res = scim(
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": name, "active": active}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(res.status(), 201);
+        let created: Value = res.json().await.unwrap();
+        ids.push(created["id"].as_str().unwrap().to_owned());
+    }
+
+    // Totals are immediate; active/inactive come from a scan cached for at least a second.
+    let doc = status_json(&bridge).await;
+    assert_eq!(doc["counts"]["users"]["total"], 3);
+    assert_eq!(doc["counts"]["groups"], 0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let doc = loop {
+        let doc = status_json(&bridge).await;
+        if doc["counts"]["users"]["active"] == 2 {
+            break doc;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "active count never reached 2: {}",
+            doc["counts"]
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(doc["counts"]["users"]["inactive"], 1);
+
+    let activity = doc["activity"].as_array().unwrap();
+    assert_eq!(activity.len(), 3, "{activity:?}");
+    for (entry, id) in activity.iter().zip(ids.iter().rev()) {
+        assert_eq!(entry["userAgent"], "status-test-idp/1.0");
+        assert_eq!(entry["method"], "POST");
+        assert_eq!(entry["resourceType"], "User");
+        assert_eq!(entry["status"], 201);
+        assert_eq!(&entry["resourceId"], id);
+        assert!(entry["latencyMs"].is_number() && entry["time"].is_string());
+    }
+    let text = doc.to_string();
+    assert!(
+        !text.contains("example.com"),
+        "personal data in /status.json: {text}"
+    );
+}

@@ -191,9 +191,11 @@ where
                 response::unauthorized(e)
             }
         },
+        Route::Ready if is_read(method) => handlers::ops::ready(state).await,
         Route::Ping
         | Route::Root
         | Route::Metrics
+        | Route::Ready
         | Route::Health
         | Route::StatusJson
         | Route::StatusAsset(_) => {

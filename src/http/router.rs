@@ -43,6 +43,8 @@ pub enum Route {
     Ping,
     /// `/health`.
     Health,
+    /// `/ready` (no authentication, for readiness probes): 200 only while the store answers.
+    Ready,
     /// `/metrics` (no authentication, for Prometheus).
     Metrics,
     /// `/status.json` (the status page's data, bearer token required).
@@ -171,6 +173,7 @@ pub fn route(path: &str) -> Routed {
         "" => return simple(Route::Root, "/"),
         "/ping" => return simple(Route::Ping, "/ping"),
         "/health" => return simple(Route::Health, "/health"),
+        "/ready" => return simple(Route::Ready, "/ready"),
         "/metrics" => return simple(Route::Metrics, "/metrics"),
         "/status.json" => return simple(Route::StatusJson, "/status.json"),
         _ => {}
@@ -273,6 +276,7 @@ mod tests {
         assert_eq!(route("/status/other.js").route, Route::NotFound);
         assert_eq!(route("/ping").route, Route::Ping);
         assert_eq!(route("/health/").route, Route::Health);
+        assert_eq!(route("/ready").route, Route::Ready);
         assert_eq!(route("/metrics").route, Route::Metrics);
         assert_eq!(route("/nope").route, Route::NotFound);
         assert_eq!(endpoint("/scim/v2/Nope"), ScimEndpoint::Unknown);

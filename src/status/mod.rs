@@ -119,6 +119,11 @@ impl Health {
         self
     }
 
+    /// Whether the store answers (for `/ready`).
+    pub async fn store_ready(&self) -> bool {
+        self.store_check().await.0 == State::Healthy
+    }
+
     /// The store's state, checked at most once per [`STORE_CHECK_TTL`].
     async fn store_check(&self) -> (State, Option<String>) {
         let cached = self

@@ -345,8 +345,10 @@ fn kubernetes_manifests_wire_secret_store_and_ports_together() {
     let https_port = env.iter().find(|(k, _)| k == "OP_HTTPS_PORT").unwrap();
     assert_eq!(str_of(&target["containerPort"]), https_port.1);
 
-    // Probes hit /ping on the plain-HTTP port, which answers without a token.
-    for probe in ["startupProbe", "readinessProbe", "livenessProbe"] {
+    // Probes use the plain-HTTP port, which answers without a token: liveness and startup on
+    // /ping (never restart pods for a store outage), readiness on /ready (the store answers).
+    assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/ready");
+    for probe in ["startupProbe", "livenessProbe"] {
         assert_eq!(container[probe]["httpGet"]["path"], "/ping", "{probe}");
         assert_eq!(container[probe]["httpGet"]["port"], "http", "{probe}");
     }

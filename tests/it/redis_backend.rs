@@ -87,6 +87,8 @@ async fn a_redis_outage_degrades_to_503_and_recovers_without_a_restart() {
     assert_eq!(health["reports"][0]["state"], "unhealthy");
     let ping = client().get(bridge.url("/ping")).send().await.unwrap();
     assert_eq!(ping.status(), 200, "liveness must not depend on the store");
+    let ready = client().get(bridge.url("/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 503, "readiness follows the store");
 
     let _redis = RedisServer::start_on(port);
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -101,4 +103,6 @@ async fn a_redis_outage_degrades_to_503_and_recovers_without_a_restart() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(get(&bridge, "/health").await.status(), 200);
+    let ready = client().get(bridge.url("/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 200, "ready again once the store answers");
 }

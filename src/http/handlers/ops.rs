@@ -24,6 +24,21 @@ pub async fn health(state: &AppState) -> http::Response<Body> {
     response::json(code, &doc)
 }
 
+/// `/ready`: 200 while the store answers, 503 otherwise; no token, so Kubernetes readiness
+/// probes can use it. It reveals only "ready" or not, and reuses a recent healthy store check
+/// (see `status::Health`), so probing it cannot drive store writes.
+pub async fn ready(state: &AppState) -> http::Response<Body> {
+    if state.health.store_ready().await {
+        response::text(StatusCode::OK, "text/plain; charset=utf-8", "ready")
+    } else {
+        response::text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain; charset=utf-8",
+            "store unavailable",
+        )
+    }
+}
+
 /// `/metrics`: the Prometheus text format. Runs the health checks first, so `store_up` is as
 /// fresh as the scrape (otherwise it would only move when someone calls `/health`); bounded by
 /// the store time limit.

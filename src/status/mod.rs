@@ -74,8 +74,11 @@ pub struct Health {
     /// ping is a durable (fsynced) empty commit, so a healthy check is reused for
     /// [`STORE_CHECK_TTL`] rather than letting any client drive fsyncs (an outage is still seen
     /// within that time). A std mutex: held only to copy or store.
-    last_store_check: Arc<std::sync::Mutex<Option<(std::time::Instant, (State, Option<String>))>>>,
+    last_store_check: Arc<std::sync::Mutex<Option<(std::time::Instant, StoreCheck)>>>,
 }
+
+/// The outcome of one store check: the state and, when not healthy, why.
+type StoreCheck = (State, Option<String>);
 
 /// How long one store check answers for.
 const STORE_CHECK_TTL: Duration = Duration::from_secs(2);
@@ -125,7 +128,7 @@ impl Health {
     }
 
     /// The store's state, checked at most once per [`STORE_CHECK_TTL`].
-    async fn store_check(&self) -> (State, Option<String>) {
+    async fn store_check(&self) -> StoreCheck {
         let cached = self
             .last_store_check
             .lock()

@@ -188,3 +188,30 @@ fn usage_errors_exit_64() {
         "{stdout}"
     );
 }
+
+#[test]
+fn every_command_explains_itself_with_an_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let commands: [&[&str]; 10] = [
+        &[],
+        &["serve"],
+        &["init"],
+        &["check-config"],
+        &["cert"],
+        &["cert", "status"],
+        &["token"],
+        &["token", "rotate"],
+        &["token", "list"],
+        &["token", "revoke"],
+    ];
+    for command in commands {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let (status, stdout, _) = run(&args, &[], dir.path());
+        assert!(status.success(), "{args:?}");
+        assert!(
+            stdout.contains("Example"),
+            "{args:?} --help gives no example:\n{stdout}"
+        );
+    }
+}

@@ -157,14 +157,10 @@ where
     let method = req.method().clone();
     let method = &method;
     // Decided before any await, so the request (and its body) need not be Sync.
-    let auth = {
-        let header = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .map(|v| v.as_bytes());
-        state.auth.verify(header)
-    };
-    let authorize = || auth.clone();
+    // Copied out before any await (so the request need not be Sync), and verified only on the
+    // routes that need it: /ping, /metrics and the page's assets never pay for the hash.
+    let header = req.headers().get(header::AUTHORIZATION).cloned();
+    let authorize = || state.auth.verify(header.as_ref().map(|v| v.as_bytes()));
     match route {
         Route::Ping if is_read(method) => handlers::ops::ping(),
         Route::Root if is_read(method) => handlers::status::asset(Asset::Index),

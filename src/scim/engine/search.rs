@@ -55,11 +55,7 @@ impl Engine {
         query: &SearchQuery,
         ctx: &Ctx,
     ) -> Result<ListResponse, ScimError> {
-        let page = Page::parse(
-            query.start_index.as_deref(),
-            query.count.as_deref(),
-            self.limits.max_page,
-        )?;
+        let page = self.page(query)?;
         let projection = Projection::parse(
             query.attributes.as_deref(),
             query.excluded_attributes.as_deref(),
@@ -78,11 +74,7 @@ impl Engine {
         query: &SearchQuery,
         ctx: &Ctx,
     ) -> Result<ListResponse, ScimError> {
-        let page = Page::parse(
-            query.start_index.as_deref(),
-            query.count.as_deref(),
-            self.limits.max_page,
-        )?;
+        let page = self.page(query)?;
         let order = SortOrder::parse(query.sort_order.as_deref())?;
         let mut hits = Vec::new();
         for rt in types {
@@ -118,6 +110,15 @@ impl Engine {
             start_index: page.start_index,
             resources,
         })
+    }
+
+    /// The page a query asks for, clamped to the engine's largest page.
+    fn page(&self, query: &SearchQuery) -> Result<Page, ScimError> {
+        Page::parse(
+            query.start_index.as_deref(),
+            query.count.as_deref(),
+            self.limits.max_page,
+        )
     }
 
     /// The fast path: a page of everything, in id order, straight from the store.

@@ -8,21 +8,10 @@ use std::{
 
 use crate::helpers::bridge::{client, init_session, Bridge, Options};
 
-async fn status_with(bridge: &Bridge, token: &str) -> u16 {
-    client()
-        .get(bridge.url("/scim/v2/Users"))
-        .header("Authorization", format!("Bearer {token}"))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 async fn wait_for_status(bridge: &Bridge, token: &str, want: u16) -> bool {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
-        if status_with(bridge, token).await == want {
+        if bridge.users_status(token).await == want {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -34,7 +23,7 @@ async fn wait_for_status(bridge: &Bridge, token: &str, want: u16) -> bool {
 async fn a_changed_session_file_is_picked_up_and_a_malformed_one_refused() {
     let bridge = Bridge::start_with(Options::default().env("OP_SESSION_RELOAD_INTERVAL", "100ms"));
     let old = bridge.token.clone();
-    assert_eq!(status_with(&bridge, &old).await, 200);
+    assert_eq!(bridge.users_status(&old).await, 200);
 
     let new = init_session(&bridge.session, true);
     assert!(
@@ -42,7 +31,7 @@ async fn a_changed_session_file_is_picked_up_and_a_malformed_one_refused() {
         "new token not accepted"
     );
     assert_eq!(
-        status_with(&bridge, &old).await,
+        bridge.users_status(&old).await,
         401,
         "replaced token must stop working"
     );
@@ -50,7 +39,7 @@ async fn a_changed_session_file_is_picked_up_and_a_malformed_one_refused() {
     std::fs::write(&bridge.session, b"{\"format\": \"half-written").unwrap();
     assert!(bridge.wait_for_log("session file change refused", Duration::from_secs(10)));
     assert_eq!(
-        status_with(&bridge, &new).await,
+        bridge.users_status(&new).await,
         200,
         "the previous session stays in force"
     );

@@ -13,15 +13,6 @@ use std::{
 
 use crate::helpers::bridge::{client, run, Bridge, Options};
 
-async fn status_with(bridge: &Bridge, token: &str) -> u16 {
-    client()
-        .get(bridge.url("/scim/v2/Users"))
-        .header("Authorization", format!("Bearer {token}"))
-        .send()
-        .await
-        .map_or(0, |r| r.status().as_u16())
-}
-
 /// Runs `scim-bridge token ARGS --session PATH` off the async runtime.
 async fn token_cmd(args: &[&str], session: &Path) -> (i32, String, String) {
     let mut args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
@@ -47,7 +38,7 @@ fn encryption_key(session: &Path) -> serde_json::Value {
 async fn rotation_overlaps_without_a_failed_request_then_the_old_token_expires() {
     let bridge = Bridge::start_with(Options::default().env("OP_SESSION_RELOAD_INTERVAL", "100ms"));
     let old = bridge.token.clone();
-    assert_eq!(status_with(&bridge, &old).await, 200);
+    assert_eq!(bridge.users_status(&old).await, 200);
     let key_before = encryption_key(&bridge.session);
 
     // A bounded request loop (count and time) on loopback, with whichever token is current.
@@ -106,7 +97,7 @@ async fn rotation_overlaps_without_a_failed_request_then_the_old_token_expires()
     );
 
     let deadline = Instant::now() + Duration::from_secs(4);
-    while status_with(&bridge, &new).await != 200 {
+    while bridge.users_status(&new).await != 200 {
         assert!(
             Instant::now() < deadline,
             "the bridge never accepted the new token"
@@ -136,14 +127,14 @@ async fn rotation_overlaps_without_a_failed_request_then_the_old_token_expires()
         "the switch ran past the grace period"
     );
     assert_eq!(
-        status_with(&bridge, &old).await,
+        bridge.users_status(&old).await,
         200,
         "old token valid during grace"
     );
 
     // After the grace period the old token is refused and the new one still works.
     let deadline = rotated_at + Duration::from_secs(15);
-    while status_with(&bridge, &old).await != 401 {
+    while bridge.users_status(&old).await != 401 {
         assert!(
             Instant::now() < deadline,
             "the old token still works after its grace period"
@@ -154,14 +145,14 @@ async fn rotation_overlaps_without_a_failed_request_then_the_old_token_expires()
         rotated_at.elapsed() >= Duration::from_secs(4),
         "old token refused too early"
     );
-    assert_eq!(status_with(&bridge, &new).await, 200);
+    assert_eq!(bridge.users_status(&new).await, 200);
 
     let (code, _, err) = token_cmd(&["revoke", "second"], &bridge.session).await;
     assert_eq!(code, 64, "revoking the last active token must be refused");
     assert!(err.contains("last active token"), "{err}");
     let (code, _, err) = token_cmd(&["revoke", "nope"], &bridge.session).await;
     assert_eq!(code, 64, "{err}");
-    assert_eq!(status_with(&bridge, &new).await, 200);
+    assert_eq!(bridge.users_status(&new).await, 200);
 
     let (code, out, _) = token_cmd(&["list"], &bridge.session).await;
     assert_eq!(code, 0);

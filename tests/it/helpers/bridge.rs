@@ -214,6 +214,17 @@ impl Bridge {
             .unwrap_or_else(|| panic!("no {source} report in {health}"))
     }
 
+    /// The status of `GET /scim/v2/Users` with `token`; 0 when no answer came (connection
+    /// refused or reset), so callers can count failures.
+    pub async fn users_status(&self, token: &str) -> u16 {
+        client()
+            .get(self.url("/scim/v2/Users"))
+            .header("Authorization", format!("Bearer {token}"))
+            .send()
+            .await
+            .map_or(0, |r| r.status().as_u16())
+    }
+
     /// `GET /metrics` as text.
     pub async fn metrics(&self) -> String {
         client()

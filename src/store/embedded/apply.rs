@@ -137,7 +137,7 @@ fn apply_mutation(
                 .insert((key.space.as_str(), key.id.as_str()), (new, value.as_ref()))?;
             if old.is_none() {
                 bump(&mut t.counts, &key.space, 1)?;
-                bump_bucket(&mut t.buckets, &key.space, &key.id, 1)?;
+                bump(&mut t.buckets, (key.space.as_str(), bucket(&key.id)), 1)?;
             }
             committed.versions.push((key.clone(), new));
             changed.push(key.clone());
@@ -149,7 +149,7 @@ fn apply_mutation(
                 .is_some();
             if removed {
                 bump(&mut t.counts, &key.space, -1)?;
-                bump_bucket(&mut t.buckets, &key.space, &key.id, -1)?;
+                bump(&mut t.buckets, (key.space.as_str(), bucket(&key.id)), -1)?;
                 changed.push(key.clone());
             }
         }
@@ -199,17 +199,19 @@ fn apply_mutation(
 }
 
 /// Adds `delta` to a counter, dropping the row at zero so empty spaces leave nothing behind.
-fn bump(
-    table: &mut Table<'_, &'static str, u64>,
-    name: &str,
+/// Adds `delta` to the counter at `key`, removing it when it reaches zero (absent means zero).
+/// One function for every counter table, whatever its key type.
+fn bump<'k, K: redb::Key + 'static>(
+    table: &mut Table<'_, K, u64>,
+    key: K::SelfType<'k>,
     delta: i64,
 ) -> Result<(), redb::Error> {
-    let current = table.get(name)?.map_or(0, |g| g.value());
+    let current = table.get(&key)?.map_or(0, |g| g.value());
     let next = current.saturating_add_signed(delta);
     if next == 0 {
-        table.remove(name)?;
+        table.remove(&key)?;
     } else {
-        table.insert(name, next)?;
+        table.insert(&key, next)?;
     }
     Ok(())
 }
@@ -249,22 +251,4 @@ fn release(t: &mut Tables<'_>, name: &str, holder: &str) -> Result<bool, redb::E
     }
     // An expired lease was no longer held, even by its last holder.
     Ok(held.0 && held.1)
-}
-
-/// Adds `delta` to the record count of the bucket of `id` in `space`; drops empty buckets.
-fn bump_bucket(
-    buckets: &mut Table<'_, (&'static str, &'static str), u64>,
-    space: &str,
-    id: &str,
-    delta: i64,
-) -> Result<(), redb::Error> {
-    let key = (space, bucket(id));
-    let now = buckets.get(key)?.map_or(0, |g| g.value());
-    let next = now.saturating_add_signed(delta);
-    if next == 0 {
-        buckets.remove(key)?;
-    } else {
-        buckets.insert(key, next)?;
-    }
-    Ok(())
 }

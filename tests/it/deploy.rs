@@ -231,6 +231,46 @@ fn kubernetes_manifests_pass_the_kubernetes_schemas() {
     );
 }
 
+/// The manifests deploy unchanged apart from the domain, so they name a published image: the
+/// one the release workflow pushes, tagged with this crate's version (a version bump that
+/// forgets the manifests fails here).
+#[test]
+fn kubernetes_runs_the_image_the_release_workflow_publishes_for_this_version() {
+    let docs = manifests();
+    let deploy = find(&docs, "Deployment/scim-bridge");
+    let image = str_of(&deploy["spec"]["template"]["spec"]["containers"][0]["image"]);
+    let (name, tag) = image.rsplit_once(':').expect("an image with a tag");
+    assert_eq!(tag, env!("CARGO_PKG_VERSION"), "{image}");
+    assert!(
+        name.contains('/') && name.contains('.'),
+        "a registry image, not a local one: {image}"
+    );
+
+    let workflow: Value = serde_yaml::from_str(&read(".github/workflows/release.yml")).unwrap();
+    let steps = workflow["jobs"]["image"]["steps"].as_sequence().unwrap();
+    let push = steps
+        .iter()
+        .find(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("docker/build-push-action"))
+        })
+        .expect("a build-push step");
+    assert_eq!(push["with"]["push"], Value::Bool(true));
+    let tags = str_of(&push["with"]["tags"]);
+    assert!(
+        tags.lines()
+            .any(|t| t.trim() == format!("{name}:${{{{ steps.version.outputs.version }}}}")),
+        "the workflow does not push {name}:<version>: {tags}"
+    );
+    // It refuses a tag that is not the crate version, so image tag == Cargo.toml version.
+    let check = steps
+        .iter()
+        .find(|s| s["id"].as_str() == Some("version"))
+        .expect("a version step");
+    assert!(str_of(&check["run"]).contains("Cargo.toml"));
+}
+
 #[test]
 fn kubernetes_manifests_wire_secret_store_and_ports_together() {
     let docs = manifests();

@@ -43,6 +43,8 @@ pub struct Bridge {
     pub session: PathBuf,
     logs: Arc<Mutex<Vec<String>>>,
     stdout: Arc<Mutex<Vec<String>>>,
+    /// The extra environment it was started with (a restart reuses it).
+    env: Vec<(String, String)>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -143,6 +145,7 @@ impl Bridge {
         for (k, v) in &options.env {
             cmd.env(k, v);
         }
+        let env = options.env;
         let mut child = cmd.spawn().expect("spawn scim-bridge serve");
         let logs = Arc::new(Mutex::new(Vec::new()));
         let stdout = Arc::new(Mutex::new(Vec::new()));
@@ -172,8 +175,29 @@ impl Bridge {
             session,
             logs,
             stdout,
+            env,
             _dir: dir,
         }
+    }
+
+    /// Stops this bridge with SIGTERM (asserting a clean exit) and starts a new process on the
+    /// same directory (session, embedded data) and environment (a Redis URL, say).
+    pub fn restart(mut self) -> Bridge {
+        self.terminate();
+        let status = self.wait_exit(Duration::from_secs(15));
+        assert!(status.success(), "exit {status}:\n{}", self.logs());
+        let root = self
+            .session
+            .parent()
+            .expect("a session in a directory")
+            .to_path_buf();
+        let mut next = Bridge::start_with(Options {
+            env: std::mem::take(&mut self.env),
+            dir: Some(root),
+        });
+        next.token = std::mem::take(&mut self.token);
+        next._dir = self._dir.take();
+        next
     }
 
     /// `http://127.0.0.1:PORT` + `path`.

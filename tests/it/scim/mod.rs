@@ -11,6 +11,7 @@ mod groups;
 mod okta;
 mod others;
 mod query;
+mod restart;
 mod versions;
 
 use reqwest::{Method, StatusCode};
@@ -117,6 +118,15 @@ impl Scim {
             bridge: Bridge::start_with(options),
             _redis: redis,
             http: crate::helpers::bridge::client(),
+        }
+    }
+
+    /// Stops the bridge (SIGTERM) and starts it again on the same data, session and store.
+    pub fn restart(self) -> Scim {
+        Scim {
+            bridge: self.bridge.restart(),
+            _redis: self._redis,
+            http: self.http,
         }
     }
 

@@ -2,6 +2,7 @@
 //! bearer token with counts and activity, and the page itself in a real headless Chromium.
 
 mod browser;
+mod walkthrough;
 
 use std::time::{Duration, Instant};
 

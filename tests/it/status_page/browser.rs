@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use crate::helpers::bridge::{client, Bridge};
 
 /// How long any one wait in the browser may take.
-const WAIT: Duration = Duration::from_secs(20);
+pub(super) const WAIT: Duration = Duration::from_secs(20);
 
 fn find_program(names: &[&str]) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
@@ -28,13 +28,13 @@ fn find_program(names: &[&str]) -> Option<PathBuf> {
 }
 
 /// A `chromedriver` process on a free loopback port, killed on drop.
-struct Driver {
+pub(super) struct Driver {
     child: Child,
     base: String,
 }
 
 impl Driver {
-    async fn start(log: &Path) -> Driver {
+    pub(super) async fn start(log: &Path) -> Driver {
         let exe = find_program(&["chromedriver"]).unwrap_or_else(|| {
             panic!("chromedriver not found: install the Debian package `chromium-driver` (scripts/test does)")
         });
@@ -78,13 +78,23 @@ impl Drop for Driver {
 }
 
 /// One browser session.
-struct Session<'a> {
+pub(super) struct Session<'a> {
     driver: &'a Driver,
     id: String,
 }
 
 impl<'a> Session<'a> {
-    async fn new(driver: &'a Driver, profile: &Path, downloads: &Path) -> Session<'a> {
+    pub(super) async fn new(driver: &'a Driver, profile: &Path, downloads: &Path) -> Session<'a> {
+        Self::with_args(driver, profile, downloads, &[]).await
+    }
+
+    /// A session with extra Chromium switches (say, `--host-resolver-rules`).
+    pub(super) async fn with_args(
+        driver: &'a Driver,
+        profile: &Path,
+        downloads: &Path,
+        extra: &[&str],
+    ) -> Session<'a> {
         let chromium = find_program(&["chromium", "chromium-browser"]).unwrap_or_else(|| {
             panic!("chromium not found: install the Debian package `chromium` (scripts/test does)")
         });
@@ -101,6 +111,7 @@ impl<'a> Session<'a> {
         ]
         .iter()
         .map(|a| a.to_string())
+        .chain(extra.iter().map(|a| a.to_string()))
         .chain([format!("--user-data-dir={}", profile.display())])
         .collect::<Vec<_>>();
         let caps = json!({"capabilities": {"alwaysMatch": {
@@ -136,7 +147,7 @@ impl<'a> Session<'a> {
         call(reqwest::Method::GET, &self.url(tail), None).await
     }
 
-    async fn open(&self, url: &str) {
+    pub(super) async fn open(&self, url: &str) {
         self.post("/url", json!({ "url": url })).await;
     }
 
@@ -152,19 +163,19 @@ impl<'a> Session<'a> {
             .to_owned()
     }
 
-    async fn type_into(&self, css: &str, text: &str) {
+    pub(super) async fn type_into(&self, css: &str, text: &str) {
         let e = self.element(css).await;
         self.post(&format!("/element/{e}/clear"), json!({})).await;
         self.post(&format!("/element/{e}/value"), json!({ "text": text }))
             .await;
     }
 
-    async fn click(&self, css: &str) {
+    pub(super) async fn click(&self, css: &str) {
         let e = self.element(css).await;
         self.post(&format!("/element/{e}/click"), json!({})).await;
     }
 
-    async fn text(&self, css: &str) -> String {
+    pub(super) async fn text(&self, css: &str) -> String {
         let e = self.element(css).await;
         self.get(&format!("/element/{e}/text"))
             .await
@@ -173,13 +184,13 @@ impl<'a> Session<'a> {
             .to_owned()
     }
 
-    async fn script(&self, script: &str) -> Value {
+    pub(super) async fn script(&self, script: &str) -> Value {
         self.post("/execute/sync", json!({"script": script, "args": []}))
             .await
     }
 
     /// Waits (bounded) until the element's visible text satisfies `ok`; returns it.
-    async fn wait_text(&self, css: &str, ok: impl Fn(&str) -> bool) -> String {
+    pub(super) async fn wait_text(&self, css: &str, ok: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + WAIT;
         loop {
             let t = self.text(css).await;
@@ -195,7 +206,7 @@ impl<'a> Session<'a> {
     }
 
     /// The browser console's errors so far (CSP violations, failed loads, script errors).
-    async fn console_errors(&self) -> Vec<String> {
+    pub(super) async fn console_errors(&self) -> Vec<String> {
         let log = self.post("/se/log", json!({"type": "browser"})).await;
         log.as_array()
             .map(Vec::as_slice)
@@ -206,7 +217,7 @@ impl<'a> Session<'a> {
             .collect()
     }
 
-    async fn screenshot(&self, path: &Path) {
+    pub(super) async fn screenshot(&self, path: &Path) {
         let b64 = self.get("/screenshot").await;
         let png = base64::engine::general_purpose::STANDARD
             .decode(b64.as_str().unwrap_or_default())
@@ -217,7 +228,7 @@ impl<'a> Session<'a> {
         std::fs::write(path, png).expect("write the screenshot");
     }
 
-    async fn close(self) {
+    pub(super) async fn close(self) {
         call(reqwest::Method::DELETE, &self.url(""), None).await;
     }
 }

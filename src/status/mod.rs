@@ -220,15 +220,18 @@ pub struct PageState {
     pub activity: activity::Activity,
     /// Directory counts.
     pub counts: counts::Counts,
+    /// The recent log lines (empty when the subscriber does not feed them).
+    pub logs: crate::logging::RecentLogs,
 }
 
 impl PageState {
-    /// Fresh state over the directory.
-    pub fn new(dir: crate::scim::storage::Directory) -> Self {
+    /// Fresh state over the directory and the ring the subscriber feeds.
+    pub fn new(dir: crate::scim::storage::Directory, logs: crate::logging::RecentLogs) -> Self {
         Self {
             started: std::time::Instant::now(),
             activity: activity::Activity::new(),
             counts: counts::Counts::new(dir),
+            logs,
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::{
     config::{SessionLocation, Settings, StoreSettings},
     edge,
     http::{self, AppState, Limits},
+    logging::RecentLogs,
     metrics::Metrics,
     scim::engine::{Engine, EngineLimits},
     session::{self, reload::ReloadOutcome, reload::SessionHandle, CreateOptions},
@@ -119,8 +120,9 @@ async fn open_store(settings: &Settings) -> anyhow::Result<SharedStore> {
     Ok(store)
 }
 
-/// Builds everything and starts the listeners.
-pub async fn start(settings: Settings) -> anyhow::Result<Running> {
+/// Builds everything and starts the listeners. `logs` is the ring the subscriber feeds (see
+/// [`crate::logging::init`]); the status page downloads it.
+pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Running> {
     let session = Arc::new(prepare_session(&settings.session)?);
     let store = open_store(&settings).await?;
     let registry = Registry::new();
@@ -155,9 +157,10 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         health,
         store: Arc::clone(&store),
         engine: Engine::new(Arc::clone(&store), EngineLimits::default()),
-        status: crate::status::PageState::new(crate::scim::storage::Directory::new(Arc::clone(
-            &store,
-        ))),
+        status: crate::status::PageState::new(
+            crate::scim::storage::Directory::new(Arc::clone(&store)),
+            logs,
+        ),
         engine_max_page: EngineLimits::default().max_page,
         limits: Limits {
             max_body_bytes: settings.max_body_bytes,
@@ -278,8 +281,8 @@ pub async fn cert_status(settings: Settings) -> anyhow::Result<crate::tls::CertS
 }
 
 /// Runs the bridge until SIGTERM or SIGINT, then shuts down gracefully.
-pub async fn run(settings: Settings) -> anyhow::Result<()> {
-    let running = start(settings).await?;
+pub async fn run(settings: Settings, logs: RecentLogs) -> anyhow::Result<()> {
+    let running = start(settings, logs).await?;
     let trigger = running.shutdown.clone();
     tokio::spawn(async move {
         // Untracked on purpose: it only cancels a token and ends with the process.

@@ -11,6 +11,7 @@
 //!  identity provider ──▶ edge (TLS, listeners) ──▶ http router ──▶ auth ──▶ scim api ──▶ engine ──▶ store
 //!        ACME CA ──acme-tls/1──▶ edge ◀── tls resolver ◀── tls manager ──▶ store
 //!        Prometheus ──▶ /metrics          load balancer ──▶ /ping, /health
+//!        operator ──▶ / (status page) ──▶ /status.json, /logs ◀── logging ring ◀── tracing
 //! ```
 //!
 //! ## Module map
@@ -22,10 +23,12 @@
 //! * [`tls`]: certificates: resolver, ACME (TLS-ALPN-01), lifecycle manager, PEM files.
 //! * [`http`]: the route table and the tower-http stack; renders responses.
 //! * [`scim`]: the SCIM protocol and the provisioning engine.
-//! * [`status`]: `/health` and `/ping`.
+//! * [`status`]: `/health`, `/ping`, and the status page with `/status.json` and the `/logs`
+//!   download.
 //! * [`metrics`]: Prometheus metrics registered into a registry passed in.
 //! * [`store`]: storage traits and the `embedded` (redb) and `redis` (fred) backends.
-//! * [`logging`]: tracing subscriber set-up (plain, JSON, colour).
+//! * [`logging`]: tracing subscriber set-up (plain, JSON, colour) and the bounded ring of recent
+//!   log lines ([`logging::recent`]) that the status page downloads.
 //! * [`shutdown`]: the SIGTERM/SIGINT future.
 
 pub mod app;

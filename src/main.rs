@@ -236,12 +236,12 @@ fn runtime(mut builder: tokio::runtime::Builder) -> Result<tokio::runtime::Runti
 }
 
 fn serve(settings: config::Settings) -> ExitCode {
-    logging::init(settings.log_format, settings.log_level);
+    let logs = logging::init(settings.log_format, settings.log_level);
     let runtime = match runtime(tokio::runtime::Builder::new_multi_thread()) {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    match runtime.block_on(app::run(settings)) {
+    match runtime.block_on(app::run(settings, logs)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "scim-bridge stopped");

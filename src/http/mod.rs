@@ -169,6 +169,10 @@ where
             Ok(_) => handlers::status::json(state).await,
             Err(e) => handlers::status::secured(response::unauthorized(e)),
         },
+        Route::Logs if is_read(method) => match authorize() {
+            Ok(_) => handlers::status::logs(state),
+            Err(e) => handlers::status::secured(response::unauthorized(e)),
+        },
         Route::Metrics if is_read(method) => handlers::ops::metrics(state).await,
         Route::Health if is_read(method) => match authorize() {
             Ok(_) => handlers::ops::health(state).await,
@@ -194,6 +198,7 @@ where
         | Route::Ready
         | Route::Health
         | Route::StatusJson
+        | Route::Logs
         | Route::StatusAsset(_) => {
             let mut res = response::scim_error(&ScimError::MethodNotAllowed(format!(
                 "{method} is not allowed here"

@@ -49,6 +49,8 @@ pub enum Route {
     Metrics,
     /// `/status.json` (the status page's data, bearer token required).
     StatusJson,
+    /// `/logs` (the recent log lines as a file, bearer token required).
+    Logs,
     /// A static file of the status page (no authentication: it holds no data).
     StatusAsset(crate::status::page::Asset),
     /// An endpoint under `/scim` or `/scim/v2`; `v2` tells which prefix was used.
@@ -176,6 +178,7 @@ pub fn route(path: &str) -> Routed {
         "/ready" => return simple(Route::Ready, "/ready"),
         "/metrics" => return simple(Route::Metrics, "/metrics"),
         "/status.json" => return simple(Route::StatusJson, "/status.json"),
+        "/logs" => return simple(Route::Logs, "/logs"),
         _ => {}
     }
     if let Some(asset) = crate::status::page::Asset::from_path(trimmed) {
@@ -269,6 +272,9 @@ mod tests {
     fn operational_routes_and_unknown_paths() {
         assert_eq!(route("/").route, Route::Root);
         assert_eq!(route("/status.json").route, Route::StatusJson);
+        assert_eq!(route("/logs").route, Route::Logs);
+        assert_eq!(route("/logs/").template, "/logs");
+        assert_eq!(route("/logs/x").route, Route::NotFound);
         assert_eq!(
             route("/status/app.js").route,
             Route::StatusAsset(crate::status::page::Asset::Script)

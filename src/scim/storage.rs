@@ -73,8 +73,15 @@ fn member_of_set(user_id: &str) -> String {
 }
 
 fn decode(id: String, record: Record) -> Result<Loaded, StoreError> {
+    // The position and kind only: serde's message can quote a stored value (personal data),
+    // and this error reaches a log line.
     let stored = serde_json::from_slice(&record.value).map_err(|e| StoreError::Corrupt {
-        context: format!("resource {id}: {e}"),
+        context: format!(
+            "resource {id}: not a stored document ({:?} error at line {}, column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        ),
     })?;
     Ok(Loaded {
         id,

@@ -1,8 +1,9 @@
 //! Operators' read-outs: `/health` (one report per component, shaped like the reference
-//! bridge's), `/ping`, and the status page with its `/status.json`.
+//! bridge's), `/ping`, and the status page with its `/status.json` and `/logs`.
 //!
 //! * [`activity`]: the recent SCIM requests (no personal data).
 //! * [`counts`]: user and group counts, with a cached active/inactive scan.
+//! * [`logs`]: the recent log lines as a downloadable file.
 //! * [`page`]: the embedded HTML, CSS and script.
 //!
 //! Must not know engine internals: it asks each component only whether it is well (the counts
@@ -10,6 +11,7 @@
 
 pub mod activity;
 pub mod counts;
+pub mod logs;
 pub mod page;
 
 use std::{sync::Arc, time::Duration};
@@ -220,15 +222,18 @@ pub struct PageState {
     pub activity: activity::Activity,
     /// Directory counts.
     pub counts: counts::Counts,
+    /// The recent log lines (empty when the subscriber does not feed them).
+    pub logs: crate::logging::RecentLogs,
 }
 
 impl PageState {
-    /// Fresh state over the directory.
-    pub fn new(dir: crate::scim::storage::Directory) -> Self {
+    /// Fresh state over the directory and the ring the subscriber feeds.
+    pub fn new(dir: crate::scim::storage::Directory, logs: crate::logging::RecentLogs) -> Self {
         Self {
             started: std::time::Instant::now(),
             activity: activity::Activity::new(),
             counts: counts::Counts::new(dir),
+            logs,
         }
     }
 }

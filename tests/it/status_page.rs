@@ -1,7 +1,8 @@
-//! The status page: `/` and its files with strict security headers, `/status.json` behind the
-//! bearer token with counts and activity, and the page itself in a real headless Chromium.
+//! The status page: `/` and its files with strict security headers, `/status.json` and
+//! `/logs` behind the bearer token, and the page itself in a real headless Chromium.
 
 mod browser;
+mod logs;
 mod walkthrough;
 
 use std::time::{Duration, Instant};

@@ -1,8 +1,9 @@
-//! The status page: `/` and its files (no authentication, they hold no data) and
-//! `/status.json` (bearer token, like `/health`). Every answer carries the strict security
-//! headers of [`response::with_page_security`].
+//! The status page: `/` and its files (no authentication, they hold no data),
+//! `/status.json` and the `/logs` download (bearer token, like `/health`). Every answer carries
+//! the strict security headers of [`response::with_page_security`].
 
-use http::StatusCode;
+use http::{header, HeaderValue, StatusCode};
+use time::OffsetDateTime;
 
 use crate::{
     http::{response, response::Body, AppState},
@@ -43,6 +44,20 @@ pub async fn json(state: &AppState) -> http::Response<Body> {
         &state.status.activity,
     );
     let res = response::json(StatusCode::OK, &doc);
+    response::with_page_security(response::no_store(res))
+}
+
+/// `/logs`: the recent log lines as a plain-text attachment named after the current UTC time.
+pub fn logs(state: &AppState) -> http::Response<Body> {
+    let now = OffsetDateTime::now_utc();
+    let logs = &state.status.logs;
+    let text = status::logs::render(&logs.snapshot(), logs.limits(), now);
+    let mut res = response::text(StatusCode::OK, "text/plain; charset=utf-8", text);
+    let disposition = format!("attachment; filename=\"{}\"", status::logs::file_name(now));
+    res.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::try_from(disposition).expect("the file name is ASCII digits and letters"),
+    );
     response::with_page_security(response::no_store(res))
 }
 

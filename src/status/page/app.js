@@ -1,11 +1,13 @@
-// The status page: asks /status.json with the operator's bearer token every few seconds.
-// The token lives only in this tab's sessionStorage (never a cookie, never the URL); every
-// value is written with textContent, so nothing from the server is parsed as HTML.
+// The status page: asks /status.json with the operator's bearer token every few seconds,
+// and /logs when the operator downloads the logs. The token lives only in this tab's
+// sessionStorage (never a cookie, never the URL); every value is written with textContent, so
+// nothing from the server is parsed as HTML.
 "use strict";
 
 (function () {
   const KEY = "scim-bridge-token";
   const REFRESH_MS = 5000;
+  const REFUSED = "The bridge did not accept this token. Check it and try again.";
   let timer = null;
   let lastActivity = [];
 
@@ -48,6 +50,7 @@
     timer = null;
     sessionStorage.removeItem(KEY);
     lastActivity = [];
+    downloadError("");
     signedIn(false);
     showError(message || "");
     $("token").value = "";
@@ -132,9 +135,7 @@
       timer = setTimeout(refresh, REFRESH_MS);
       return;
     }
-    if (res.status === 401) {
-      return signOut("The bridge did not accept this token. Check it and try again.");
-    }
+    if (res.status === 401) return signOut(REFUSED);
     if (!res.ok) {
       $("stale").textContent = "The bridge answered " + res.status + "; retrying…";
       $("stale").hidden = false;
@@ -153,6 +154,53 @@
     timer = setTimeout(refresh, REFRESH_MS);
   }
 
+  // Saves a Blob under a name through a temporary link (a download, not a navigation).
+  function save(blob, name) {
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = name;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+  }
+
+  // The file name from Content-Disposition, if it is a plain one.
+  function fileName(disposition) {
+    const m = /filename="([A-Za-z0-9._-]+)"/.exec(disposition || "");
+    return m ? m[1] : "scim-bridge.log";
+  }
+
+  function downloadError(message) {
+    const e = $("download-error");
+    e.textContent = message;
+    e.hidden = !message;
+  }
+
+  // The recent log lines: fetched with the token (a link cannot send the header), then saved.
+  async function downloadLogs() {
+    const token = sessionStorage.getItem(KEY);
+    if (!token) return signOut("");
+    downloadError("");
+    let res;
+    try {
+      res = await fetch("/logs", {
+        headers: { Authorization: "Bearer " + token, Accept: "text/plain" },
+        cache: "no-store",
+        credentials: "omit",
+      });
+    } catch (e) {
+      return downloadError("Cannot reach the bridge; the logs were not downloaded.");
+    }
+    if (res.status === 401) return signOut(REFUSED);
+    if (!res.ok) return downloadError("The bridge answered " + res.status + "; the logs were not downloaded.");
+    try {
+      save(await res.blob(), fileName(res.headers.get("Content-Disposition")));
+    } catch (e) {
+      downloadError("The logs could not be read; try again.");
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     $("signin-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
@@ -166,16 +214,11 @@
     });
     $("sign-out").addEventListener("click", () => signOut(""));
     // The activity shown (no personal data), as a file built in the page: no extra request.
-    $("download").addEventListener("click", () => {
+    $("download-activity").addEventListener("click", () => {
       const blob = new Blob([JSON.stringify(lastActivity, null, 2)], { type: "application/json" });
-      const a = document.createElement("a");
-      a.href = URL.createObjectURL(blob);
-      a.download = "scim-bridge-activity.json";
-      document.body.appendChild(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+      save(blob, "scim-bridge-activity.json");
     });
+    $("download-logs").addEventListener("click", downloadLogs);
     if (sessionStorage.getItem(KEY)) refresh();
     else signedIn(false);
   });

@@ -255,6 +255,32 @@ async fn call(method: reqwest::Method, url: &str, body: Option<Value>) -> Value 
     doc["value"].clone()
 }
 
+/// Waits (bounded) for a finished `scim-bridge-*.log` in `dir`; returns its name and text.
+async fn wait_for_log_file(dir: &Path) -> (String, String) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let found = std::fs::read_dir(dir)
+            .expect("read the downloads directory")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .find(|n| n.starts_with("scim-bridge-") && n.ends_with(".log"));
+        if let Some(name) = found {
+            // Chromium writes to a `.crdownload` file and renames it when done.
+            let text = std::fs::read_to_string(dir.join(&name)).expect("read the log download");
+            return (name, text);
+        }
+        let names: Vec<_> = std::fs::read_dir(dir)
+            .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(
+            Instant::now() < deadline,
+            "no scim-bridge-*.log in {} after {WAIT:?}: {names:?}",
+            dir.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn the_page_signs_in_shows_counts_and_refuses_a_wrong_token() {
     let bridge = Bridge::start();
@@ -295,7 +321,7 @@ async fn the_page_signs_in_shows_counts_and_refuses_a_wrong_token() {
     session.screenshot(&artifacts.join("status-page.png")).await;
 
     // The activity download: a JSON file of what the page shows.
-    session.click("#download").await;
+    session.click("#download-activity").await;
     let file = downloads.join("scim-bridge-activity.json");
     let deadline = Instant::now() + WAIT;
     let saved: Value = loop {
@@ -315,6 +341,21 @@ async fn the_page_signs_in_shows_counts_and_refuses_a_wrong_token() {
         .iter()
         .all(|e| e["method"] == "POST" && e["status"] == 201));
     assert!(!Value::Array(saved).to_string().contains("example.com"));
+
+    // The log download: fetched with the token, saved under the server's file name.
+    session.click("#download-logs").await;
+    let (name, log) = wait_for_log_file(&downloads).await;
+    assert!(
+        log.lines()
+            .any(|l| l.contains("scim_bridge::app: listening")),
+        "no start-up line in {name}:\n{log}"
+    );
+    assert!(!log.contains(&bridge.token), "the token is in {name}");
+    assert!(
+        !log.contains("example.com"),
+        "personal data in {name}:\n{log}"
+    );
+    assert!(session.text("#download-error").await.is_empty());
 
     session.click("#sign-out").await;
     session.type_into("#token", "not-the-token").await;

@@ -29,6 +29,7 @@ impl Demo {
         // A negative pid signals the whole process group.
         let _ = Command::new("kill")
             .args([signal, "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
             .status();
     }
 

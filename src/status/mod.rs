@@ -124,6 +124,11 @@ impl Health {
         self
     }
 
+    /// The certificate served, when HTTPS is on.
+    pub fn certificate(&self) -> Option<Arc<crate::tls::CertStatus>> {
+        self.certificates.as_ref().map(|c| c.load_full())
+    }
+
     /// Whether the store answers (for `/ready`).
     pub async fn store_ready(&self) -> bool {
         self.store_check().await.0 == State::Healthy
@@ -238,12 +243,13 @@ impl PageState {
     }
 }
 
-/// The `/status.json` document: the `/health` document plus uptime, store kind, counts and
-/// recent activity.
+/// The `/status.json` document: the `/health` document plus uptime, store kind, the
+/// certificate (`null` without HTTPS), counts and recent activity.
 pub fn status_document(
     reports: &[Report],
     uptime: Duration,
     store_kind: &str,
+    certificate: Option<&crate::tls::CertStatus>,
     counts: Option<&counts::Snapshot>,
     activity: &activity::Activity,
 ) -> Value {
@@ -251,6 +257,7 @@ pub fn status_document(
     doc["ok"] = json!(ok);
     doc["uptimeSeconds"] = json!(uptime.as_secs());
     doc["store"] = json!({ "kind": store_kind });
+    doc["certificate"] = certificate.map_or(Value::Null, certificate_json);
     doc["counts"] = match counts {
         Some(c) => json!({
             "users": { "total": c.users, "active": c.active, "inactive": c.inactive },
@@ -261,6 +268,21 @@ pub fn status_document(
     };
     doc["activity"] = activity.to_json();
     doc
+}
+
+/// The certificate as the status page shows it: each field on its own (the
+/// `CertificateManager` report has the same facts as one line).
+fn certificate_json(c: &crate::tls::CertStatus) -> Value {
+    let time = |t: Option<OffsetDateTime>| t.map_or(Value::Null, |t| json!(rfc3339(t)));
+    json!({
+        "domain": c.domain,
+        "source": c.source,
+        "issuer": c.issuer,
+        "notAfter": time(c.not_after),
+        "nextRenewal": time(c.next_renewal),
+        "failures": c.failures,
+        "lastError": c.failure,
+    })
 }
 
 /// The `/health` document and whether every component is usable (no `unhealthy` report).

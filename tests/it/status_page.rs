@@ -89,6 +89,7 @@ async fn status_json_needs_the_token_and_counts_users_and_activity() {
     assert_eq!(doc["version"], env!("CARGO_PKG_VERSION"));
     assert!(doc["build"].is_string() && doc["uptimeSeconds"].is_u64());
     assert_eq!(doc["store"]["kind"], "embedded");
+    assert!(doc["certificate"].is_null(), "no HTTPS, no certificate");
     assert!(doc["reports"]
         .as_array()
         .unwrap()

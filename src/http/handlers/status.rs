@@ -16,7 +16,7 @@ pub fn asset(asset: Asset) -> http::Response<Body> {
     response::with_page_security(response::no_store(res))
 }
 
-/// `/status.json`: health, uptime, store, counts and recent activity. Counts that cannot be
+/// `/status.json`: health, uptime, store, certificate, counts and recent activity. Counts that cannot be
 /// read (store outage) are `null`; the Store report then says why.
 pub async fn json(state: &AppState) -> http::Response<Body> {
     let reports = state.health.reports().await;
@@ -36,10 +36,12 @@ pub async fn json(state: &AppState) -> http::Response<Body> {
             None
         }
     };
+    let certificate = state.health.certificate();
     let doc = status::status_document(
         &reports,
         state.status.started.elapsed(),
         state.store.kind(),
+        certificate.as_deref(),
         counts.as_ref(),
         &state.status.activity,
     );

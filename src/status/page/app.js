@@ -32,6 +32,21 @@
     return m + "m " + s + "s";
   }
 
+  // A date and time in the operator's locale, with the days left or past.
+  function when(iso) {
+    if (!iso) return null;
+    const t = new Date(iso);
+    const days = Math.round((t.getTime() - Date.now()) / 86400000);
+    const rel = days > 0 ? "in " + days + " d" : days < 0 ? -days + " d ago" : "today";
+    return t.toLocaleString() + " (" + rel + ")";
+  }
+
+  // "CN=Pebble Intermediate CA 3febb7, O=…" → "Pebble Intermediate CA 3febb7".
+  function commonName(dn) {
+    const m = /(?:^|,\s*)CN=([^,]+)/.exec(dn);
+    return m ? m[1] : dn;
+  }
+
   function showError(message) {
     const e = $("error");
     e.textContent = message;
@@ -85,12 +100,19 @@
     setState($("store-state"), store && store.state);
     $("store-detail").textContent = store && store.details ? store.details.join(" ") : "";
 
-    const cert = reports.find((r) => r.source === "CertificateManager");
+    const cert = doc.certificate;
+    const certReport = reports.find((r) => r.source === "CertificateManager");
     $("cert-card").hidden = !cert;
     if (cert) {
-      setText("cert-state", cert.state);
-      setState($("cert-state"), cert.state);
-      $("cert-detail").textContent = cert.details ? cert.details.join(" ") : "";
+      setText("cert-domain", cert.domain);
+      setText("cert-issuer", cert.issuer ? commonName(cert.issuer) : "none yet");
+      $("cert-issuer").title = cert.issuer || "";
+      setText("cert-expires", when(cert.notAfter));
+      setText("cert-renewal", cert.source === "acme" ? when(cert.nextRenewal) : "files (reloaded on change)");
+      setText("cert-state", certReport ? certReport.state : null);
+      setState($("cert-state"), certReport && certReport.state);
+      $("cert-detail").textContent = cert.lastError
+        ? "Renewal failing (" + cert.failures + "×): " + cert.lastError : "";
     }
 
     const c = doc.counts;

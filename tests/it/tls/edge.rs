@@ -290,4 +290,21 @@ async fn the_status_page_data_names_the_certificate() {
         details.contains(DOMAIN) && details.contains("self-managed test CA"),
         "{details}"
     );
+    // The same facts, one field each, for the page's certificate card.
+    let c = &doc["certificate"];
+    assert_eq!(c["domain"], DOMAIN, "{c}");
+    assert_eq!(c["source"], "files");
+    assert!(
+        c["issuer"]
+            .as_str()
+            .is_some_and(|i| i.contains("self-managed test CA")),
+        "{c}"
+    );
+    let not_after = c["notAfter"].as_str().expect("notAfter");
+    let not_after =
+        time::OffsetDateTime::parse(not_after, &time::format_description::well_known::Rfc3339)
+            .unwrap();
+    assert!(not_after > time::OffsetDateTime::now_utc(), "{c}");
+    assert_eq!(c["failures"], 0);
+    assert!(c["lastError"].is_null(), "{c}");
 }

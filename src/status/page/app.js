@@ -140,17 +140,22 @@
     $("activity-empty").hidden = activity.length > 0;
   }
 
+  // A GET with the operator's token in the header: never a cookie, never the URL.
+  function getWithToken(path, token, accept) {
+    return fetch(path, {
+      headers: { Authorization: "Bearer " + token, Accept: accept },
+      cache: "no-store",
+      credentials: "omit",
+    });
+  }
+
   async function refresh() {
     timer = null;
     const token = sessionStorage.getItem(KEY);
     if (!token) return signOut("");
     let res;
     try {
-      res = await fetch("/status.json", {
-        headers: { Authorization: "Bearer " + token, Accept: "application/json" },
-        cache: "no-store",
-        credentials: "omit",
-      });
+      res = await getWithToken("/status.json", token, "application/json");
     } catch (e) {
       $("stale").textContent = "Cannot reach the bridge; retrying…";
       $("stale").hidden = false;
@@ -206,11 +211,7 @@
     downloadError("");
     let res;
     try {
-      res = await fetch("/logs", {
-        headers: { Authorization: "Bearer " + token, Accept: "text/plain" },
-        cache: "no-store",
-        credentials: "omit",
-      });
+      res = await getWithToken("/logs", token, "text/plain");
     } catch (e) {
       return downloadError("Cannot reach the bridge; the logs were not downloaded.");
     }

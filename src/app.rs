@@ -21,6 +21,7 @@ use crate::{
     session::{self, reload::ReloadOutcome, reload::SessionHandle, CreateOptions},
     status::Health,
     store::{embedded::EmbeddedStore, SharedStore},
+    usage::Sink,
 };
 
 /// How long connecting to the store may take at start-up.
@@ -117,6 +118,21 @@ async fn open_store(settings: &Settings) -> anyhow::Result<SharedStore> {
         .and_then(|r| r)
         .with_context(|| format!("checking that the {} store is writable", store.kind()))?;
     Ok(store)
+}
+
+/// Where the running bridge keeps token last use: the shared store with Redis, a file in the
+/// data directory beside the (locked) embedded database otherwise.
+fn usage_sink(settings: &Settings, store: &SharedStore) -> Sink {
+    match &settings.store {
+        StoreSettings::Embedded { data_dir } => Sink::File {
+            dir: data_dir.clone(),
+            timeout: settings.store_timeout,
+        },
+        StoreSettings::Redis { .. } => Sink::Store {
+            store: Arc::clone(store),
+            timeout: settings.store_timeout,
+        },
+    }
 }
 
 /// Builds everything and starts the listeners.
@@ -241,6 +257,14 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
             },
         ));
     }
+    // Cancelled with the other background tasks, after the connections have drained, so its
+    // final flush sees every request; the store outlives it.
+    background_tasks.spawn(crate::usage::flush::run(
+        Arc::clone(&session),
+        usage_sink(&settings, &store),
+        settings.token_usage_flush,
+        background.child_token(),
+    ));
 
     tracing::info!(addr = %http_addr, store = store.kind(), version = env!("CARGO_PKG_VERSION"), "listening");
     if let Some(addr) = ping_addr {

@@ -190,9 +190,10 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         health,
         store: Arc::clone(&store),
         engine: Engine::new(Arc::clone(&store), EngineLimits::default()),
-        status: crate::status::PageState::new(crate::scim::storage::Directory::new(Arc::clone(
-            &store,
-        ))),
+        status: crate::status::PageState::new(
+            crate::scim::storage::Directory::new(Arc::clone(&store)),
+            Arc::clone(&session),
+        ),
         engine_max_page: EngineLimits::default().max_page,
         limits: Limits {
             max_body_bytes: settings.max_body_bytes,

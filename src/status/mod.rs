@@ -4,6 +4,7 @@
 //! * [`activity`]: the recent SCIM requests (no personal data).
 //! * [`counts`]: user and group counts, with a cached active/inactive scan.
 //! * [`page`]: the embedded HTML, CSS and script.
+//! * [`tokens`]: the session's tokens with their last use (never a secret).
 //!
 //! Must not know engine internals: it asks each component only whether it is well (the counts
 //! read the directory through its public paging API).
@@ -11,6 +12,7 @@
 pub mod activity;
 pub mod counts;
 pub mod page;
+pub mod tokens;
 
 use std::{sync::Arc, time::Duration};
 
@@ -220,27 +222,31 @@ pub struct PageState {
     pub activity: activity::Activity,
     /// Directory counts.
     pub counts: counts::Counts,
+    /// The live session, for the tokens and their last use.
+    pub session: Arc<SessionHandle>,
 }
 
 impl PageState {
-    /// Fresh state over the directory.
-    pub fn new(dir: crate::scim::storage::Directory) -> Self {
+    /// Fresh state over the directory and the live session.
+    pub fn new(dir: crate::scim::storage::Directory, session: Arc<SessionHandle>) -> Self {
         Self {
             started: std::time::Instant::now(),
             activity: activity::Activity::new(),
             counts: counts::Counts::new(dir),
+            session,
         }
     }
 }
 
-/// The `/status.json` document: the `/health` document plus uptime, store kind, counts and
-/// recent activity.
+/// The `/status.json` document: the `/health` document plus uptime, store kind, counts,
+/// recent activity and the tokens (see [`tokens::document`]).
 pub fn status_document(
     reports: &[Report],
     uptime: Duration,
     store_kind: &str,
     counts: Option<&counts::Snapshot>,
     activity: &activity::Activity,
+    tokens: Value,
 ) -> Value {
     let (mut doc, ok) = document(reports);
     doc["ok"] = json!(ok);
@@ -255,6 +261,7 @@ pub fn status_document(
         None => Value::Null,
     };
     doc["activity"] = activity.to_json();
+    doc["tokens"] = tokens;
     doc
 }
 

@@ -22,10 +22,13 @@ use crate::{
     session::{self, reload::ReloadOutcome, reload::SessionHandle, CreateOptions},
     status::Health,
     store::{embedded::EmbeddedStore, SharedStore},
+    usage::{Sink, UsageError, UsageRecord},
 };
 
 /// How long connecting to the store may take at start-up.
 const STORE_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long `token list` waits for Redis before it shows last use as unknown.
+const USAGE_READ_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A started bridge.
 pub struct Running {
@@ -95,19 +98,8 @@ async fn open_store(settings: &Settings) -> anyhow::Result<SharedStore> {
                 .context("opening the embedded store")??;
             Arc::new(store)
         }
-        StoreSettings::Redis {
-            url,
-            key_prefix,
-            insecure_tls,
-        } => {
-            let options = crate::store::redis::RedisOptions {
-                url: url.expose().to_owned(),
-                key_prefix: key_prefix.clone(),
-                insecure_tls: *insecure_tls,
-                connect_timeout: STORE_CONNECT_TIMEOUT,
-                command_timeout: settings.store_timeout,
-            };
-            Arc::new(crate::store::redis::RedisStore::connect(options).await?)
+        StoreSettings::Redis { .. } => {
+            connect_redis(settings, STORE_CONNECT_TIMEOUT, settings.store_timeout).await?
         }
     };
     tokio::time::timeout(STORE_CONNECT_TIMEOUT, store.ping())
@@ -118,6 +110,49 @@ async fn open_store(settings: &Settings) -> anyhow::Result<SharedStore> {
         .and_then(|r| r)
         .with_context(|| format!("checking that the {} store is writable", store.kind()))?;
     Ok(store)
+}
+
+/// Connects to Redis; `settings.store` must be [`StoreSettings::Redis`].
+async fn connect_redis(
+    settings: &Settings,
+    connect_timeout: Duration,
+    command_timeout: Duration,
+) -> Result<SharedStore, crate::store::StoreError> {
+    let StoreSettings::Redis {
+        url,
+        key_prefix,
+        insecure_tls,
+    } = &settings.store
+    else {
+        return Err(crate::store::StoreError::Invalid {
+            context: "the embedded store was configured, not redis".into(),
+        });
+    };
+    let options = crate::store::redis::RedisOptions {
+        url: url.expose().to_owned(),
+        key_prefix: key_prefix.clone(),
+        insecure_tls: *insecure_tls,
+        connect_timeout,
+        command_timeout,
+    };
+    Ok(Arc::new(
+        crate::store::redis::RedisStore::connect(options).await?,
+    ))
+}
+
+/// Where the running bridge keeps token last use: the shared store with Redis, a file in the
+/// data directory beside the (locked) embedded database otherwise.
+fn usage_sink(settings: &Settings, store: &SharedStore) -> Sink {
+    match &settings.store {
+        StoreSettings::Embedded { data_dir } => Sink::File {
+            dir: data_dir.clone(),
+            timeout: settings.store_timeout,
+        },
+        StoreSettings::Redis { .. } => Sink::Store {
+            store: Arc::clone(store),
+            timeout: settings.store_timeout,
+        },
+    }
 }
 
 /// Builds everything and starts the listeners. `logs` is the ring the subscriber feeds (see
@@ -160,6 +195,7 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
         status: crate::status::PageState::new(
             crate::scim::storage::Directory::new(Arc::clone(&store)),
             logs,
+            Arc::clone(&session),
         ),
         engine_max_page: EngineLimits::default().max_page,
         limits: Limits {
@@ -244,6 +280,14 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
             },
         ));
     }
+    // Cancelled with the other background tasks, after the connections have drained, so its
+    // final flush sees every request; the store outlives it.
+    background_tasks.spawn(crate::usage::flush::run(
+        Arc::clone(&session),
+        usage_sink(&settings, &store),
+        settings.token_usage_flush,
+        background.child_token(),
+    ));
 
     tracing::info!(addr = %http_addr, store = store.kind(), version = env!("CARGO_PKG_VERSION"), "listening");
     if let Some(addr) = ping_addr {
@@ -278,6 +322,36 @@ pub async fn cert_status(settings: Settings) -> anyhow::Result<crate::tls::CertS
     let store = open_store(&settings).await?;
     let status = crate::tls::TlsRuntime::stored_status(tls, store, session.encryption_key).await?;
     Ok(status)
+}
+
+/// Token last use as the bridge persisted it, for `scim-bridge token list`, and where it was
+/// read. Read-only: opens no embedded database (a running bridge holds its lock) and writes
+/// nothing; Redis gets a few seconds to answer. `Ok(None)` when nothing was persisted.
+pub async fn token_usage(settings: &Settings) -> (String, Result<Option<UsageRecord>, UsageError>) {
+    let sink = match &settings.store {
+        StoreSettings::Embedded { data_dir } => Sink::File {
+            dir: data_dir.clone(),
+            timeout: USAGE_READ_TIMEOUT,
+        },
+        StoreSettings::Redis { .. } => {
+            let connect = connect_redis(settings, USAGE_READ_TIMEOUT, USAGE_READ_TIMEOUT);
+            let store = match tokio::time::timeout(USAGE_READ_TIMEOUT * 2, connect).await {
+                Ok(Ok(store)) => store,
+                Ok(Err(e)) => return ("the redis store".into(), Err(UsageError::Store(e))),
+                Err(_) => {
+                    let e = crate::store::StoreError::Timeout {
+                        context: "connecting to redis".into(),
+                    };
+                    return ("the redis store".into(), Err(UsageError::Store(e)));
+                }
+            };
+            Sink::Store {
+                store,
+                timeout: USAGE_READ_TIMEOUT,
+            }
+        }
+    };
+    (sink.describe(), sink.load().await)
 }
 
 /// Runs the bridge until SIGTERM or SIGINT, then shuts down gracefully.

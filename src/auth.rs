@@ -4,6 +4,9 @@
 //! always all of them, with `subtle`'s constant-time equality, so timing reveals neither which
 //! bytes matched nor which token. Tokens past their rotation grace period are refused.
 //!
+//! Only after that selection is the use recorded, by index, in the live snapshot's last-use
+//! clocks ([`crate::session::usage`]): one relaxed atomic, no lock, on every authorised request.
+//!
 //! Must not know about SCIM or routing: callers turn an [`AuthError`] into their 401.
 
 use std::sync::Arc;
@@ -46,11 +49,12 @@ impl Authorizer {
         Self { session }
     }
 
-    /// Checks an `Authorization` header value.
+    /// Checks an `Authorization` header value; on success records the token's use.
     pub fn verify(&self, header: Option<&[u8]>) -> Result<Caller, AuthError> {
         let token = bearer_token(header.ok_or(AuthError::Missing)?)?;
         let presented = Verifier::of(token);
-        let session = self.session.current();
+        let live = self.session.live();
+        let session = &live.session;
         let now = OffsetDateTime::now_utc();
         // Compare against every verifier; remember the matching index without branching on it.
         let mut matched = subtle::Choice::from(0);
@@ -63,8 +67,10 @@ impl Authorizer {
             matched |= hit;
         }
         if bool::from(matched) {
+            let index = index as usize;
+            live.last_use.record(index, now.unix_timestamp());
             Ok(Caller {
-                token_label: session.tokens[index as usize].label.clone(),
+                token_label: session.tokens[index].label.clone(),
             })
         } else {
             Err(AuthError::Rejected)
@@ -112,6 +118,40 @@ mod tests {
             let caller = auth.verify(Some(header.as_bytes())).unwrap();
             assert_eq!(caller.token_label, "initial");
         }
+    }
+
+    #[test]
+    fn only_an_accepted_token_records_a_use_and_only_its_own() {
+        let (_dir, auth, _) = authorizer();
+        let path = auth.session.path().to_path_buf();
+        let now = OffsetDateTime::now_utc();
+        let (rotated, second) = crate::session::rotate::rotate(
+            &auth.session.current(),
+            now,
+            std::time::Duration::from_secs(3600),
+            Some("second"),
+        )
+        .unwrap();
+        crate::session::save(&path, &rotated).unwrap();
+        auth.session.reload();
+        let last_use = |i| auth.session.live().last_use.last_used(i);
+
+        for bad in [&b"Bearer sbt_wrongwrongwrong"[..], b"Basic x", b""] {
+            assert!(auth.verify(Some(bad)).is_err());
+        }
+        assert_eq!((last_use(0), last_use(1)), (None, None));
+
+        let before = OffsetDateTime::now_utc().unix_timestamp();
+        let header = format!("Bearer {}", second.reveal());
+        assert_eq!(
+            auth.verify(Some(header.as_bytes())).unwrap().token_label,
+            "second"
+        );
+        let used = last_use(1)
+            .expect("the second token was used")
+            .unix_timestamp();
+        assert!((before..=before + 1).contains(&used), "{used} vs {before}");
+        assert_eq!(last_use(0), None, "the initial token was not used");
     }
 
     #[test]

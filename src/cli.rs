@@ -85,9 +85,16 @@ pub enum TokenCommand {
         #[arg(long, value_name = "NAME")]
         label: Option<String>,
     },
-    /// Print each token's label, creation time, expiry and state (never a token or verifier).
+    /// Print each token's label, creation time, expiry, state and last use (never a token or
+    /// verifier).
     ///
-    /// Example: scim-bridge token list --session ./scimsession
+    /// Last use comes from the running bridge, not the session file (which it never writes):
+    /// the bridge persists it every OP_TOKEN_USAGE_FLUSH (30s) and at shutdown, in Redis when
+    /// OP_REDIS_URL is set, else in token-usage.json in OP_DATA_DIR. So this command reads the
+    /// same config file and OP_* variables as `serve`. It shows `never` for a token never used,
+    /// and `unknown` (with a note on standard error) when that record cannot be read.
+    ///
+    /// Example: OP_DATA_DIR=/var/lib/scim-bridge scim-bridge token list --session ./scimsession
     List {
         /// The session file to read. Example: --session /run/secrets/scimsession
         #[arg(long, value_name = "PATH", default_value = crate::config::DEFAULT_SESSION)]

@@ -18,7 +18,10 @@
 //! * [`cli`]: command-line arguments (clap); knows nothing of how commands run.
 //! * [`config`]: one validated [`config::Settings`] from `config/*.toml` and `OP_*` variables.
 //! * [`app`]: the composition root; builds everything and owns graceful shutdown.
-//! * [`session`], [`auth`]: the scimsession file and constant-time bearer verification.
+//! * [`session`], [`auth`]: the scimsession file and constant-time bearer verification; auth
+//!   records each token's last use in the live session's in-memory clocks.
+//! * [`usage`]: token last use persisted (a store record with Redis, a file beside the embedded
+//!   store) for `token list`, the status page and other replicas.
 //! * [`edge`]: TCP accept loops, the TLS handshake, HTTP/1.1 + HTTP/2 connections (hyper-util).
 //! * [`tls`]: certificates: resolver, ACME (TLS-ALPN-01), lifecycle manager, PEM files.
 //! * [`http`]: the route table and the tower-http stack; renders responses.
@@ -45,3 +48,4 @@ pub mod shutdown;
 pub mod status;
 pub mod store;
 pub mod tls;
+pub mod usage;

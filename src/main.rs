@@ -11,8 +11,9 @@ use scim_bridge::{
     app,
     cli::{CertCommand, Cli, Command, TokenCommand},
     config, logging,
-    session::{self, rotate, CreateOptions, SessionError},
+    session::{self, rotate, usage::TokenId, CreateOptions, SessionError},
     store::StoreError,
+    usage::{self, UsageRecord},
 };
 
 /// JSON trees allocate a lot; mimalloc handles that far better than glibc malloc (see
@@ -39,7 +40,7 @@ fn main() -> ExitCode {
     };
     match cli.command.unwrap_or(Command::Serve) {
         Command::Init { session, force } => init(&session, force),
-        Command::Token { command } => token(command),
+        Command::Token { command } => token(command, cli.config.as_deref()),
         Command::CheckConfig => match settings(cli.config.as_deref()) {
             Ok(s) => {
                 for (key, value) in config::describe(&s) {
@@ -62,14 +63,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn settings(file: Option<&std::path::Path>) -> Result<config::Settings, ExitCode> {
+/// The settings from the config file and the `OP_*` environment.
+fn load_settings(file: Option<&std::path::Path>) -> Result<config::Settings, config::ConfigError> {
     let env = |name: &str| std::env::var(name).ok();
-    config::read_file(file)
-        .and_then(|text| config::load(text.as_deref(), &env))
-        .map_err(|e| {
-            eprintln!("scim-bridge: configuration error: {e}");
-            ExitCode::from(EX_USAGE)
-        })
+    config::read_file(file).and_then(|text| config::load(text.as_deref(), &env))
+}
+
+fn settings(file: Option<&std::path::Path>) -> Result<config::Settings, ExitCode> {
+    load_settings(file).map_err(|e| {
+        eprintln!("scim-bridge: configuration error: {e}");
+        ExitCode::from(EX_USAGE)
+    })
 }
 
 fn init(path: &std::path::Path, force: bool) -> ExitCode {
@@ -107,10 +111,10 @@ fn load_session(path: &std::path::Path) -> Result<session::Session, ExitCode> {
     })
 }
 
-fn token(command: TokenCommand) -> ExitCode {
+fn token(command: TokenCommand, config: Option<&std::path::Path>) -> ExitCode {
     let now = time::OffsetDateTime::now_utc();
     let (path, result) = match command {
-        TokenCommand::List { session } => return token_list(&session, now),
+        TokenCommand::List { session } => return token_list(&session, config, now),
         TokenCommand::Rotate {
             session,
             grace,
@@ -165,26 +169,55 @@ fn token(command: TokenCommand) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn token_list(path: &std::path::Path, now: time::OffsetDateTime) -> ExitCode {
+fn token_list(
+    path: &std::path::Path,
+    config: Option<&std::path::Path>,
+    now: time::OffsetDateTime,
+) -> ExitCode {
     let current = match load_session(path) {
         Ok(s) => s,
         Err(code) => return code,
     };
+    // Last use is optional here: when it cannot be read the tokens are still listed.
+    let usage = last_use(config);
     println!(
         "{:<32} {:<25} {:<25} {:<8} LAST USE",
         "LABEL", "CREATED", "EXPIRES", "STATE"
     );
-    for t in rotate::list(&current, now) {
+    for (t, entry) in rotate::list(&current, now).into_iter().zip(&current.tokens) {
+        let last_use = match &usage {
+            Ok(record) => record
+                .last_used(TokenId::of_entry(entry))
+                .map_or_else(|| "never".to_owned(), rfc3339),
+            Err(_) => "unknown".to_owned(),
+        };
         println!(
-            "{:<32} {:<25} {:<25} {:<8} -",
+            "{:<32} {:<25} {:<25} {:<8} {last_use}",
             t.label,
             rfc3339(t.created_at),
             t.expires_at.map_or_else(|| "never".to_owned(), rfc3339),
             if t.active { "active" } else { "expired" }
         );
     }
-    eprintln!("note: last use is not tracked yet (the session file is read-only in Kubernetes, so it will live in the running bridge, not the file)");
+    if let Err(why) = usage {
+        eprintln!("note: last use unknown: {why}");
+    }
     ExitCode::SUCCESS
+}
+
+/// Last use as the running bridge persisted it (see `scim_bridge::usage`), or why it cannot
+/// be read. Nothing persisted yet reads as "never used".
+fn last_use(config: Option<&std::path::Path>) -> Result<UsageRecord, String> {
+    let settings =
+        load_settings(config).map_err(|e| format!("the configuration is invalid: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let (place, result) = runtime.block_on(app::token_usage(&settings));
+    result
+        .map(Option::unwrap_or_default)
+        .map_err(|e| format!("cannot read {place}: {}", usage::chain(&e)))
 }
 
 fn cert_status(settings: config::Settings) -> ExitCode {

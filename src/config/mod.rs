@@ -165,6 +165,8 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// How often the session file is checked for changes.
     pub session_reload_interval: Duration,
+    /// How often tokens' last use is persisted (when it changed), and at shutdown.
+    pub token_usage_flush: Duration,
     /// The limit on one request's handling.
     pub request_timeout: Duration,
     /// The limit on reading a request's headers.
@@ -232,6 +234,10 @@ pub fn describe(settings: &Settings) -> Vec<(&'static str, String)> {
     lines.push(("log_level", format!("{:?}", settings.log_level)));
     lines.push(("shutdown_grace", format!("{:?}", settings.shutdown_grace)));
     lines.push(("request_timeout", format!("{:?}", settings.request_timeout)));
+    lines.push((
+        "token_usage_flush",
+        format!("{:?}", settings.token_usage_flush),
+    ));
     lines.push(("max_body_bytes", settings.max_body_bytes.to_string()));
     lines.push(("max_connections", settings.max_connections.to_string()));
     match &settings.tls {

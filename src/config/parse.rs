@@ -198,6 +198,10 @@ fn store(values: &Values) -> Result<StoreSettings, ConfigError> {
     })
 }
 
+/// How often last use is persisted by default: coarse enough to cost nothing, fine enough
+/// for "is this token still in use?".
+const DEFAULT_TOKEN_USAGE_FLUSH: Duration = Duration::from_secs(30);
+
 /// Builds the typed settings.
 pub(super) fn settings(values: &Values) -> Result<Settings, ConfigError> {
     let session = match get(values, "session", non_empty)? {
@@ -252,6 +256,9 @@ pub(super) fn settings(values: &Values) -> Result<Settings, ConfigError> {
         shutdown_grace: get(values, "shutdown_grace", duration)?.unwrap_or(Duration::from_secs(30)),
         session_reload_interval: get(values, "session_reload_interval", duration)?
             .unwrap_or(Duration::from_secs(5))
+            .max(Duration::from_millis(100)),
+        token_usage_flush: get(values, "token_usage_flush", duration)?
+            .unwrap_or(DEFAULT_TOKEN_USAGE_FLUSH)
             .max(Duration::from_millis(100)),
         request_timeout: get(values, "request_timeout", duration)?
             .unwrap_or(Duration::from_secs(60)),

@@ -32,6 +32,7 @@ pub(crate) const KEYS: &[&str] = &[
     "trace",
     "shutdown_grace",
     "session_reload_interval",
+    "token_usage_flush",
     "request_timeout",
     "header_read_timeout",
     "max_body_bytes",

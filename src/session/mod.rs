@@ -5,11 +5,16 @@
 //! for encrypting secrets at rest. Tokens carry 256 bits from the OS CSPRNG, so a fast
 //! unsalted hash is a sound verifier: there is no dictionary to attack.
 //!
-//! Must not know about HTTP routing or Redis.
+//! * [`reload`]: the live snapshot, re-read on an interval.
+//! * [`rotate`]: pure token rotation, revocation and listing.
+//! * [`usage`]: the in-memory last-use clock of each live token (the file stays read-only).
+//!
+//! Must not know about HTTP routing, the store or Redis.
 
 mod file;
 pub mod reload;
 pub mod rotate;
+pub mod usage;
 
 use std::path::PathBuf;
 

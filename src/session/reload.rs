@@ -3,6 +3,9 @@
 //! Kubernetes updates a mounted secret by swapping a symlink, which file-event APIs report
 //! unreliably, so the file is re-read on an interval and compared by digest. A malformed new
 //! file is refused with an error log and the session already in memory keeps serving.
+//!
+//! The live snapshot ([`Live`]) pairs the session with its tokens' last-use clocks; a reload
+//! carries the clock of every token the new file keeps (see [`super::usage`]).
 
 use std::{
     path::{Path, PathBuf},
@@ -15,13 +18,33 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
-use super::{file, Session, SessionError};
+use super::{file, usage::LastUse, Session, SessionError};
+
+/// The session in force and the last-use clocks of its tokens, swapped together so an index
+/// into one is always an index into the other.
+#[derive(Debug)]
+pub struct Live {
+    /// The session.
+    pub session: Arc<Session>,
+    /// When each of its tokens was last used, index-aligned with `session.tokens`.
+    pub last_use: LastUse,
+}
+
+impl Live {
+    fn new(session: Session, previous: Option<&Live>) -> Self {
+        let last_use = LastUse::for_session(&session, previous.map(|p| &p.last_use));
+        Self {
+            session: Arc::new(session),
+            last_use,
+        }
+    }
+}
 
 /// The live session and how its last reload went.
 #[derive(Debug)]
 pub struct SessionHandle {
     path: PathBuf,
-    current: ArcSwap<Session>,
+    current: ArcSwap<Live>,
     // A std mutex: held only to copy or replace the status, never across an await.
     status: Mutex<ReloadStatus>,
 }
@@ -62,7 +85,7 @@ impl SessionHandle {
         let now = OffsetDateTime::now_utc();
         Self {
             path: path.to_path_buf(),
-            current: ArcSwap::from_pointee(session),
+            current: ArcSwap::from_pointee(Live::new(session, None)),
             status: Mutex::new(ReloadStatus {
                 checked_at: now,
                 loaded_at: now,
@@ -74,7 +97,13 @@ impl SessionHandle {
 
     /// The session now in force.
     pub fn current(&self) -> Arc<Session> {
-        self.current.load_full()
+        Arc::clone(&self.current.load().session)
+    }
+
+    /// The session now in force with its last-use clocks. Cheap (no reference count change in
+    /// the common case); do not hold the guard across an `.await`.
+    pub fn live(&self) -> arc_swap::Guard<Arc<Live>> {
+        self.current.load()
     }
 
     /// The file's path.
@@ -111,7 +140,9 @@ impl SessionHandle {
                 ReloadOutcome::Unchanged
             }
             Ok(Some((session, digest))) => {
-                self.current.store(Arc::new(session));
+                // Under the status lock, so two reloads never race to carry the clocks.
+                let live = Live::new(session, Some(&self.current.load()));
+                self.current.store(Arc::new(live));
                 status.digest = digest;
                 status.loaded_at = now;
                 status.error = None;
@@ -190,5 +221,40 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         assert_eq!(handle.reload(), ReloadOutcome::Refused);
         assert_eq!(handle.current().tokens[0].verifier, second.verifier());
+    }
+
+    #[test]
+    fn a_reload_keeps_the_last_use_of_every_token_the_file_keeps() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scimsession");
+        create(&path, CreateOptions::default()).unwrap();
+        let handle = SessionHandle::load(&path).unwrap();
+        handle.live().last_use.record(0, 1_000);
+
+        let now = OffsetDateTime::now_utc();
+        let (rotated, _) = crate::session::rotate::rotate(
+            &handle.current(),
+            now,
+            Duration::from_secs(60),
+            Some("second"),
+        )
+        .unwrap();
+        crate::session::save(&path, &rotated).unwrap();
+        assert_eq!(handle.reload(), ReloadOutcome::Reloaded);
+        let live = handle.live();
+        assert_eq!(live.session.tokens.len(), 2);
+        assert_eq!(live.last_use.get(0).map(|(_, at)| at), Some(1_000));
+        assert_eq!(live.last_use.last_used(1), None);
+
+        // A refused file changes nothing; a revocation drops only the revoked token's clock.
+        live.last_use.record(1, 2_000);
+        std::fs::write(&path, b"{ broken").unwrap();
+        assert_eq!(handle.reload(), ReloadOutcome::Refused);
+        let revoked = crate::session::rotate::revoke(&rotated, "initial", now).unwrap();
+        crate::session::save(&path, &revoked).unwrap();
+        assert_eq!(handle.reload(), ReloadOutcome::Reloaded);
+        let live = handle.live();
+        assert_eq!(live.last_use.len(), 1);
+        assert_eq!(live.last_use.get(0).map(|(_, at)| at), Some(2_000));
     }
 }

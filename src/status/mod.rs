@@ -5,6 +5,7 @@
 //! * [`counts`]: user and group counts, with a cached active/inactive scan.
 //! * [`logs`]: the recent log lines as a downloadable file.
 //! * [`page`]: the embedded HTML, CSS and script.
+//! * [`tokens`]: the session's tokens with their last use (never a secret).
 //!
 //! Must not know engine internals: it asks each component only whether it is well (the counts
 //! read the directory through its public paging API).
@@ -13,6 +14,7 @@ pub mod activity;
 pub mod counts;
 pub mod logs;
 pub mod page;
+pub mod tokens;
 
 use std::{sync::Arc, time::Duration};
 
@@ -229,22 +231,30 @@ pub struct PageState {
     pub counts: counts::Counts,
     /// The recent log lines (empty when the subscriber does not feed them).
     pub logs: crate::logging::RecentLogs,
+    /// The live session, for the tokens and their last use.
+    pub session: Arc<SessionHandle>,
 }
 
 impl PageState {
-    /// Fresh state over the directory and the ring the subscriber feeds.
-    pub fn new(dir: crate::scim::storage::Directory, logs: crate::logging::RecentLogs) -> Self {
+    /// Fresh state over the directory, the ring the subscriber feeds and the live session.
+    pub fn new(
+        dir: crate::scim::storage::Directory,
+        logs: crate::logging::RecentLogs,
+        session: Arc<SessionHandle>,
+    ) -> Self {
         Self {
             started: std::time::Instant::now(),
             activity: activity::Activity::new(),
             counts: counts::Counts::new(dir),
             logs,
+            session,
         }
     }
 }
 
 /// The `/status.json` document: the `/health` document plus uptime, store kind, the
-/// certificate (`null` without HTTPS), counts and recent activity.
+/// certificate (`null` without HTTPS), counts, recent activity and the tokens (see
+/// [`tokens::document`]).
 pub fn status_document(
     reports: &[Report],
     uptime: Duration,
@@ -252,6 +262,7 @@ pub fn status_document(
     certificate: Option<&crate::tls::CertStatus>,
     counts: Option<&counts::Snapshot>,
     activity: &activity::Activity,
+    tokens: Value,
 ) -> Value {
     let (mut doc, ok) = document(reports);
     doc["ok"] = json!(ok);
@@ -267,6 +278,7 @@ pub fn status_document(
         None => Value::Null,
     };
     doc["activity"] = activity.to_json();
+    doc["tokens"] = tokens;
     doc
 }
 

@@ -16,8 +16,9 @@ pub fn asset(asset: Asset) -> http::Response<Body> {
     response::with_page_security(response::no_store(res))
 }
 
-/// `/status.json`: health, uptime, store, certificate, counts and recent activity. Counts that cannot be
-/// read (store outage) are `null`; the Store report then says why.
+/// `/status.json`: health, uptime, store, certificate, counts, recent activity and the tokens
+/// with their last use. Counts that cannot be read (store outage) are `null`; the Store report
+/// then says why.
 pub async fn json(state: &AppState) -> http::Response<Body> {
     let reports = state.health.reports().await;
     let counts = match tokio::time::timeout(
@@ -44,6 +45,10 @@ pub async fn json(state: &AppState) -> http::Response<Body> {
         certificate.as_deref(),
         counts.as_ref(),
         &state.status.activity,
+        status::tokens::document(
+            &state.status.session.live(),
+            time::OffsetDateTime::now_utc(),
+        ),
     );
     let res = response::json(StatusCode::OK, &doc);
     response::with_page_security(response::no_store(res))

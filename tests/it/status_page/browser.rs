@@ -309,6 +309,15 @@ async fn the_page_signs_in_shows_counts_and_refuses_a_wrong_token() {
     assert_eq!(session.text("#store-kind").await, "embedded");
     assert_eq!(session.text("#version").await, env!("CARGO_PKG_VERSION"));
     assert!(session.text("#activity").await.contains("POST"));
+    // The token table: the one token, active, used (the page's own requests use it).
+    let tokens = session.text("#tokens").await;
+    assert!(
+        tokens.contains("initial") && tokens.contains("active"),
+        "{tokens}"
+    );
+    // It never expires, and its last use is today.
+    assert_eq!(tokens.matches("never").count(), 1, "{tokens}");
+    assert!(tokens.contains("(today)"), "{tokens}");
     // The token is in neither a cookie nor the URL.
     let leak = session
         .script("return [document.cookie, location.href].join(' ')")

@@ -27,15 +27,17 @@ pub struct ListResponse {
 }
 
 impl ListResponse {
-    /// The JSON document; counts are integers, `Resources` is always present.
-    pub fn to_document(&self) -> Value {
-        json!({
+    /// The JSON document; counts are integers, `Resources` is always present. Consumes the
+    /// list: the resources move into the document (`json!` would deep-copy every one of them).
+    pub fn into_document(self) -> Value {
+        let mut doc = json!({
             "schemas": [LIST_SCHEMA],
             "totalResults": self.total_results,
             "itemsPerPage": self.resources.len(),
             "startIndex": self.start_index,
-            "Resources": self.resources,
-        })
+        });
+        doc["Resources"] = Value::Array(self.resources);
+        doc
     }
 }
 

@@ -10,7 +10,7 @@ fn an_empty_list_has_integer_fields_and_empty_resources() {
         start_index: 1,
         resources: vec![],
     }
-    .to_document();
+    .into_document();
     assert_eq!(doc["schemas"][0], LIST_SCHEMA);
     assert_eq!(doc["totalResults"], 0);
     assert_eq!(doc["itemsPerPage"], 0);

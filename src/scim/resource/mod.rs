@@ -62,26 +62,22 @@ pub fn location(base_url: &str, rt: &ResourceType, id: &str) -> String {
 /// The full representation: `schemas`, `id`, the stored attributes, then `meta`. Any `id` or
 /// `meta` in `doc` is replaced.
 pub fn with_meta(doc: Value, id: &str, meta: &Meta) -> Value {
-    let mut attrs = match doc {
+    let mut map = match doc {
         Value::Object(map) => map,
         _ => Map::new(),
     };
-    let mut out = Map::with_capacity(attrs.len() + 2);
-    // One pass, keeping the attributes' order: `Map::remove` would swap the last attribute
-    // into the removed slot (serde_json's preserve_order semantics).
-    let schemas = attrs
-        .get_mut("schemas")
-        .map(Value::take)
-        .unwrap_or(Value::Array(vec![]));
-    out.insert("schemas".into(), schemas);
-    out.insert("id".into(), Value::from(id));
-    for (key, value) in attrs {
-        if !matches!(key.as_str(), "schemas" | "id" | "meta") {
-            out.insert(key, value);
-        }
+    // Edited in place, so no attribute is hashed and inserted again (a rendered page of 100
+    // spent a tenth of its time re-inserting). `shift_*` keeps the attributes' order, where
+    // plain `remove` would swap the last attribute into the hole (preserve_order semantics).
+    map.shift_remove("id");
+    map.shift_remove("meta");
+    if map.keys().next().map(String::as_str) != Some("schemas") {
+        let schemas = map.shift_remove("schemas").unwrap_or(Value::Array(vec![]));
+        map.shift_insert(0, "schemas".into(), schemas);
     }
-    out.insert("meta".into(), meta_document(meta));
-    Value::Object(out)
+    map.shift_insert(1, "id".into(), Value::from(id));
+    map.insert("meta".into(), meta_document(meta));
+    Value::Object(map)
 }
 
 fn meta_document(meta: &Meta) -> Value {

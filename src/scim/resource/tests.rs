@@ -263,6 +263,23 @@ fn the_full_representation_orders_schemas_id_attributes_meta() {
         })
     );
     assert_eq!(location("http://h", &GROUP_TYPE, "g"), "http://h/Groups/g");
+
+    // The stored shape (schemas first) and a document without schemas keep every other
+    // attribute in its place.
+    let keys_of =
+        |doc: Value| -> Vec<String> { doc.as_object().unwrap().keys().cloned().collect() };
+    let stored =
+        json!({"schemas": [USER], "userName": "u", "name": {}, "active": true, "title": "t"});
+    assert_eq!(
+        keys_of(with_meta(stored, "u1", &meta)),
+        ["schemas", "id", "userName", "name", "active", "title", "meta"]
+    );
+    let bare = with_meta(json!({"userName": "u", "active": true}), "u1", &meta);
+    assert_eq!(bare["schemas"], json!([]));
+    assert_eq!(
+        keys_of(bare),
+        ["schemas", "id", "userName", "active", "meta"]
+    );
 }
 
 #[test]

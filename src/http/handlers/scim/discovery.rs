@@ -38,7 +38,7 @@ fn listed(all: Vec<Value>, id: Option<&str>, what: &str) -> Answer {
                 start_index: 1,
                 resources: all,
             }
-            .to_document();
+            .into_document();
             Ok(response::scim_json(StatusCode::OK, &doc))
         }
         Some(id) => all

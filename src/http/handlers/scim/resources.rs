@@ -67,7 +67,7 @@ pub(super) async fn list(state: &AppState, parts: &Parts, kind: ResourceKind, ct
         .engine
         .search(resource_type(kind), &query, ctx)
         .await?;
-    Ok(response::scim_json(StatusCode::OK, &list.to_document()))
+    Ok(response::scim_json(StatusCode::OK, &list.into_document()))
 }
 
 /// `POST /Users/.search`, `POST /.search`.
@@ -92,7 +92,7 @@ pub(super) async fn search(
                 .await?
         }
     };
-    Ok(response::scim_json(StatusCode::OK, &list.to_document()))
+    Ok(response::scim_json(StatusCode::OK, &list.into_document()))
 }
 
 /// `POST /Users`: 201 with `Location` and `ETag`.

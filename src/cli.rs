@@ -80,7 +80,7 @@ pub enum TokenCommand {
         /// Example: --grace 1h
         #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = crate::config::parse_duration)]
         grace: std::time::Duration,
-        /// A unique label for the new token [default: rotated-<UTC timestamp>].
+        /// A unique label for the new token [default: rotated-YYYYMMDDTHHMMSSZ (UTC)].
         /// Example: --label okta-2026-11
         #[arg(long, value_name = "NAME")]
         label: Option<String>,

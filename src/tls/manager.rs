@@ -1,6 +1,6 @@
 //! The certificate lifecycle for ACME: load from the store, publish, renew, persist.
 //!
-//! One task per process ([`CertManager::run`]). It wakes when the planned renewal time comes,
+//! One task per process (`CertManager::run`). It wakes when the planned renewal time comes,
 //! when the store's change feed says another replica stored a certificate, and at least every
 //! [`RELOAD_EVERY`] (in case a notice was lost). Before ordering it takes a store lease, so one
 //! replica orders while the others pick the result up from the store. A failing CA only delays

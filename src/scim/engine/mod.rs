@@ -1,10 +1,10 @@
 //! The provisioning engine: create, read, replace, patch, delete and search Users and Groups
 //! on the store, with uniqueness, versions (ETags) and group membership at any scale.
 //!
-//! * [`render`]: full representations with `meta` and computed `groups`/`members`.
+//! * `render`: full representations with `meta` and computed `groups`/`members`.
 //! * [`write`]: replace and patch (optimistic concurrency, all-or-nothing).
-//! * [`members`]: turning membership changes into set operations.
-//! * [`search`]: filter planning onto the store's indexes, sorting and paging.
+//! * `members`: turning membership changes into set operations.
+//! * `search`: filter planning onto the store's indexes, sorting and paging.
 //!
 //! A 2xx answer means the write is durable (the store's contract). A failed request changes
 //! nothing: every change is one atomic store batch with preconditions.

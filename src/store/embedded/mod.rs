@@ -1,6 +1,6 @@
 //! The embedded backend: one redb file in the data directory, crash-safe and fsynced per commit.
 //!
-//! Owns the database handle, the writer thread (see [`writer`]) and the read paths. Reads run on
+//! Owns the database handle, the writer thread (see `writer`) and the read paths. Reads run on
 //! tokio's blocking pool in their own read transactions, never on the writer thread. Must not
 //! know about SCIM or any caller's value format.
 

@@ -1,7 +1,7 @@
 //! The Redis backend: fred clients, one Lua script per atomic write, a pub/sub change feed.
 //!
-//! Owns the mapping of the store model onto commands; connection set-up lives in [`connect`],
-//! the key layout in [`keys`], scripts in [`scripts`]. Must not know
+//! Owns the mapping of the store model onto commands; connection set-up lives in `connect`,
+//! the key layout in `keys`, scripts in `scripts`. Must not know
 //! about SCIM or any caller's value format.
 
 mod connect;

@@ -192,20 +192,29 @@ where
             }
         },
         Route::Ready if is_read(method) => handlers::ops::ready(state).await,
-        Route::Ping
+        other @ (Route::Ping
         | Route::Root
         | Route::Metrics
         | Route::Ready
         | Route::Health
         | Route::StatusJson
         | Route::Logs
-        | Route::StatusAsset(_) => {
+        | Route::StatusAsset(_)) => {
             let mut res = response::scim_error(&ScimError::MethodNotAllowed(format!(
                 "{method} is not allowed here"
             )));
             res.headers_mut()
                 .insert(header::ALLOW, header::HeaderValue::from_static("GET, HEAD"));
-            res
+            // The page's own routes keep its security headers on every answer.
+            let page = matches!(
+                other,
+                Route::Root | Route::StatusJson | Route::Logs | Route::StatusAsset(_)
+            );
+            if page {
+                handlers::status::secured(res)
+            } else {
+                res
+            }
         }
         Route::NotFound => response::scim_error(&ScimError::NotFound("no such endpoint".into())),
     }

@@ -81,6 +81,12 @@ async fn status_json_needs_the_token_and_counts_users_and_activity() {
         assert_page_headers(&res);
         assert!(res.headers().contains_key("www-authenticate"));
     }
+    // Every answer of the page's routes carries its headers, a refused method too.
+    for path in ["/", "/status.json", "/status/app.js"] {
+        let res = client().delete(bridge.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 405, "{path}");
+        assert_page_headers(&res);
+    }
     let res = status(&bridge, Some(&bridge.bearer())).await;
     assert_eq!(res.status(), 200);
     assert_page_headers(&res);

@@ -142,6 +142,7 @@ async fn logs_download_needs_the_token_and_holds_no_secrets_or_attribute_values(
         .await
         .unwrap();
     assert_eq!(res.status(), 405);
+    assert_page_headers(&res);
 
     let res = client()
         .get(bridge.url("/logs"))

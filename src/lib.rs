@@ -23,6 +23,7 @@
 //! * [`usage`]: token last use persisted (a store record with Redis, a file beside the embedded
 //!   store) for `token list`, the status page and other replicas.
 //! * [`edge`]: TCP accept loops, the TLS handshake, HTTP/1.1 + HTTP/2 connections (hyper-util).
+//! * [`error_chain`]: an error and its causes as one line, for logs and CLI notes.
 //! * [`tls`]: certificates: resolver, ACME (TLS-ALPN-01), lifecycle manager, PEM files.
 //! * [`http`]: the route table and the tower-http stack; renders responses.
 //! * [`scim`]: the SCIM protocol and the provisioning engine.
@@ -39,6 +40,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod edge;
+pub mod error_chain;
 pub mod http;
 pub mod logging;
 pub mod metrics;

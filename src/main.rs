@@ -13,7 +13,7 @@ use scim_bridge::{
     config, logging,
     session::{self, rotate, usage::TokenId, CreateOptions, SessionError},
     store::StoreError,
-    usage::{self, UsageRecord},
+    usage::UsageRecord,
 };
 
 /// JSON trees allocate a lot; mimalloc handles that far better than glibc malloc (see
@@ -215,9 +215,12 @@ fn last_use(config: Option<&std::path::Path>) -> Result<UsageRecord, String> {
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let (place, result) = runtime.block_on(app::token_usage(&settings));
-    result
-        .map(Option::unwrap_or_default)
-        .map_err(|e| format!("cannot read {place}: {}", usage::chain(&e)))
+    result.map(Option::unwrap_or_default).map_err(|e| {
+        format!(
+            "cannot read {place}: {}",
+            scim_bridge::error_chain::chain(&e)
+        )
+    })
 }
 
 fn cert_status(settings: config::Settings) -> ExitCode {

@@ -113,7 +113,7 @@ impl CertFiles {
                     }
                 }
                 Ok(Err(e)) => {
-                    let msg = crate::tls::manager::chain(&e);
+                    let msg = crate::error_chain::chain(&e);
                     tracing::warn!(error = %msg, "certificate files not reloaded; the previous certificate stays in service");
                     status.rcu(|s| CertStatus {
                         failure: Some(msg.clone()),

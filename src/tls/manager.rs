@@ -41,17 +41,7 @@ const LEASE_TTL: Duration = Duration::from_secs(240);
 /// How soon to look again while another replica holds the lease.
 const LEASE_BUSY_RETRY: Duration = Duration::from_secs(15);
 
-/// Formats an error with its causes (`a: b: c`); never contains secrets by construction.
-pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cur = c.source();
-    }
-    out
-}
+pub(crate) use crate::error_chain::chain;
 
 /// Owns the ACME certificate of one domain.
 pub struct CertManager {

@@ -71,7 +71,7 @@ impl Flusher {
             }
             Ok(None) => {}
             Err(e) => tracing::warn!(
-                error = %crate::usage::chain(&e),
+                error = %crate::error_chain::chain(&e),
                 sink = %self.sink.describe(),
                 "cannot read token last use; starting from what this process sees"
             ),
@@ -91,7 +91,7 @@ impl Flusher {
                 self.persisted = merged;
             }
             Err(e) => tracing::warn!(
-                error = %crate::usage::chain(&e),
+                error = %crate::error_chain::chain(&e),
                 sink = %self.sink.describe(),
                 "cannot persist token last use; will retry"
             ),

@@ -59,15 +59,3 @@ pub enum UsageError {
         attempts: usize,
     },
 }
-
-/// An error and its causes on one line (`a: b: c`), for logs and notes.
-pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
-}

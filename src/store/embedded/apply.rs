@@ -77,13 +77,7 @@ fn apply_batch(
     for m in &batch.mutations {
         match m {
             Mutation::Claim { index, term, owner } => {
-                let current = match overlay.get(&(index.as_str(), term.as_str())) {
-                    Some(o) => o.map(str::to_owned),
-                    None => t
-                        .unique
-                        .get((index.as_str(), term.as_str()))?
-                        .map(|g| g.value().to_owned()),
-                };
+                let current = claimed_by(t, &overlay, index, term)?;
                 match current {
                     Some(held) if held != *owner => {
                         return Ok(Err(StoreError::Unique {
@@ -95,13 +89,7 @@ fn apply_batch(
                 };
             }
             Mutation::Release { index, term, owner } => {
-                let current = match overlay.get(&(index.as_str(), term.as_str())) {
-                    Some(o) => o.map(str::to_owned),
-                    None => t
-                        .unique
-                        .get((index.as_str(), term.as_str()))?
-                        .map(|g| g.value().to_owned()),
-                };
+                let current = claimed_by(t, &overlay, index, term)?;
                 if current.as_deref() == Some(owner.as_str()) {
                     overlay.insert((index.as_str(), term.as_str()), None);
                 }
@@ -114,6 +102,20 @@ fn apply_batch(
         apply_mutation(t, m, &mut committed, changed)?;
     }
     Ok(Ok(committed))
+}
+
+/// Who holds `term` in `index` at this point of the batch: its own earlier claims and releases
+/// first (the overlay), else what is stored.
+fn claimed_by(
+    t: &Tables<'_>,
+    overlay: &HashMap<(&str, &str), Option<&str>>,
+    index: &str,
+    term: &str,
+) -> Result<Option<String>, redb::Error> {
+    Ok(match overlay.get(&(index, term)) {
+        Some(o) => o.map(str::to_owned),
+        None => t.unique.get((index, term))?.map(|g| g.value().to_owned()),
+    })
 }
 
 fn version(t: &Tables<'_>, key: &StoreKey) -> Result<Option<u64>, redb::Error> {

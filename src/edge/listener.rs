@@ -42,6 +42,12 @@ pub struct TlsConnection {
     pub server_name: Arc<str>,
 }
 
+/// Request extension set on every request: the TCP peer address of the connection it arrived
+/// on (the client, or the proxy in front of it). The HTTP layer decides whether to believe
+/// forwarded headers on top of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddr(pub SocketAddr);
+
 /// Turns an accepted TCP stream into the byte stream HTTP is served over.
 pub trait Handshake: Send + Sync + 'static {
     /// The stream HTTP runs on.
@@ -156,6 +162,7 @@ pub async fn serve_with<H, S, B>(
                 open.inc();
                 if let Some((io, tls)) = handshake.handshake(stream).await {
                     let service = MapRequest::new(service, move |mut req: Request<Incoming>| {
+                        req.extensions_mut().insert(ClientAddr(peer));
                         if let Some(tls) = &tls {
                             req.extensions_mut().insert(tls.clone());
                         }

@@ -7,4 +7,6 @@ pub mod handshake;
 pub mod listener;
 
 pub use handshake::TlsHandshake;
-pub use listener::{bind, serve, serve_with, ConnOptions, Handshake, Plain, TlsConnection};
+pub use listener::{
+    bind, serve, serve_with, ClientAddr, ConnOptions, Handshake, Plain, TlsConnection,
+};

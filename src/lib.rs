@@ -20,6 +20,7 @@
 //! * [`app`]: the composition root; builds everything and owns graceful shutdown.
 //! * [`session`], [`auth`]: the scimsession file and constant-time bearer verification; auth
 //!   records each token's last use in the live session's in-memory clocks.
+//! * [`secret_file`]: atomic, exclusive 0600 writes of files that hold secrets.
 //! * [`usage`]: token last use persisted (a store record with Redis, a file beside the embedded
 //!   store) for `token list`, the status page and other replicas.
 //! * [`edge`]: TCP accept loops, the TLS handshake, HTTP/1.1 + HTTP/2 connections (hyper-util).
@@ -45,6 +46,7 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod scim;
+pub mod secret_file;
 pub mod session;
 pub mod shutdown;
 pub mod status;

@@ -4,7 +4,7 @@ use std::{
     fs,
     io::Write,
     os::unix::fs::{OpenOptionsExt, PermissionsExt},
-    path::{Path, PathBuf},
+    path::Path,
 };
 
 use base64::{engine::general_purpose::STANDARD, Engine};
@@ -131,7 +131,19 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Session, SessionError> {
 
 /// Reads and parses the session file.
 pub fn load(path: &Path) -> Result<Session, SessionError> {
-    let bytes = fs::read(path).map_err(|source| match source.kind() {
+    parse(&read(path)?, path)
+}
+
+/// Reads the session file's bytes after checking who else may read or change it.
+///
+/// Whoever can write the file can add a token, and whoever can read it holds the key that seals
+/// the TLS private key at rest, so a file that others may read or write, or that its group may
+/// write, is refused. A group-readable file (0640, 0440) is accepted: that is how Kubernetes
+/// mounts a Secret with `defaultMode: 0440` and `fsGroup`, and how compose mounts secrets. The
+/// mode checked is that of the file opened, so a symlink (Kubernetes mounts are symlinks) is
+/// judged by its target, and the bytes read are those of the file checked.
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>, SessionError> {
+    let io = |source: std::io::Error| match source.kind() {
         std::io::ErrorKind::NotFound => SessionError::Missing {
             path: path.to_path_buf(),
         },
@@ -139,8 +151,29 @@ pub fn load(path: &Path) -> Result<Session, SessionError> {
             path: path.to_path_buf(),
             source,
         },
-    })?;
-    parse(&bytes, path)
+    };
+    let mut file = fs::File::open(path).map_err(io)?;
+    let mode = file.metadata().map_err(io)?.permissions().mode() & 0o7777;
+    if let Some(who) = exposure(mode) {
+        return Err(SessionError::Permissions {
+            path: path.to_path_buf(),
+            mode,
+            who,
+        });
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut bytes).map_err(io)?;
+    Ok(bytes)
+}
+
+/// Who besides the owner may read or change a file with these permission bits, if anyone
+/// should not.
+fn exposure(mode: u32) -> Option<&'static str> {
+    match (mode & 0o006 != 0, mode & 0o020 != 0) {
+        (true, _) => Some("other users may read or change it"),
+        (false, true) => Some("its group may change it"),
+        (false, false) => None,
+    }
 }
 
 /// How [`create`] treats an existing file.
@@ -191,30 +224,7 @@ pub(crate) fn write(
         f.write_all(&json).map_err(io)?;
         return f.sync_all().map_err(io);
     }
-    let tmp = sibling(path);
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        // The mode above applies only to new files; make sure a leftover sibling is 0600 too.
-        f.set_permissions(fs::Permissions::from_mode(0o600))?;
-        f.write_all(&json)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(io)
-}
-
-fn sibling(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".tmp-{}", std::process::id()));
-    path.with_file_name(name)
+    crate::secret_file::replace(path, &json).map_err(io)
 }
 
 #[cfg(test)]
@@ -272,6 +282,47 @@ mod tests {
             assert!(matches!(err, SessionError::Malformed { .. }), "{err}");
             assert!(!err.to_string().contains("sbt_secret"));
         }
+    }
+
+    #[test]
+    fn a_file_others_may_read_or_write_or_its_group_may_write_is_refused_naming_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scimsession");
+        create(&path, CreateOptions::default()).unwrap();
+        for mode in [0o666, 0o644, 0o604, 0o602, 0o620, 0o660, 0o664] {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+            let err = load(&path).unwrap_err();
+            assert!(
+                matches!(err, SessionError::Permissions { .. }),
+                "{mode:o}: {err}"
+            );
+            let text = err.to_string();
+            assert!(text.contains(path.to_str().unwrap()), "{text}");
+            assert!(text.contains(&format!("{mode:04o}")), "{text}");
+            assert!(text.contains("chmod 600"), "{text}");
+        }
+        for mode in [0o600, 0o400, 0o640, 0o440, 0o700] {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+            load(&path).unwrap_or_else(|e| panic!("{mode:o} must be accepted: {e}"));
+        }
+    }
+
+    #[test]
+    fn a_symlink_is_judged_by_its_target() {
+        // Kubernetes mounts a Secret as a symlink (mode 0777 itself) to a file with defaultMode.
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("..data/scimsession");
+        create(&target, CreateOptions::default()).unwrap();
+        let link = dir.path().join("scimsession");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o440)).unwrap();
+        load(&link).expect("a 0440 target through a symlink is accepted");
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o666)).unwrap();
+        let err = load(&link).unwrap_err();
+        assert!(
+            matches!(err, SessionError::Permissions { mode: 0o666, .. }),
+            "{err}"
+        );
     }
 
     #[test]

@@ -56,6 +56,18 @@ pub enum SessionError {
         #[source]
         source: std::io::Error,
     },
+    /// Users other than the owner (and its group, for reading) may read or change the file.
+    #[error(
+        "session file {path} has mode {mode:04o}, so {who}; run `chmod 600 {path}` (or 0640 / 0440 for a group-readable secret mount)"
+    )]
+    Permissions {
+        /// The path (as given; the mode is the target's when it is a symlink).
+        path: PathBuf,
+        /// The permission bits found.
+        mode: u32,
+        /// Who may do what, in words.
+        who: &'static str,
+    },
     /// The file's content is not a valid session.
     #[error("session file {path} is malformed: {reason}")]
     Malformed {

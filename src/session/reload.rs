@@ -75,7 +75,7 @@ pub enum ReloadOutcome {
 impl SessionHandle {
     /// Loads the session file at `path`.
     pub fn load(path: &Path) -> Result<Self, SessionError> {
-        let bytes = read(path)?;
+        let bytes = file::read(path)?;
         let session = file::parse(&bytes, path)?;
         Ok(Self::with(path, session, Sha256::digest(&bytes).into()))
     }
@@ -121,7 +121,7 @@ impl SessionHandle {
 
     /// Reads the file once and swaps in a changed, valid session.
     pub fn reload(&self) -> ReloadOutcome {
-        let result = read(&self.path).and_then(|bytes| {
+        let result = file::read(&self.path).and_then(|bytes| {
             let digest: [u8; 32] = Sha256::digest(&bytes).into();
             if digest == self.status().digest {
                 return Ok(None);
@@ -183,18 +183,6 @@ impl SessionHandle {
     }
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, SessionError> {
-    std::fs::read(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => SessionError::Missing {
-            path: path.to_path_buf(),
-        },
-        _ => SessionError::Io {
-            path: path.to_path_buf(),
-            source,
-        },
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,6 +209,32 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         assert_eq!(handle.reload(), ReloadOutcome::Refused);
         assert_eq!(handle.current().tokens[0].verifier, second.verifier());
+    }
+
+    #[test]
+    fn a_file_others_may_write_is_refused_on_reload_and_the_previous_session_serves() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scimsession");
+        let (_, first) = create(&path, CreateOptions { force: true }).unwrap();
+        let handle = SessionHandle::load(&path).unwrap();
+        // Someone widens the mode and writes a session of their own into the file.
+        let (_, planted) = create(&dir.path().join("other"), CreateOptions::default()).unwrap();
+        std::fs::copy(dir.path().join("other"), &path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert_eq!(handle.reload(), ReloadOutcome::Refused);
+        assert_eq!(handle.current().tokens[0].verifier, first.verifier());
+        assert_ne!(handle.current().tokens[0].verifier, planted.verifier());
+        let error = handle.status().error.expect("the refusal is reported");
+        assert!(
+            error.contains("0666") && error.contains("chmod 600"),
+            "{error}"
+        );
+        // Mode alone, with content unchanged, is still refused: the digest is not a shortcut.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(handle.reload(), ReloadOutcome::Reloaded);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o646)).unwrap();
+        assert_eq!(handle.reload(), ReloadOutcome::Refused);
     }
 
     #[test]

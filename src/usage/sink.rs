@@ -9,8 +9,6 @@
 //! Every call is bounded by the sink's time limit. Must not know the session or scheduling.
 
 use std::{
-    io::Write,
-    os::unix::fs::{OpenOptionsExt, PermissionsExt},
     path::{Path, PathBuf},
     time::Duration,
 };
@@ -196,29 +194,13 @@ fn read_file(dir: &Path) -> Result<Option<UsageRecord>, UsageError> {
 
 fn write_file(dir: &Path, record: &UsageRecord) -> Result<(), UsageError> {
     let path = dir.join(FILE_NAME);
-    let tmp = dir.join(format!("{FILE_NAME}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        // The mode above applies only to new files; a leftover temp file is made 0600 too.
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        f.write_all(&record.to_json())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(|source| UsageError::Io { path, source })
+    crate::secret_file::replace(&path, &record.to_json())
+        .map_err(|source| UsageError::Io { path, source })
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
+    use std::{os::unix::fs::PermissionsExt, sync::Arc};
 
     use super::*;
     use crate::{

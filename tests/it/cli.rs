@@ -4,7 +4,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 
-use crate::helpers::bridge::run;
+use crate::helpers::bridge::{init_session, run};
 
 #[test]
 fn init_prints_only_the_token_and_writes_a_0600_session_without_it() {
@@ -140,6 +140,7 @@ fn a_malformed_session_file_stops_start_up_naming_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("scimsession");
     std::fs::write(&path, "{\"not\": \"a session\"}").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     let (status, _, stderr) = run(
         &["serve"],
         &[
@@ -154,6 +155,51 @@ fn a_malformed_session_file_stops_start_up_naming_the_path() {
         stderr.contains("malformed") && stderr.contains(path.to_str().unwrap()),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_session_file_others_may_read_or_write_stops_start_up_with_66_naming_the_path_and_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scimsession");
+    init_session(&path, false);
+    let env = |p: &std::path::Path| {
+        vec![
+            ("OP_SESSION", p.to_str().unwrap().to_owned()),
+            ("OP_PORT", "0".to_owned()),
+            ("OP_BIND_ADDRESS", "127.0.0.1".to_owned()),
+        ]
+    };
+    for mode in [0o666, 0o644, 0o660] {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        let env = env(&path);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, stdout, stderr) = run(&["serve"], &env, dir.path());
+        assert_eq!(status.code(), Some(66), "{mode:o}: {stderr}");
+        assert!(
+            stderr.contains(path.to_str().unwrap())
+                && stderr.contains(&format!("{mode:04o}"))
+                && stderr.contains("chmod 600"),
+            "{stderr}"
+        );
+        assert!(stdout.is_empty());
+        // The token commands read the file too, and refuse it alike.
+        let (status, _, stderr) = run(
+            &["token", "list", "--session", path.to_str().unwrap()],
+            &[],
+            dir.path(),
+        );
+        assert_eq!(status.code(), Some(66), "{stderr}");
+    }
+    // A symlink to a 0440 file (a Kubernetes Secret mount) is accepted: the bridge starts.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o440)).unwrap();
+    let link = dir.path().join("mounted");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    let (status, _, stderr) = run(
+        &["token", "list", "--session", link.to_str().unwrap()],
+        &[],
+        dir.path(),
+    );
+    assert_eq!(status.code(), Some(0), "{stderr}");
 }
 
 #[test]

@@ -63,6 +63,41 @@ async fn a_changed_session_file_is_picked_up_and_a_malformed_one_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_session_file_others_may_write_is_refused_on_reload_and_the_previous_one_serves() {
+    use std::os::unix::fs::PermissionsExt;
+    let bridge = Bridge::start_with(Options::default().env("OP_SESSION_RELOAD_INTERVAL", "100ms"));
+    let old = bridge.token.clone();
+    // Someone widens the mode and writes a session of their own (a new token) into the file.
+    let planted = init_session(&bridge.session, true);
+    std::fs::set_permissions(&bridge.session, std::fs::Permissions::from_mode(0o666)).unwrap();
+    assert!(bridge.wait_for_log("session file change refused", Duration::from_secs(10)));
+    assert_eq!(
+        bridge.users_status(&planted).await,
+        401,
+        "the planted token must not work"
+    );
+    assert_eq!(
+        bridge.users_status(&old).await,
+        200,
+        "the previous session stays in force"
+    );
+    let health = bridge.health_with(&format!("Bearer {old}")).await;
+    let session = health["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["source"] == "Session")
+        .unwrap();
+    assert_eq!(session["state"], "degraded", "{session}");
+    // Put right, the new file is taken.
+    std::fs::set_permissions(&bridge.session, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(
+        wait_for_status(&bridge, &planted, 200).await,
+        "the mended file is loaded"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn tokens_keys_and_authorization_headers_never_reach_a_log_line() {
     for (format_var, level_var) in [("OP_JSON_LOGS", "OP_TRACE"), ("OP_PRETTY_LOGS", "OP_DEBUG")] {
         let mut bridge = Bridge::start_with(

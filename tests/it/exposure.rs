@@ -196,3 +196,54 @@ async fn only_authorised_requests_enter_the_activity_list() {
     assert_eq!(activity.len(), 1, "{activity:?}");
     assert_eq!(activity[0]["status"], 200);
 }
+
+/// Figures for SECURITY.md, not a check: wrong-token guesses per second from one address, and
+/// how they are answered, with the throttle off (today's behaviour) and at its defaults.
+/// `cargo test --release --test it exposure::guess_rate -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a measurement; run by hand"]
+async fn guess_rate() {
+    for limit in ["0", "20"] {
+        let bridge = Bridge::start_with(Options::default().env("OP_AUTH_FAILURE_LIMIT", limit));
+        let url = bridge.url("/scim/v2/Users");
+        let c = client_from(2);
+        let run_for = Duration::from_secs(3);
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..16 {
+            let (c, url) = (c.clone(), url.clone());
+            tasks.push(tokio::spawn(async move {
+                let (mut unauthorized, mut throttled) = (0u64, 0u64);
+                while started.elapsed() < run_for {
+                    let res = c
+                        .get(&url)
+                        .header("authorization", format!("Bearer {WRONG}"))
+                        .send()
+                        .await
+                        .unwrap();
+                    match res.status().as_u16() {
+                        401 => unauthorized += 1,
+                        429 => throttled += 1,
+                        other => panic!("unexpected {other}"),
+                    }
+                }
+                (unauthorized, throttled)
+            }));
+        }
+        let (mut unauthorized, mut throttled) = (0, 0);
+        for t in tasks {
+            let (u, t) = t.await.unwrap();
+            unauthorized += u;
+            throttled += t;
+        }
+        let secs = started.elapsed().as_secs_f64();
+        let valid = users(&bridge, &c, &bridge.token).await.status();
+        println!(
+            "OP_AUTH_FAILURE_LIMIT={limit}: {:.0} guesses/s; 401: {unauthorized} ({:.0}/s), \
+             429: {throttled} ({:.0}/s) in {secs:.1} s; valid token then: {valid}",
+            (unauthorized + throttled) as f64 / secs,
+            unauthorized as f64 / secs,
+            throttled as f64 / secs,
+        );
+    }
+}

@@ -225,7 +225,6 @@ where
 {
     let method = req.method().clone();
     let method = &method;
-    // Decided before any await, so the request (and its body) need not be Sync.
     // Copied out before any await (so the request need not be Sync), and verified only on the
     // routes that need it: /ping, /metrics and the page's assets never pay for the hash.
     let header = req.headers().get(header::AUTHORIZATION).cloned();

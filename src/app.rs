@@ -202,6 +202,13 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
             max_body_bytes: settings.max_body_bytes,
             request_timeout: settings.request_timeout,
         },
+        posture: http::posture::Posture::from_settings(&settings),
+        proxies: http::client::Proxies::new(settings.exposure.trusted_proxies.clone()),
+        auth_throttle: crate::auth::throttle::FailureThrottle::new(
+            settings.exposure.auth_failure_limit,
+            settings.exposure.auth_failure_window,
+            crate::auth::throttle::DEFAULT_CAPACITY,
+        ),
     });
 
     let http_addr = SocketAddr::new(settings.bind_address, settings.port);

@@ -19,14 +19,17 @@
 //! * [`config`]: one validated [`config::Settings`] from `config/*.toml` and `OP_*` variables.
 //! * [`app`]: the composition root; builds everything and owns graceful shutdown.
 //! * [`session`], [`auth`]: the scimsession file and constant-time bearer verification; auth
-//!   records each token's last use in the live session's in-memory clocks.
+//!   records each token's last use in the live session's in-memory clocks and throttles failed
+//!   checks per client address ([`auth::throttle`]).
 //! * [`secret_file`]: atomic, exclusive 0600 writes of files that hold secrets.
 //! * [`usage`]: token last use persisted (a store record with Redis, a file beside the embedded
 //!   store) for `token list`, the status page and other replicas.
 //! * [`edge`]: TCP accept loops, the TLS handshake, HTTP/1.1 + HTTP/2 connections (hyper-util).
 //! * [`error_chain`]: an error and its causes as one line, for logs and CLI notes.
 //! * [`tls`]: certificates: resolver, ACME (TLS-ALPN-01), lifecycle manager, PEM files.
-//! * [`http`]: the route table and the tower-http stack; renders responses.
+//! * [`http`]: the route table and the tower-http stack; renders responses; the client address
+//!   behind trusted proxies, the HTTPS posture (HSTS, plain HTTP beside HTTPS, `/metrics`
+//!   token) and the base URL of locations.
 //! * [`scim`]: the SCIM protocol and the provisioning engine.
 //! * [`status`]: `/health`, `/ping`, and the status page with `/status.json` and the `/logs`
 //!   download.

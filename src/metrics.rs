@@ -22,6 +22,7 @@ pub struct Metrics {
     store_up: IntGauge,
     session_reloads: IntCounterVec,
     connections: IntGaugeVec,
+    auth_failures: IntCounterVec,
     tls: TlsMetrics,
 }
 
@@ -112,6 +113,13 @@ impl Metrics {
             ),
             &["listener"],
         )?;
+        let auth_failures = IntCounterVec::new(
+            Opts::new(
+                format!("{PREFIX}_auth_failures_total"),
+                "Failed bearer checks, by reason (missing, malformed, invalid, throttled).",
+            ),
+            &["reason"],
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new(
                 format!("{PREFIX}_build_info"),
@@ -127,6 +135,7 @@ impl Metrics {
         registry.register(Box::new(store_up.clone()))?;
         registry.register(Box::new(session_reloads.clone()))?;
         registry.register(Box::new(connections.clone()))?;
+        registry.register(Box::new(auth_failures.clone()))?;
         registry.register(Box::new(build_info))?;
         let tls = TlsMetrics::register(registry)?;
         Ok(Self {
@@ -137,7 +146,13 @@ impl Metrics {
             store_up,
             session_reloads,
             connections,
+            auth_failures,
         })
+    }
+
+    /// Counts a failed bearer check by its bounded `reason`.
+    pub fn auth_failure(&self, reason: &'static str) {
+        self.auth_failures.with_label_values(&[reason]).inc();
     }
 
     /// Records one served request.

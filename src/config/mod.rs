@@ -7,10 +7,15 @@
 //!
 //! Must not know about sockets, tasks or SCIM.
 
+mod exposure;
 mod parse;
 pub mod raw;
 mod tls;
 
+pub use exposure::{
+    ExposureSettings, PlainHttp, DEFAULT_AUTH_FAILURE_LIMIT, DEFAULT_AUTH_FAILURE_WINDOW,
+    DEFAULT_HSTS_MAX_AGE,
+};
 pub use tls::{
     AcmeSettings, CertSource, SecretBytes, TlsSettings, DEFAULT_HTTPS_PORT,
     LETS_ENCRYPT_PRODUCTION, LETS_ENCRYPT_STAGING,
@@ -179,6 +184,8 @@ pub struct Settings {
     pub store_timeout: Duration,
     /// The HTTPS listener and its certificate, when `OP_TLS_DOMAIN` is set.
     pub tls: Option<TlsSettings>,
+    /// Proxies believed, the bearer-failure throttle, HSTS, plain HTTP, public URL, metrics.
+    pub exposure: ExposureSettings,
 }
 
 /// Builds [`Settings`] from the config file's text (if any) and an environment lookup.
@@ -261,6 +268,37 @@ pub fn describe(settings: &Settings) -> Vec<(&'static str, String)> {
             }
         }
     }
+    let e = &settings.exposure;
+    let proxies: Vec<String> = e.trusted_proxies.iter().map(ToString::to_string).collect();
+    lines.push(("plain_http", format!("{:?}", e.plain_http).to_lowercase()));
+    lines.push(("hsts_max_age", e.hsts_max_age.to_string()));
+    lines.push((
+        "public_url",
+        e.public_url
+            .clone()
+            .unwrap_or_else(|| "from the request".into()),
+    ));
+    lines.push((
+        "metrics_token",
+        if e.metrics_token.is_some() {
+            "<redacted>".into()
+        } else {
+            "none (/metrics is 404 over HTTPS)".into()
+        },
+    ));
+    lines.push((
+        "trusted_proxies",
+        if proxies.is_empty() {
+            "none".into()
+        } else {
+            proxies.join(",")
+        },
+    ));
+    lines.push(("auth_failure_limit", e.auth_failure_limit.to_string()));
+    lines.push((
+        "auth_failure_window",
+        format!("{:?}", e.auth_failure_window),
+    ));
     lines
 }
 

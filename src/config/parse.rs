@@ -244,6 +244,8 @@ pub(super) fn settings(values: &Values) -> Result<Settings, ConfigError> {
     } else {
         None
     };
+    let tls = super::tls::settings(values, port)?;
+    let exposure = super::exposure::settings(values, tls.as_ref())?;
     Ok(Settings {
         session,
         store: store(values)?,
@@ -267,7 +269,8 @@ pub(super) fn settings(values: &Values) -> Result<Settings, ConfigError> {
         max_body_bytes: get(values, "max_body_bytes", positive)?.unwrap_or(4 * 1024 * 1024),
         max_connections: get(values, "max_connections", positive)?.unwrap_or(10_000),
         store_timeout: get(values, "store_timeout", duration)?.unwrap_or(Duration::from_secs(5)),
-        tls: super::tls::settings(values, port)?,
+        tls,
+        exposure,
     })
 }
 

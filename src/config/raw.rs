@@ -49,10 +49,22 @@ pub(crate) const KEYS: &[&str] = &[
     "acme_eab_kid",
     "acme_eab_hmac_key",
     "letsencrypt_email",
+    "plain_http",
+    "hsts_max_age",
+    "public_url",
+    "metrics_token",
+    "trusted_proxies",
+    "auth_failure_limit",
+    "auth_failure_window",
 ];
 
 /// Settings whose values are secret: never echoed in errors or `check-config` output.
-pub(crate) const SECRET_KEYS: &[&str] = &["redis_password", "redis_url", "acme_eab_hmac_key"];
+pub(crate) const SECRET_KEYS: &[&str] = &[
+    "redis_password",
+    "redis_url",
+    "acme_eab_hmac_key",
+    "metrics_token",
+];
 
 /// Where a setting's text came from; errors name it the way the operator wrote it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,20 +1,35 @@
 //! The HTTP application: the tower-http stack around the route table.
 //!
-//! Stack, outermost first: sensitive headers (so `Authorization` never reaches a log), request
-//! id, tracing span per request (method and path only: query strings carry personal data such
+//! Stack, outermost first: HSTS on HTTPS answers ([`posture`]), sensitive headers (so
+//! `Authorization` never reaches a log), a client's `X-Request-Id` kept only when harmless
+//! ([`request_id`]), request id, tracing span per request (method and path only: query strings carry personal data such
 //! as `userName eq "…"`), panic catcher (a SCIM 500 document), then the router, which applies
-//! authentication, the request time limit and metrics per route template.
+//! authentication, the request time limit and metrics per route template. Before routing,
+//! [`client`] decides the client's address (forwarded headers only from trusted proxies) and
+//! plain HTTP in `probes` mode answers everything but the probes itself ([`posture`]). Failed
+//! bearer checks are throttled per client address ([`crate::auth::throttle`]).
 //!
 //! Must not know engine internals or TLS.
 
+pub mod client;
 pub mod handlers;
+pub mod origin;
+pub mod posture;
+pub mod request_id;
 pub mod response;
 pub mod router;
 
-use std::{convert::Infallible, sync::Arc, time::Duration, time::Instant};
+use std::{
+    convert::Infallible,
+    net::IpAddr,
+    sync::atomic::{AtomicBool, Ordering},
+    sync::Arc,
+    time::Duration,
+    time::Instant,
+};
 
 use http::{header, Method, Request, Response};
-use tower::{Service, ServiceBuilder};
+use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
@@ -24,7 +39,11 @@ use tower_http::{
 use tracing::Level;
 
 use crate::{
-    auth::Authorizer,
+    auth::{
+        throttle::{FailureThrottle, Verdict},
+        AuthError, Authorizer,
+    },
+    edge::{ClientAddr, TlsConnection},
     metrics::Metrics,
     scim::{engine::Engine, error::ScimError},
     status::{activity, page::Asset, Health},
@@ -60,10 +79,34 @@ pub struct AppState {
     pub engine_max_page: usize,
     /// Request limits.
     pub limits: Limits,
+    /// HSTS, plain HTTP beside HTTPS, the public URL and the metrics token.
+    pub posture: posture::Posture,
+    /// The proxies whose forwarded headers are believed.
+    pub proxies: client::Proxies,
+    /// Failed bearer checks per client address.
+    pub auth_throttle: FailureThrottle,
+}
+
+impl AppState {
+    /// The answer to a failed bearer check from `client`: 401 (counted by its reason), or 429
+    /// with `Retry-After` once the address is over its limit.
+    pub fn denied(&self, client: IpAddr, err: AuthError) -> Response<Body> {
+        match self.auth_throttle.fail(client, Instant::now()) {
+            Verdict::Counted => {
+                self.metrics.auth_failure(err.reason());
+                tracing::debug!(reason = %err, "request not authorised");
+                response::unauthorized(err)
+            }
+            Verdict::Throttled { retry_after } => {
+                self.metrics.auth_failure("throttled");
+                response::throttled(retry_after)
+            }
+        }
+    }
 }
 
 /// Serves one request (after the tower-http layers).
-pub async fn handle<B>(state: Arc<AppState>, req: Request<B>) -> Response<Body>
+pub async fn handle<B>(state: Arc<AppState>, mut req: Request<B>) -> Response<Body>
 where
     B: http_body::Body<Data = bytes::Bytes>,
     B::Error: Into<BoxError>,
@@ -71,6 +114,21 @@ where
     let started = Instant::now();
     let routed = router::route(req.uri().path());
     let method = req.method().clone();
+    let peer = req.extensions().get::<ClientAddr>().map(|c| c.0);
+    let client = state.proxies.resolve(peer, req.headers());
+    req.extensions_mut().insert(client);
+    let over_tls = req.extensions().get::<TlsConnection>().is_some();
+    if !over_tls {
+        if let Some(res) = state.posture.plain_http_gate(&routed.route, &method) {
+            state.metrics.observe_request(
+                routed.template,
+                &method,
+                res.status().as_u16(),
+                started.elapsed(),
+            );
+            return res;
+        }
+    }
     let scim_endpoint = match &routed.route {
         Route::Scim { endpoint, .. } => Some(endpoint.clone()),
         _ => None,
@@ -81,9 +139,10 @@ where
             .map(|v| activity::clean_agent(v.as_bytes()))
             .unwrap_or_default()
     });
+    let authorised = AtomicBool::new(false);
     let res = match tokio::time::timeout(
         state.limits.request_timeout,
-        dispatch(&state, routed.route, req),
+        dispatch(&state, routed.route, req, &authorised),
     )
     .await
     {
@@ -99,7 +158,12 @@ where
         res.status().as_u16(),
         started.elapsed(),
     );
-    if let (Some(endpoint), Some(user_agent)) = (scim_endpoint, user_agent) {
+    // Only authorised requests enter the page's list: strangers must not fill or evict it.
+    if let (Some(endpoint), Some(user_agent), true) = (
+        scim_endpoint,
+        user_agent,
+        authorised.load(Ordering::Relaxed),
+    ) {
         state
             .status
             .activity
@@ -149,34 +213,59 @@ fn activity_entry(
     }
 }
 
-async fn dispatch<B>(state: &AppState, route: Route, req: Request<B>) -> Response<Body>
+async fn dispatch<B>(
+    state: &AppState,
+    route: Route,
+    req: Request<B>,
+    authorised: &AtomicBool,
+) -> Response<Body>
 where
     B: http_body::Body<Data = bytes::Bytes>,
     B::Error: Into<BoxError>,
 {
     let method = req.method().clone();
     let method = &method;
-    // Decided before any await, so the request (and its body) need not be Sync.
     // Copied out before any await (so the request need not be Sync), and verified only on the
     // routes that need it: /ping, /metrics and the page's assets never pay for the hash.
     let header = req.headers().get(header::AUTHORIZATION).cloned();
-    let authorize = || state.auth.verify(header.as_ref().map(|v| v.as_bytes()));
+    let header = header.as_ref().map(|v| v.as_bytes());
+    let authorize = || {
+        let verdict = state.auth.verify(header);
+        authorised.store(verdict.is_ok(), Ordering::Relaxed);
+        verdict
+    };
+    let client = req
+        .extensions()
+        .get::<client::Client>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.addr);
+    let over_tls = req.extensions().get::<TlsConnection>().is_some();
     match route {
         Route::Ping if is_read(method) => handlers::ops::ping(),
         Route::Root if is_read(method) => handlers::status::asset(Asset::Index),
         Route::StatusAsset(asset) if is_read(method) => handlers::status::asset(asset),
         Route::StatusJson if is_read(method) => match authorize() {
             Ok(_) => handlers::status::json(state).await,
-            Err(e) => handlers::status::secured(response::unauthorized(e)),
+            Err(e) => handlers::status::secured(state.denied(client, e)),
         },
         Route::Logs if is_read(method) => match authorize() {
             Ok(_) => handlers::status::logs(state),
-            Err(e) => handlers::status::secured(response::unauthorized(e)),
+            Err(e) => handlers::status::secured(state.denied(client, e)),
         },
+        // Open on plain HTTP (probes and scrapes use the pod address); over HTTPS only with
+        // OP_METRICS_TOKEN, and then only with that token.
+        Route::Metrics if is_read(method) && over_tls => {
+            if !state.posture.https_metrics_enabled() {
+                return response::scim_error(&ScimError::NotFound("no such endpoint".into()));
+            }
+            match state.posture.check_metrics_token(header) {
+                Ok(()) => handlers::ops::metrics(state).await,
+                Err(e) => state.denied(client, e),
+            }
+        }
         Route::Metrics if is_read(method) => handlers::ops::metrics(state).await,
         Route::Health if is_read(method) => match authorize() {
             Ok(_) => handlers::ops::health(state).await,
-            Err(e) => response::unauthorized(e),
+            Err(e) => state.denied(client, e),
         },
         Route::Scim { v2, endpoint } => match authorize() {
             Ok(_) => {
@@ -186,10 +275,7 @@ where
                     Err(e) => response::scim_error(&e),
                 }
             }
-            Err(e) => {
-                tracing::debug!(reason = %e, "request not authorised");
-                response::unauthorized(e)
-            }
+            Err(e) => state.denied(client, e),
         },
         Route::Ready if is_read(method) => handlers::ops::ready(state).await,
         other @ (Route::Ping
@@ -276,8 +362,10 @@ where
         header::PROXY_AUTHORIZATION,
         header::COOKIE,
     ]);
-    ServiceBuilder::new()
+    let hsts = state.posture.hsts.clone();
+    let inner = ServiceBuilder::new()
         .layer(SetSensitiveRequestHeadersLayer::from_shared(sensitive))
+        .map_request(request_id::sanitize::<B>)
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(
             TraceLayer::new_for_http()
@@ -297,7 +385,21 @@ where
         .service_fn(move |req: Request<B>| {
             let state = Arc::clone(&state);
             async move { Ok::<_, Infallible>(handle(state, req).await) }
-        })
+        });
+    // Outermost, so every HTTPS answer carries HSTS: timeouts and caught panics too.
+    tower::service_fn(move |req: Request<B>| {
+        let over_tls = req.extensions().get::<TlsConnection>().is_some();
+        let hsts = hsts.clone().filter(|_| over_tls);
+        let answer = inner.clone().oneshot(req);
+        async move {
+            let mut res = answer.await?;
+            if let Some(value) = hsts {
+                res.headers_mut()
+                    .insert(header::STRICT_TRANSPORT_SECURITY, value);
+            }
+            Ok(res)
+        }
+    })
 }
 
 /// The service of the separate ping listener (`OP_PING_SERVER`): `/ping` only.

@@ -62,6 +62,23 @@ pub fn unauthorized(err: AuthError) -> Response<Body> {
     res
 }
 
+/// A 429 for a client over its limit of failed bearer checks: `Retry-After` in whole seconds
+/// and a SCIM error body (RFC 7644 §3.12 lets a service answer 429 for too many requests).
+pub fn throttled(retry_after: std::time::Duration) -> Response<Body> {
+    let secs = retry_after.as_secs().max(1);
+    let doc = serde_json::json!({
+        "schemas": [crate::scim::error::ERROR_SCHEMA],
+        "status": "429",
+        "detail": format!(
+            "too many failed bearer checks from this address; retry in {secs} s"
+        ),
+    });
+    let mut res = scim_json(StatusCode::TOO_MANY_REQUESTS, &doc);
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    res
+}
+
 /// The status page's Content-Security-Policy: own files only, no inline script or style.
 pub const STATUS_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
 img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";

@@ -261,3 +261,40 @@ fn every_command_explains_itself_with_an_example() {
         );
     }
 }
+
+#[test]
+fn check_config_shows_the_exposure_settings_and_redacts_the_metrics_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "metrics-secret-0123456789abcdef";
+    let (status, stdout, stderr) = run(
+        &["check-config"],
+        &[
+            ("OP_TLS_DOMAIN", "scim.example.com"),
+            ("OP_METRICS_TOKEN", secret),
+            ("OP_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1"),
+            ("OP_PUBLIC_URL", "https://scim.example.com/"),
+        ],
+        dir.path(),
+    );
+    assert!(status.success(), "{stderr}");
+    for line in [
+        "plain_http = probes",
+        "hsts_max_age = 31536000",
+        "public_url = https://scim.example.com",
+        "metrics_token = <redacted>",
+        "trusted_proxies = 10.0.0.0/8,192.0.2.1/32",
+        "auth_failure_limit = 20",
+        "auth_failure_window = 60s",
+    ] {
+        assert!(stdout.contains(line), "{line} in\n{stdout}");
+    }
+    assert!(!stdout.contains(secret) && !stderr.contains(secret));
+    // A refused value is not echoed either.
+    let (status, _, stderr) = run(
+        &["check-config"],
+        &[("OP_METRICS_TOKEN", "short secret")],
+        dir.path(),
+    );
+    assert_eq!(status.code(), Some(64));
+    assert!(stderr.contains("OP_METRICS_TOKEN") && !stderr.contains("short secret"));
+}

@@ -128,7 +128,14 @@ fn compose_file_mounts_the_session_for_user_999_and_sets_only_known_settings() {
             .collect()
     };
     assert_eq!(ports("scim"), ["3002:3002"]);
-    assert!(ports("scim-acme").contains(&"8443:8443".to_owned()));
+    // Each profile publishes only what it needs: HTTPS for clients, and on loopback only the
+    // plain port (probes and /metrics) and pebble's management port (its issuing root).
+    assert_eq!(ports("scim-acme"), ["8443:8443", "127.0.0.1:3003:3002"]);
+    assert_eq!(ports("pebble"), ["127.0.0.1:15000:15000"]);
+    assert!(
+        doc["services"]["redis"]["ports"].is_null(),
+        "Redis is never published"
+    );
 
     // Redis holds the directory: persistence on every write, never evict.
     let redis_cmd = str_of(&doc["services"]["redis"]["command"]);

@@ -114,6 +114,29 @@ async fn the_readme_walkthrough_reaches_a_signed_in_page_with_a_pebble_certifica
     let root_pem = std::fs::read_to_string(demo_dir.join("pebble-root.pem")).unwrap();
     let https = https_client(https_port, &root_pem, false);
     list_users(&https, https_port, &format!("Bearer {token}")).await;
+    // The page is on HTTPS only: plain HTTP redirects to it, and the script says so.
+    let plain = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = plain
+        .get(format!("http://127.0.0.1:{http_port}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 308);
+    assert_eq!(
+        res.headers()["location"],
+        format!("https://{DOMAIN}:{https_port}/").as_str()
+    );
+    assert!(
+        !demo
+            .output()
+            .contains(&format!("open http://127.0.0.1:{http_port}/")),
+        "{}",
+        demo.output()
+    );
 
     // Step 3, over HTTPS on the domain, as an operator visits it. Chromium resolves the test
     // name to loopback and, not trusting pebble's test root, is told to accept it (the chain

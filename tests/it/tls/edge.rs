@@ -17,13 +17,13 @@ use crate::helpers::{
 };
 
 /// A CA for self-managed certificates.
-struct TestCa {
+pub(super) struct TestCa {
     issuer: Issuer<'static, KeyPair>,
-    pem: String,
+    pub(super) pem: String,
 }
 
 impl TestCa {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params
@@ -53,11 +53,21 @@ impl TestCa {
 }
 
 fn files_bridge(ca: &TestCa, dir: &std::path::Path, port: u16) -> (Bridge, Vec<u8>) {
+    files_bridge_with(ca, dir, port, Options::default())
+}
+
+/// A bridge serving HTTPS on `port` with a leaf of `ca` from PEM files, plus `options`.
+pub(super) fn files_bridge_with(
+    ca: &TestCa,
+    dir: &std::path::Path,
+    port: u16,
+    options: Options,
+) -> (Bridge, Vec<u8>) {
     let (chain, key, der) = ca.leaf(DOMAIN);
     std::fs::write(dir.join("chain.pem"), chain).unwrap();
     std::fs::write(dir.join("key.pem"), key).unwrap();
     let bridge = Bridge::start_with(
-        Options::default()
+        options
             .env("OP_TLS_DOMAIN", DOMAIN)
             .env("OP_HTTPS_PORT", port.to_string())
             .env(
@@ -271,8 +281,8 @@ fn bad_tls_settings_exit_64_naming_the_setting_or_file() {
 async fn the_status_page_data_names_the_certificate() {
     let (ca, dir, port) = (TestCa::new(), tempfile::tempdir().unwrap(), free_port());
     let (bridge, _) = files_bridge(&ca, dir.path(), port);
-    let doc: serde_json::Value = crate::helpers::bridge::client()
-        .get(bridge.url("/status.json"))
+    let doc: serde_json::Value = https_client(port, &ca.pem, false)
+        .get(format!("https://{DOMAIN}:{port}/status.json"))
         .header("Authorization", bridge.bearer())
         .send()
         .await

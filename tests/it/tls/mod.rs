@@ -4,6 +4,7 @@
 
 mod acme;
 mod edge;
+mod posture;
 mod replicas;
 
 use std::{
@@ -20,6 +21,17 @@ pub(crate) const DOMAIN: &str = "bridge.scim.test";
 /// session resumption (a resumed session reports the certificate of the first handshake, which
 /// would hide a renewal from the test).
 pub(crate) fn https_client(port: u16, root_pem: &str, http1_only: bool) -> reqwest::Client {
+    https_client_builder(port, root_pem, http1_only)
+        .build()
+        .unwrap()
+}
+
+/// The builder of [`https_client`], for tests that change more (a local address, redirects).
+pub(crate) fn https_client_builder(
+    port: u16,
+    root_pem: &str,
+    http1_only: bool,
+) -> reqwest::ClientBuilder {
     use rustls::pki_types::{pem::PemObject, CertificateDer};
     let mut roots = rustls::RootCertStore::empty();
     roots
@@ -48,7 +60,7 @@ pub(crate) fn https_client(port: u16, root_pem: &str, http1_only: bool) -> reqwe
     if http1_only {
         builder = builder.http1_only();
     }
-    builder.build().unwrap()
+    builder
 }
 
 pub(crate) fn acme_options(pebble: &Pebble, https_port: u16) -> Options {
@@ -102,4 +114,28 @@ pub(crate) async fn list_users(
         .unwrap();
     assert_eq!(res.status(), 200);
     res
+}
+
+/// The report of one component in `GET /health` over HTTPS (plain HTTP serves only the probes
+/// once HTTPS is on).
+pub(crate) async fn https_health_report(
+    client: &reqwest::Client,
+    port: u16,
+    bearer: &str,
+    source: &str,
+) -> serde_json::Value {
+    let health: serde_json::Value = client
+        .get(format!("https://{DOMAIN}:{port}/health"))
+        .header("authorization", bearer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    health["reports"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["source"] == source))
+        .cloned()
+        .unwrap_or_else(|| panic!("no {source} report in {health}"))
 }

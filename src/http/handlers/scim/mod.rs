@@ -46,7 +46,7 @@ pub async fn handle(
     endpoint: ScimEndpoint,
     body: Bytes,
 ) -> http::Response<Body> {
-    let ctx = request::ctx(parts, v2);
+    let ctx = request::ctx(state, parts, v2);
     let method = &parts.method;
     let result = match endpoint {
         ScimEndpoint::Collection(kind) => match *method {

@@ -6,38 +6,37 @@ use serde_json::Value;
 
 use crate::{
     edge::TlsConnection,
+    http::{
+        client::Client,
+        origin::{self, OriginParts},
+        AppState,
+    },
     scim::{engine::Ctx, engine::SearchQuery, error::ScimError, resource::parse_etag},
 };
 
-/// The SCIM base URL of this request: scheme, host and the prefix the client used.
-pub(super) fn ctx(parts: &Parts, v2: bool) -> Ctx {
-    let host = parts
-        .uri
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .or_else(|| {
-            parts
-                .headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_owned)
-        })
-        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
-        .unwrap_or_else(|| "localhost".into());
+/// The SCIM base URL of this request: its origin (see [`crate::http::origin`]) and the
+/// prefix the client used.
+pub(super) fn ctx(state: &AppState, parts: &Parts, v2: bool) -> Ctx {
+    let host = parts.uri.authority().map(|a| a.as_str()).or_else(|| {
+        parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+    });
     let forwarded_https = parts
-        .headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
-    let over_tls = parts.extensions.get::<TlsConnection>().is_some();
-    let scheme = match parts.uri.scheme_str() {
-        Some("https") => "https",
-        _ if over_tls || forwarded_https => "https",
-        _ => "http",
-    };
+        .extensions
+        .get::<Client>()
+        .is_some_and(|c| c.forwarded_https);
+    let origin = origin::origin(OriginParts {
+        public_url: state.posture.public_url.as_deref(),
+        host,
+        over_tls: parts.extensions.get::<TlsConnection>().is_some(),
+        https: forwarded_https || parts.uri.scheme_str() == Some("https"),
+        tls_domain: state.posture.tls_domain.as_deref(),
+    });
     let prefix = if v2 { "/scim/v2" } else { "/scim" };
     Ctx {
-        base_url: format!("{scheme}://{host}{prefix}"),
+        base_url: format!("{origin}{prefix}"),
     }
 }
 

@@ -7,7 +7,12 @@
 //! Only after that selection is the use recorded, by index, in the live snapshot's last-use
 //! clocks ([`crate::session::usage`]): one relaxed atomic, no lock, on every authorised request.
 //!
+//! Failed checks are throttled per client address by [`throttle`]; the HTTP layer asks it
+//! how to answer each failure (401, or 429 once an address is over its limit).
+//!
 //! Must not know about SCIM or routing: callers turn an [`AuthError`] into their 401.
+
+pub mod throttle;
 
 use std::sync::Arc;
 
@@ -28,6 +33,17 @@ pub enum AuthError {
     /// A well-formed token that the session does not accept.
     #[error("the bearer token is not valid")]
     Rejected,
+}
+
+impl AuthError {
+    /// The bounded metrics label of this failure (`missing`, `malformed`, `invalid`).
+    pub fn reason(self) -> &'static str {
+        match self {
+            AuthError::Missing => "missing",
+            AuthError::Malformed => "malformed",
+            AuthError::Rejected => "invalid",
+        }
+    }
 }
 
 /// Verifies bearer tokens against the current session.
@@ -79,7 +95,7 @@ impl Authorizer {
 }
 
 /// Extracts the token from `Bearer <token>`; the scheme is case-insensitive (RFC 7235).
-fn bearer_token(header: &[u8]) -> Result<&[u8], AuthError> {
+pub fn bearer_token(header: &[u8]) -> Result<&[u8], AuthError> {
     let header = header.trim_ascii();
     let (scheme, rest) = match header.iter().position(|b| *b == b' ') {
         Some(i) => header.split_at(i),

@@ -129,7 +129,7 @@ impl Engine {
             .collect())
     }
 
-    /// `Group.members`, resolved to users or groups for `$ref`, `display` and `type`.
+    /// `Group.members`, resolved to users or groups for `$ref` and `type`.
     pub(super) async fn member_refs(&self, id: &str, ctx: &Ctx) -> Result<Vec<Value>, ScimError> {
         let ids = self.dir.all_members(id).await.map_err(store_error)?;
         self.resolve_members(&ids, ctx).await
@@ -168,13 +168,13 @@ impl Engine {
                 .map(|u| (&USER_TYPE, u))
                 .chain(groups.iter().map(|g| (&GROUP_TYPE, g)))
             {
+                // No `display`: the bridge does not store a member's display name, and one
+                // computed from the member would differ from what the client wrote (issue 10).
+                // `value`, `$ref` and `type` identify the member; `/Schemas` says so.
                 let mut item = json!({
                     "value": loaded.id,
                     "$ref": reference(ctx, rt, &loaded.id),
                 });
-                if let Some(d) = display_of(&loaded.stored.doc) {
-                    item["display"] = d;
-                }
                 item["type"] = rt.name.into();
                 out.push(item);
             }

@@ -95,10 +95,15 @@ impl Filter {
 
 fn eval(filter: &Filter, doc: &Value, scope: Scope<'_>) -> bool {
     match filter {
-        Filter::Compare { path, op, value } => compare_path(doc, scope, path, *op, value),
-        Filter::Present(path) => {
-            define(scope, path).is_some_and(|d| leaves(doc, d, false).1.into_iter().any(non_empty))
-        }
+        Filter::Compare { path, op, value } => match schemas_of(doc, scope, path) {
+            Some(uris) => compare_schemas(&uris, *op, value),
+            None => compare_path(doc, scope, path, *op, value),
+        },
+        Filter::Present(path) => match schemas_of(doc, scope, path) {
+            Some(uris) => !uris.is_empty(),
+            None => define(scope, path)
+                .is_some_and(|d| leaves(doc, d, false).1.into_iter().any(non_empty)),
+        },
         Filter::And(l, r) => eval(l, doc, scope) && eval(r, doc, scope),
         Filter::Or(l, r) => eval(l, doc, scope) || eval(r, doc, scope),
         Filter::Not(inner) => !eval(inner, doc, scope),
@@ -117,6 +122,38 @@ fn eval(filter: &Filter, doc: &Value, scope: Scope<'_>) -> bool {
                         .is_none_or(|s| eval(s, e, Scope::Element(parent)))
             })
         }
+    }
+}
+
+/// The schema URIs of a resource when `path` is the bare `schemas` attribute (RFC 7643 §3: an
+/// attribute of every resource, though no schema describes it): the core schema and each
+/// extension whose object the document carries, so the answer follows the data whatever a
+/// client once sent as `schemas`.
+fn schemas_of<'a>(doc: &Value, scope: Scope<'a>, path: &AttrPath) -> Option<Vec<&'a str>> {
+    let Scope::Resource(rt) = scope else {
+        return None;
+    };
+    if path.urn.is_some() || path.sub.is_some() || !path.name.eq_ignore_ascii_case("schemas") {
+        return None;
+    }
+    let mut uris = vec![rt.schema.id];
+    for ext in rt.extensions {
+        if get_ci(doc, ext.id).is_some_and(|v| v.as_object().is_some_and(|m| !m.is_empty())) {
+            uris.push(ext.id);
+        }
+    }
+    Some(uris)
+}
+
+/// Compares schema URIs with a filter value; URIs compare ignoring case (RFC 8141 URNs).
+fn compare_schemas(uris: &[&str], op: CompareOp, cv: &CompValue) -> bool {
+    let Some(want) = cv_text(cv) else {
+        return matches!((op, cv), (CompareOp::Ne, CompValue::Null));
+    };
+    let any = |op| uris.iter().any(|u| text(false, u, &want, op));
+    match op {
+        CompareOp::Ne => !any(CompareOp::Eq),
+        op => any(op),
     }
 }
 

@@ -53,9 +53,10 @@ fn rfc_example_filters_parse_and_evaluate() {
         (r#"meta.lastModified lt "2011-05-14T00:00:00Z""#, true),
         (r#"title pr and userType eq "Employee""#, true),
         (r#"title pr or userType eq "Intern""#, true),
+        // RFC 7644 §3.4.2.2's own example: the user carries the enterprise extension.
         (
             r#"schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User""#,
-            false,
+            true,
         ),
         (
             r#"userType eq "Employee" and (emails co "example.com" or emails.value co "example.org")"#,
@@ -274,4 +275,30 @@ fn error_details_name_the_problem_and_position() {
     );
     assert_eq!(detail("(a pr"), "expected ')' (at character 6)");
     assert_eq!(detail("a pr)"), "unbalanced ')' (at character 5)");
+}
+
+#[test]
+fn rfc7644_3_4_2_2_schemas_is_filterable_and_follows_the_data() {
+    let ext = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    assert!(m(&format!(r#"schemas eq "{ext}""#)));
+    assert!(m(&format!(r#"schemas eq "{}""#, ext.to_uppercase())));
+    assert!(m(
+        r#"schemas eq "urn:ietf:params:scim:schemas:core:2.0:User""#
+    ));
+    assert!(m(r#"schemas pr"#));
+    assert!(m(r#"schemas co "enterprise""#));
+    assert!(!m(
+        r#"schemas eq "urn:ietf:params:scim:schemas:core:2.0:Group""#
+    ));
+    assert!(m(
+        r#"schemas ne "urn:ietf:params:scim:schemas:core:2.0:Group""#
+    ));
+    // A user without the extension's object does not match, whatever `schemas` it carries.
+    let mut plain = user();
+    plain.as_object_mut().unwrap().remove(ext);
+    let f = parse(&format!(r#"schemas eq "{ext}""#)).unwrap();
+    assert!(!f.matches(&plain, &USER_TYPE));
+    assert!(parse(&format!(r#"not (schemas eq "{ext}")"#))
+        .unwrap()
+        .matches(&plain, &USER_TYPE));
 }

@@ -223,7 +223,11 @@ fn expand(value: &Value, rt: &ResourceType) -> Result<Vec<(PatchPath, Value)>, S
                 let inner = v.as_object().ok_or_else(|| {
                     ScimError::InvalidValue(format!("'{key}' must be an object of attributes"))
                 })?;
-                for (k, v) in inner {
+                // Some clients send the extension whole, `schemas` and all: not an attribute.
+                for (k, v) in inner
+                    .iter()
+                    .filter(|(k, _)| !k.eq_ignore_ascii_case("schemas"))
+                {
                     push_path(&mut out, &format!("{}:{k}", schema.id), v, rt)?;
                 }
             }

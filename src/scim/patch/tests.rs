@@ -336,3 +336,21 @@ fn error_details_name_the_operation() {
         ScimError::Mutability("Operations[1]: 'id' is readOnly".into())
     );
 }
+
+#[test]
+fn rfc7644_3_5_2_an_extension_patched_whole_may_carry_its_schemas() {
+    for op in ["add", "replace"] {
+        let doc = patch(
+            user(),
+            &USER_TYPE,
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                   "Operations": [{"op": op, "path": ENTERPRISE_USER,
+                                   "value": {"schemas": [ENTERPRISE_USER],
+                                             "employeeNumber": "42", "department": "R&D"}}]}),
+        )
+        .unwrap_or_else(|e| panic!("{op}: {e:?}"));
+        assert_eq!(doc[ENTERPRISE_USER]["employeeNumber"], "42", "{op}");
+        assert_eq!(doc[ENTERPRISE_USER]["department"], "R&D", "{op}");
+        assert!(doc[ENTERPRISE_USER].get("schemas").is_none(), "{op}: {doc}");
+    }
+}

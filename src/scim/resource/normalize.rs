@@ -60,6 +60,28 @@ pub fn normalize_input(body: Value, rt: &ResourceType) -> Result<Value, ScimErro
     Ok(assemble(rt, core, exts))
 }
 
+/// RFC 7643 §2.4: "The primary attribute value 'true' MUST appear no more than once" in a
+/// multi-valued attribute.
+fn check_one_primary(attr: &Attribute, value: &Value) -> Result<(), ScimError> {
+    let Value::Array(items) = value else {
+        return Ok(());
+    };
+    if !attr.multi_valued || attr.sub("primary").is_none() {
+        return Ok(());
+    }
+    let primaries = items
+        .iter()
+        .filter(|item| item.get("primary") == Some(&Value::Bool(true)))
+        .count();
+    if primaries > 1 {
+        return Err(ScimError::InvalidValue(format!(
+            "attribute '{}' has {primaries} values with primary true; at most one may be primary",
+            attr.name
+        )));
+    }
+    Ok(())
+}
+
 fn bucket_for<'a>(exts: &'a mut [(&'static Schema, Bucket)], ext: &Schema) -> &'a mut Bucket {
     let index = exts.iter().position(|(s, _)| s.id == ext.id);
     // `ResourceType::resolve` and `extension` only return schemas of `rt.extensions`.
@@ -77,6 +99,7 @@ fn put(bucket: &mut Bucket, attr: &'static Attribute, value: Value) -> Result<()
         return Ok(());
     }
     let value = drop_empty(value::normalize(attr, value)?);
+    check_one_primary(attr, &value)?;
     if attr.name == "members" {
         check_members(&value)?;
     }

@@ -301,3 +301,17 @@ fn etags_round_trip_weak_and_strong() {
     }
     assert_eq!(parse_etag(&etag(u64::MAX)), Some(u64::MAX));
 }
+
+#[test]
+fn rfc7643_2_4_at_most_one_primary_value() {
+    let two = serde_json::json!({"userName": "a", "emails": [
+        {"value": "a@x", "primary": true}, {"value": "b@x", "primary": "True"}]});
+    match normalize_input(two, &USER_TYPE) {
+        Err(ScimError::InvalidValue(detail)) => assert!(detail.contains("emails"), "{detail}"),
+        other => panic!("two primaries must be invalidValue: {other:?}"),
+    }
+    let one = serde_json::json!({"userName": "a", "emails": [
+        {"value": "a@x", "primary": true}, {"value": "b@x", "primary": false}, {"value": "c@x"}],
+        "phoneNumbers": [{"value": "1", "primary": true}]});
+    normalize_input(one, &USER_TYPE).expect("one primary per attribute is fine");
+}

@@ -271,7 +271,12 @@ const MEMBER_SUBS: &[Attribute] = &[
     },
     Attribute {
         mutability: Mutability::ReadOnly,
-        ..string("display", "The member's display name.")
+        returned: Returned::Never,
+        ..string(
+            "display",
+            "Not stored and never returned: members are identified by value, $ref and type, so \
+             what a client reads back is what it wrote. A member's name is on the member.",
+        )
     },
     Attribute {
         mutability: Mutability::Immutable,

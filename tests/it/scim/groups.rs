@@ -1,4 +1,4 @@
-//! Groups: members with value, $ref, display and type; User.groups computed from direct
+//! Groups: members with value, $ref and type, never an invented display; User.groups computed from direct
 //! memberships; nested groups as members; membership cleanup on delete.
 
 use serde_json::json;
@@ -6,14 +6,14 @@ use serde_json::json;
 use super::{on_both_stores, Backend, Scim};
 
 on_both_stores!(
-    members_carry_value_ref_display_and_type,
+    members_carry_value_ref_and_type_and_no_invented_display,
     user_groups_are_computed_and_read_only,
     groups_can_contain_groups,
     group_display_names_and_external_ids_are_searchable,
     patch_add_is_idempotent_and_remove_of_a_non_member_is_harmless,
 );
 
-async fn members_carry_value_ref_display_and_type(b: Backend) {
+async fn members_carry_value_ref_and_type_and_no_invented_display(b: Backend) {
     let s = Scim::start(b);
     let u = s.user("m@example.com").await;
     let g = s.group("Team", &[&u]).await;
@@ -21,11 +21,66 @@ async fn members_carry_value_ref_display_and_type(b: Backend) {
     let m = &a.expect(200)["members"][0];
     assert_eq!(m["value"], u.as_str());
     assert_eq!(m["type"], "User");
-    assert_eq!(m["display"], "m@example.com");
+    assert!(
+        m.get("display").is_none(),
+        "a member's display is never invented: {m}"
+    );
     assert!(m["$ref"]
         .as_str()
         .unwrap()
         .ends_with(&format!("/scim/v2/Users/{u}")));
+    // A display the client sent is not echoed back either: what it reads is what the schema
+    // says is returned (value, $ref, type), and the same for PATCH-added members.
+    let g2 = s
+        .post(
+            "/Groups",
+            &json!({"displayName": "Sent", "members": [{"value": u, "display": "Someone"}]}),
+        )
+        .await;
+    let g2 = g2.expect(201)["id"].as_str().unwrap().to_owned();
+    s.patch(
+        &format!("/Groups/{g}"),
+        &json!({"Operations": [{"op": "add", "path": "members",
+                                "value": [{"value": u, "display": "Again"}]}]}),
+    )
+    .await;
+    for group in [&g, &g2] {
+        let a = s.get(&format!("/Groups/{group}")).await;
+        let members = a.expect(200)["members"].as_array().unwrap().clone();
+        assert_eq!(members.len(), 1);
+        assert!(members[0].get("display").is_none(), "{members:?}");
+    }
+    // User.groups[].display stays computed from the group's displayName.
+    let a = s.get(&format!("/Users/{u}")).await;
+    let names: Vec<&str> = a.expect(200)["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["display"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"Team") && names.contains(&"Sent"),
+        "{names:?}"
+    );
+    // /Schemas describes it.
+    let schema = s
+        .get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group")
+        .await;
+    let members = schema.expect(200)["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "members")
+        .unwrap()
+        .clone();
+    let display = members["subAttributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "display")
+        .unwrap()
+        .clone();
+    assert_eq!(display["returned"], "never", "{display}");
 }
 
 async fn user_groups_are_computed_and_read_only(b: Backend) {

@@ -12,6 +12,7 @@ mod okta;
 mod others;
 mod query;
 mod restart;
+mod rfc;
 mod versions;
 
 use reqwest::{Method, StatusCode};

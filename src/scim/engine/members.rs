@@ -149,6 +149,55 @@ impl Engine {
         self.add_members(changes, group_id, &added).await
     }
 
+    /// Whether PATCH member changes would leave the member set as it is, followed in request
+    /// order: `remove` then `add` of a member is a no-op, and so is `add` of a present member or
+    /// `remove` of an absent one. One membership read per member named, never a scan of the
+    /// group; when the request only adds (the common shape), the first new member ends the
+    /// check. The rarer shapes (replace, filtered remove) count as changes.
+    pub(super) async fn members_unchanged(
+        &self,
+        group_id: &str,
+        member_changes: &[MemberChange],
+    ) -> Result<bool, ScimError> {
+        let only_adds = member_changes
+            .iter()
+            .all(|c| matches!(c, MemberChange::Add(_)));
+        // For each member named: (in the store now, in the set after the changes so far).
+        let mut seen: std::collections::HashMap<String, (bool, bool)> = Default::default();
+        for change in member_changes {
+            let (ids, want) = match change {
+                MemberChange::Add(objects) => (member_ids(&Value::Array(objects.clone()))?, true),
+                MemberChange::Remove(ids) => (ids.clone(), false),
+                MemberChange::Clear => {
+                    let stored = self.dir.member_count(group_id).await.map_err(store_error)?;
+                    if stored > 0 || seen.values().any(|(_, after)| *after) {
+                        // Clearing a non-empty set (unless a later add restores each member,
+                        // which no client does) is a change.
+                        return Ok(false);
+                    }
+                    continue;
+                }
+                MemberChange::Replace(_) | MemberChange::RemoveMatching(_) => return Ok(false),
+            };
+            for id in ids {
+                if let Some((_, after)) = seen.get_mut(&id) {
+                    *after = want;
+                    continue;
+                }
+                let before = self
+                    .dir
+                    .is_member(group_id, &id)
+                    .await
+                    .map_err(store_error)?;
+                if only_adds && !before {
+                    return Ok(false);
+                }
+                seen.insert(id, (before, want));
+            }
+        }
+        Ok(seen.values().all(|(before, after)| before == after))
+    }
+
     /// Turns PATCH member changes into set operations, in order.
     pub(super) async fn apply_member_changes(
         &self,

@@ -69,6 +69,12 @@ impl Engine {
                 Edit::Replace(body) => self.replaced(rt, &loaded, body, &mut changes).await?,
                 Edit::Patch(ops) => self.patched(rt, &loaded, ops, &mut changes, ctx).await?,
             };
+            // RFC 7644 §3.5.2.1: re-adding what is there "SHALL NOT change the modify timestamp".
+            // A result equal to the stored resource (identity providers resend unchanged values
+            // every cycle) keeps its version, lastModified and ETag, and writes nothing.
+            let Some(doc) = doc else {
+                return Ok(loaded);
+            };
             reindex(&mut changes, rt, id, &loaded.stored.doc, &doc);
             let stored = Stored {
                 created: loaded.stored.created.clone(),
@@ -112,7 +118,7 @@ impl Engine {
         loaded: &Loaded,
         body: &Value,
         changes: &mut Changes,
-    ) -> Result<Value, ScimError> {
+    ) -> Result<Option<Value>, ScimError> {
         let mut doc = normalize_input(body.clone(), rt)?;
         check_immutable(&loaded.stored.doc, &doc, rt)?;
         if let (Some(map), Some(active)) = (doc.as_object_mut(), loaded.stored.doc.get("active")) {
@@ -121,9 +127,10 @@ impl Engine {
             }
         }
         if let Some(ids) = members::take_member_ids(rt, &mut doc)? {
+            // Touches only the members that differ, so an unchanged set adds nothing here.
             self.replace_members(changes, &loaded.id, &ids).await?;
         }
-        Ok(doc)
+        Ok((doc != loaded.stored.doc || !changes.is_empty()).then_some(doc))
     }
 
     async fn patched(
@@ -133,7 +140,7 @@ impl Engine {
         ops: &[patch::PatchOp],
         changes: &mut Changes,
         ctx: &Ctx,
-    ) -> Result<Value, ScimError> {
+    ) -> Result<Option<Value>, ScimError> {
         let (ops, member_changes) = if rt.name == "Group" {
             patch::split_members(ops.to_vec(), rt)?
         } else {
@@ -143,10 +150,13 @@ impl Engine {
         patch::apply(&mut doc, &ops, rt)?;
         // Re-validate the outcome as a whole (required attributes, shapes), as PUT does.
         let doc = normalize_input(doc, rt)?;
+        if doc == loaded.stored.doc && self.members_unchanged(&loaded.id, &member_changes).await? {
+            return Ok(None);
+        }
         if !member_changes.is_empty() {
             self.apply_member_changes(changes, &loaded.id, member_changes, ctx)
                 .await?;
         }
-        Ok(doc)
+        Ok(Some(doc))
     }
 }

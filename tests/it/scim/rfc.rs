@@ -99,3 +99,100 @@ async fn rfc7644_3_5_2_an_extension_patched_whole_may_carry_its_schemas(b: Backe
     let schemas = body["schemas"].as_array().unwrap();
     assert!(schemas.iter().any(|s| s == ENTERPRISE), "{body}");
 }
+
+on_both_stores!(rfc7644_3_5_2_1_a_write_that_changes_nothing_changes_nothing);
+
+async fn rfc7644_3_5_2_1_a_write_that_changes_nothing_changes_nothing(b: Backend) {
+    let s = Scim::start(b);
+    let u = s.user("same@example.com").await;
+    let g = s.group("Same", &[&u]).await;
+    let state = |path: String| {
+        let s = &s;
+        async move {
+            let a = s.get(&path).await;
+            a.expect(200);
+            (
+                a.header("etag").unwrap().to_owned(),
+                a.body["meta"]["lastModified"].as_str().unwrap().to_owned(),
+            )
+        }
+    };
+    let group_path = format!("/Groups/{g}");
+    let user_path = format!("/Users/{u}");
+    let group_before = state(group_path.clone()).await;
+    let user_before = state(user_path.clone()).await;
+    // lastModified has millisecond or finer precision; make sure a write would move it.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+
+    let op = |body: serde_json::Value| body;
+    for body in [
+        op(json!({"Operations": [{"op": "add", "path": "members", "value": [{"value": u}]}]})),
+        op(json!({"Operations": [{"op": "replace", "path": "displayName", "value": "Same"}]})),
+        op(json!({"Operations": [{"op": "add", "value": {"displayName": "Same"}}]})),
+        // Okta's remove-then-add of the same member in one request.
+        op(json!({"Operations": [
+            {"op": "remove", "path": format!("members[value eq \"{u}\"]")},
+            {"op": "add", "path": "members", "value": [{"value": u}]}]})),
+        // Removing a non-member.
+        op(json!({"Operations": [{"op": "remove", "path": "members[value eq \"nobody\"]"}]})),
+    ] {
+        let a = s.patch(&group_path, &body).await;
+        assert!(a.status.is_success(), "{body}: {}", a.body);
+        assert_eq!(state(group_path.clone()).await, group_before, "{body}");
+    }
+    s.put(
+        &group_path,
+        &json!({"displayName": "Same", "members": [{"value": u}]}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(
+        state(group_path.clone()).await,
+        group_before,
+        "an unchanged PUT"
+    );
+
+    let a = s
+        .patch(
+            &user_path,
+            &json!({"Operations": [{"op": "replace", "path": "userName", "value": "same@example.com"},
+                                   {"op": "replace", "value": {"active": true}}]}),
+        )
+        .await;
+    assert_eq!(
+        a.expect(200)["meta"]["lastModified"],
+        user_before.1.as_str()
+    );
+    assert_eq!(a.header("etag"), Some(user_before.0.as_str()));
+    assert_eq!(state(user_path.clone()).await, user_before);
+
+    // Preconditions come first: a stale If-Match on a no-op PATCH is still 412.
+    let real = s
+        .patch(
+            &user_path,
+            &json!({"Operations": [{"op": "replace", "path": "displayName", "value": "Changed"}]}),
+        )
+        .await;
+    real.expect(200);
+    let user_after = state(user_path.clone()).await;
+    assert_ne!(user_after, user_before, "a real change moves the ETag");
+    let stale = s
+        .send(
+            reqwest::Method::PATCH,
+            &user_path,
+            Some(&json!({"Operations": [{"op": "replace", "path": "displayName", "value": "Changed"}]})),
+            &[("If-Match", user_before.0.as_str())],
+        )
+        .await;
+    stale.expect_error(412, None);
+    // And a real member change still moves the group.
+    let v = s.user("other@example.com").await;
+    let a = s
+        .patch(
+            &group_path,
+            &json!({"Operations": [{"op": "add", "path": "members", "value": [{"value": v}]}]}),
+        )
+        .await;
+    assert!(a.status.is_success());
+    assert_ne!(state(group_path).await, group_before);
+}

@@ -148,6 +148,7 @@ impl Engine {
         };
         let mut doc = loaded.stored.doc.clone();
         patch::apply(&mut doc, &ops, rt)?;
+        patch::primary::settle(&loaded.stored.doc, &mut doc, rt);
         // Re-validate the outcome as a whole (required attributes, shapes), as PUT does.
         let doc = normalize_input(doc, rt)?;
         if doc == loaded.stored.doc && self.members_unchanged(&loaded.id, &member_changes).await? {

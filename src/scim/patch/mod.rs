@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use super::{filter::Filter, path::PatchPath};
 
+pub mod primary;
 pub use apply::apply;
 pub use members::split_members;
 pub use request::parse_request;

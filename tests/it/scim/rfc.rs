@@ -196,3 +196,74 @@ async fn rfc7644_3_5_2_1_a_write_that_changes_nothing_changes_nothing(b: Backend
     assert!(a.status.is_success());
     assert_ne!(state(group_path).await, group_before);
 }
+
+on_both_stores!(rfc7644_3_5_2_setting_a_primary_clears_the_others);
+
+async fn rfc7644_3_5_2_setting_a_primary_clears_the_others(b: Backend) {
+    let s = Scim::start(b);
+    let created = s
+        .post(
+            "/Users",
+            &json!({"userName": "prim@example.com",
+                    "emails": [{"value": "old@example.com", "type": "work", "primary": true},
+                               {"value": "home@example.com", "type": "home"}],
+                    "phoneNumbers": [{"value": "+1 555 0100", "primary": true}]}),
+        )
+        .await;
+    let id = created.expect(201)["id"].as_str().unwrap().to_owned();
+    let path = format!("/Users/{id}");
+    let primaries = |doc: &serde_json::Value, attr: &str| -> Vec<String> {
+        doc[attr]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["primary"] == true)
+            .map(|e| e["value"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // `add` of a new value with primary true.
+    let a = s
+        .patch(
+            &path,
+            &json!({"Operations": [{"op": "add", "path": "emails",
+                                    "value": [{"value": "new@example.com", "type": "work", "primary": true}]}]}),
+        )
+        .await;
+    assert_eq!(
+        primaries(a.expect(200), "emails"),
+        ["new@example.com"],
+        "{}",
+        a.body
+    );
+    assert_eq!(a.body["emails"].as_array().unwrap().len(), 3);
+    // `replace` of emails[value eq "…"].primary with true.
+    let a = s
+        .patch(
+            &path,
+            &json!({"Operations": [{"op": "replace",
+                                    "path": "emails[value eq \"home@example.com\"].primary",
+                                    "value": true}]}),
+        )
+        .await;
+    assert_eq!(
+        primaries(a.expect(200), "emails"),
+        ["home@example.com"],
+        "{}",
+        a.body
+    );
+    // The same for phone numbers, and the stored document agrees.
+    let a = s
+        .patch(
+            &path,
+            &json!({"Operations": [{"op": "add", "path": "phoneNumbers",
+                                    "value": [{"value": "+1 555 0199", "primary": "True"}]}]}),
+        )
+        .await;
+    a.expect(200);
+    let stored = s.get(&path).await;
+    assert_eq!(
+        primaries(stored.expect(200), "phoneNumbers"),
+        ["+1 555 0199"]
+    );
+    assert_eq!(primaries(&stored.body, "emails"), ["home@example.com"]);
+}

@@ -22,6 +22,7 @@ pub struct Metrics {
     store_up: IntGauge,
     session_reloads: IntCounterVec,
     connections: IntGaugeVec,
+    connections_closed: IntCounterVec,
     tls: TlsMetrics,
 }
 
@@ -112,6 +113,13 @@ impl Metrics {
             ),
             &["listener"],
         )?;
+        let connections_closed = IntCounterVec::new(
+            Opts::new(
+                format!("{PREFIX}_connections_closed_total"),
+                "Connections the bridge closed or refused, by listener and reason (first_byte_timeout, idle_timeout, write_timeout, evicted, per_client_limit, not_allowed).",
+            ),
+            &["listener", "reason"],
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new(
                 format!("{PREFIX}_build_info"),
@@ -127,6 +135,7 @@ impl Metrics {
         registry.register(Box::new(store_up.clone()))?;
         registry.register(Box::new(session_reloads.clone()))?;
         registry.register(Box::new(connections.clone()))?;
+        registry.register(Box::new(connections_closed.clone()))?;
         registry.register(Box::new(build_info))?;
         let tls = TlsMetrics::register(registry)?;
         Ok(Self {
@@ -137,6 +146,7 @@ impl Metrics {
             store_up,
             session_reloads,
             connections,
+            connections_closed,
         })
     }
 
@@ -179,6 +189,13 @@ impl Metrics {
     /// The open-connections gauge of one listener.
     pub fn connections(&self, listener: &str) -> IntGauge {
         self.connections.with_label_values(&[listener])
+    }
+
+    /// Counts a connection the edge closed or refused, by listener and bounded `reason`.
+    pub fn connection_closed(&self, listener: &str, reason: &'static str) {
+        self.connections_closed
+            .with_label_values(&[listener, reason])
+            .inc();
     }
 
     /// Sets the seconds until the served certificate expires.

@@ -2,11 +2,15 @@
 //! per-client cap), what each connection is doing (requests in flight, idle since when), and
 //! eviction of the longest-idle connection when the global cap is reached.
 //!
-//! At the cap a new connection does not wait behind silent ones: the connection idle the
-//! longest (no request in flight; one that never completed a request has been idle since it
-//! was accepted) is closed at once and the newcomer takes its place. Only when every
-//! connection has a request in flight does accepting pause, until one finishes or closes.
-//! Choosing a victim walks the table, which happens only at the cap.
+//! At the cap a new connection does not wait behind silent ones: an idle connection (no
+//! request in flight; one that never completed a request has been idle since it was accepted)
+//! is closed at once and the newcomer takes its place. The victim is an idle connection of the
+//! client holding the most connections, the one of those idle the longest: a flood of new
+//! connections from a few addresses then evicts its own, not the few connections of the
+//! identity provider (pure least-recently-used eviction would let a fast enough flood close
+//! every connection before it sends its first request). Only when every connection has a
+//! request in flight does accepting pause, until one finishes or closes. Choosing a victim
+//! walks the table, which happens only at the cap.
 
 use std::{
     collections::HashMap,
@@ -160,14 +164,29 @@ pub struct Registry {
     changed: Arc<Notify>,
 }
 
-/// Picks the connection to evict: the one idle the longest, ties to the lowest id (the oldest).
-/// `None` when every connection has a request in flight.
-pub fn victim(conns: impl IntoIterator<Item = (u64, Option<Instant>)>) -> Option<u64> {
+/// One connection as eviction sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Candidate {
+    /// The connection.
+    pub id: u64,
+    /// Idle since when; `None` while a request is in flight (never evicted).
+    pub idle_since: Option<Instant>,
+    /// How many connections its client holds.
+    pub client_conns: usize,
+}
+
+/// Picks the connection to evict: an idle one of the client holding the most connections,
+/// of those the one idle the longest, ties to the lowest id (the oldest). `None` when every
+/// connection has a request in flight.
+pub fn victim(conns: impl IntoIterator<Item = Candidate>) -> Option<u64> {
     conns
         .into_iter()
-        .filter_map(|(id, idle)| idle.map(|since| (since, id)))
+        .filter_map(|c| {
+            c.idle_since
+                .map(|since| (std::cmp::Reverse(c.client_conns), since, c.id))
+        })
         .min()
-        .map(|(_, id)| id)
+        .map(|(_, _, id)| id)
 }
 
 impl Registry {
@@ -205,10 +224,11 @@ impl Registry {
         }
         let mut evicted = 0;
         while table.conns.len() >= self.max {
-            let candidates = table
-                .conns
-                .iter()
-                .map(|(id, e)| (*id, e.state.idle_since()));
+            let candidates = table.conns.iter().map(|(id, e)| Candidate {
+                id: *id,
+                idle_since: e.state.idle_since(),
+                client_conns: table.per_client.get(&e.key).copied().unwrap_or(0),
+            });
             let Some(id) = victim(candidates) else {
                 return Admission::Full;
             };
@@ -297,15 +317,30 @@ mod tests {
     }
 
     #[test]
-    fn the_victim_is_idle_the_longest_and_busy_connections_are_spared() {
+    fn the_victim_is_the_heaviest_clients_longest_idle_and_busy_ones_are_spared() {
         let t = Instant::now();
         let s = Duration::from_secs;
+        let c = |id, idle_since, client_conns| Candidate {
+            id,
+            idle_since,
+            client_conns,
+        };
         assert_eq!(
-            victim([(1, Some(t + s(5))), (2, None), (3, Some(t + s(1)))]),
+            victim([
+                c(1, Some(t + s(5)), 1),
+                c(2, None, 1),
+                c(3, Some(t + s(1)), 1)
+            ]),
             Some(3)
         );
-        assert_eq!(victim([(7, Some(t)), (4, Some(t))]), Some(4));
-        assert_eq!(victim([(1, None), (2, None)]), None);
+        assert_eq!(victim([c(7, Some(t), 1), c(4, Some(t), 1)]), Some(4));
+        assert_eq!(victim([c(1, None, 1), c(2, None, 1)]), None);
+        // The flooding client loses its own newest idle connection before the idle
+        // provider's older one.
+        assert_eq!(
+            victim([c(1, Some(t), 2), c(2, Some(t + s(9)), 90), c(3, None, 90)]),
+            Some(2)
+        );
     }
 
     #[test]

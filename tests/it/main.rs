@@ -5,6 +5,7 @@
 
 mod cli;
 mod deploy;
+mod edge_limits;
 mod helpers;
 mod lifecycle;
 mod redis_backend;

@@ -431,4 +431,37 @@ mod tests {
         assert_eq!(redact_url("redis://u:secret@h:1"), "redis://u:***@h:1");
         assert_eq!(redact_url("redis://h:1"), "redis://h:1");
     }
+
+    #[test]
+    fn connection_limits_have_safe_defaults_and_the_allowlist_needs_https() {
+        let s = load(None, &env_of(&[])).unwrap();
+        assert_eq!(s.max_connections_per_client, 256);
+        assert_eq!(s.first_byte_timeout, Duration::from_secs(10));
+        assert_eq!(s.idle_timeout, Duration::from_secs(60));
+        assert_eq!(s.write_timeout, Duration::from_secs(30));
+        let s = load(
+            None,
+            &env_of(&[
+                ("OP_TLS_DOMAIN", "scim.example.com"),
+                ("OP_ALLOW_CIDRS", "203.0.113.0/24, 2001:db8::/32"),
+                ("OP_WRITE_TIMEOUT", "0"),
+            ]),
+        )
+        .unwrap();
+        let allow = &s.tls.unwrap().allow;
+        assert!(allow.admits("203.0.113.9".parse().unwrap()));
+        assert!(!allow.admits("198.51.100.1".parse().unwrap()));
+        assert_eq!(s.write_timeout, Duration::from_millis(100), "clamped");
+        let err = load(None, &env_of(&[("OP_ALLOW_CIDRS", "10.0.0.0/8")])).unwrap_err();
+        assert!(err.to_string().contains("OP_TLS_DOMAIN"), "{err}");
+        let err = load(
+            None,
+            &env_of(&[
+                ("OP_TLS_DOMAIN", "scim.example.com"),
+                ("OP_ALLOW_CIDRS", "10.0.0.1/8"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("OP_ALLOW_CIDRS"), "{err}");
+    }
 }

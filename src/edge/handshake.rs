@@ -83,7 +83,8 @@ impl TlsHandshake {
         let hello = start.client_hello();
         let validation = is_validation(hello.alpn());
         let sni = hello.server_name().map(str::to_ascii_lowercase);
-        if !self.allow.admits(peer.ip()) && !(validation && sni.as_deref() == Some(&self.domain)) {
+        let acme = validation && sni.as_deref() == Some(self.domain.as_str());
+        if !acme && !self.allow.admits(peer.ip()) {
             // Dropping the acceptor closes the connection before any answer.
             self.metrics.connection_closed("https", "not_allowed");
             tracing::debug!("client address not in OP_ALLOW_CIDRS; closed");

@@ -360,7 +360,7 @@ async fn flood(bridge: &Bridge, target: SocketAddr, ca: Option<&TestCa>, good: r
     stop.cancel();
     watcher.await.unwrap();
     poller.await.unwrap();
-    let history = history.lock().unwrap();
+    let history = std::mem::take(&mut *history.lock().unwrap());
     for a in attackers.iter_mut().filter(|a| a.kind == "non-reader") {
         if let Some(at) = stalled_at(&history, a) {
             a.since = a.since.max(at);
@@ -384,7 +384,7 @@ async fn flood(bridge: &Bridge, target: SocketAddr, ca: Option<&TestCa>, good: r
             None => late.push(format!("{} {} still open", a.kind, a.local)),
         }
     }
-    let served = served.lock().unwrap();
+    let served = std::mem::take(&mut *served.lock().unwrap());
     let max_latency = served.latencies.iter().max().copied().unwrap_or_default();
     let metrics = bridge.metrics().await;
     let closed_lines: Vec<&str> = metrics

@@ -241,6 +241,12 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
     let options = |name| edge::ConnOptions {
         name,
         max_connections: settings.max_connections,
+        max_connections_per_client: settings.max_connections_per_client,
+        deadlines: edge::Deadlines {
+            first_byte: settings.first_byte_timeout,
+            idle: settings.idle_timeout,
+            write: settings.write_timeout,
+        },
         header_read_timeout: settings.header_read_timeout,
         grace: settings.shutdown_grace,
     };
@@ -248,7 +254,7 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
         http_listener,
         http::service(Arc::clone(&state)),
         options("http"),
-        metrics.connections("http"),
+        metrics.clone(),
         shutdown.child_token(),
     ));
     if let Some(listener) = ping_listener {
@@ -256,7 +262,7 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
             listener,
             http::ping_service(Arc::clone(&state)),
             options("ping"),
-            metrics.connections("ping"),
+            metrics.clone(),
             shutdown.child_token(),
         ));
     }
@@ -265,13 +271,14 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
     if let (Some(tls), Some(listener), Some(t)) = (tls, https_listener, &settings.tls) {
         let (resolver, _, task) = tls.task(background.child_token());
         background_tasks.spawn(task);
-        let handshake = edge::TlsHandshake::new(resolver, t.handshake_timeout, metrics.clone());
+        let handshake = edge::TlsHandshake::new(resolver, t.handshake_timeout, metrics.clone())
+            .with_allowlist(t.allow.clone(), &t.domain);
         listeners.spawn(edge::serve_with(
             listener,
             Arc::new(handshake),
             http::service(Arc::clone(&state)),
             options("https"),
-            metrics.connections("https"),
+            metrics.clone(),
             shutdown.child_token(),
         ));
     }

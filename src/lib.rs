@@ -24,7 +24,8 @@
 //! * [`secret_file`]: atomic, exclusive 0600 writes of files that hold secrets.
 //! * [`usage`]: token last use persisted (a store record with Redis, a file beside the embedded
 //!   store) for `token list`, the status page and other replicas.
-//! * [`edge`]: TCP accept loops, the TLS handshake, HTTP/1.1 + HTTP/2 connections (hyper-util).
+//! * [`edge`]: TCP accept loops and the connection table (caps, eviction), the TLS handshake
+//!   and the HTTPS allowlist, HTTP/1.1 + HTTP/2 connections (hyper-util) within deadlines.
 //! * [`error_chain`]: an error and its causes as one line, for logs and CLI notes.
 //! * [`tls`]: certificates: resolver, ACME (TLS-ALPN-01), lifecycle manager, PEM files.
 //! * [`http`]: the route table and the tower-http stack; renders responses; the client address

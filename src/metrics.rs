@@ -23,6 +23,7 @@ pub struct Metrics {
     session_reloads: IntCounterVec,
     connections: IntGaugeVec,
     auth_failures: IntCounterVec,
+    connections_closed: IntCounterVec,
     tls: TlsMetrics,
 }
 
@@ -120,6 +121,13 @@ impl Metrics {
             ),
             &["reason"],
         )?;
+        let connections_closed = IntCounterVec::new(
+            Opts::new(
+                format!("{PREFIX}_connections_closed_total"),
+                "Connections the bridge closed or refused, by listener and reason (first_byte_timeout, idle_timeout, write_timeout, evicted, per_client_limit, not_allowed).",
+            ),
+            &["listener", "reason"],
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new(
                 format!("{PREFIX}_build_info"),
@@ -136,6 +144,7 @@ impl Metrics {
         registry.register(Box::new(session_reloads.clone()))?;
         registry.register(Box::new(connections.clone()))?;
         registry.register(Box::new(auth_failures.clone()))?;
+        registry.register(Box::new(connections_closed.clone()))?;
         registry.register(Box::new(build_info))?;
         let tls = TlsMetrics::register(registry)?;
         Ok(Self {
@@ -147,6 +156,7 @@ impl Metrics {
             session_reloads,
             connections,
             auth_failures,
+            connections_closed,
         })
     }
 
@@ -194,6 +204,13 @@ impl Metrics {
     /// The open-connections gauge of one listener.
     pub fn connections(&self, listener: &str) -> IntGauge {
         self.connections.with_label_values(&[listener])
+    }
+
+    /// Counts a connection the edge closed or refused, by listener and bounded `reason`.
+    pub fn connection_closed(&self, listener: &str, reason: &'static str) {
+        self.connections_closed
+            .with_label_values(&[listener, reason])
+            .inc();
     }
 
     /// Sets the seconds until the served certificate expires.

@@ -178,8 +178,17 @@ pub struct Settings {
     pub header_read_timeout: Duration,
     /// The largest accepted request body.
     pub max_body_bytes: usize,
-    /// The most connections served at once per listener.
+    /// The most connections open at once per listener (at the cap the longest-idle one is
+    /// closed for a newcomer).
     pub max_connections: usize,
+    /// The most connections open at once per listener from one client address (IPv6: /64).
+    pub max_connections_per_client: usize,
+    /// The limit from accept (or the end of the TLS handshake) to the client's first bytes.
+    pub first_byte_timeout: Duration,
+    /// The longest a connection may stay without a request in flight; HTTP/2 PINGs every half.
+    pub idle_timeout: Duration,
+    /// The longest a response write may make no progress before the connection is closed.
+    pub write_timeout: Duration,
     /// The limit on one store call.
     pub store_timeout: Duration,
     /// The HTTPS listener and its certificate, when `OP_TLS_DOMAIN` is set.
@@ -247,11 +256,22 @@ pub fn describe(settings: &Settings) -> Vec<(&'static str, String)> {
     ));
     lines.push(("max_body_bytes", settings.max_body_bytes.to_string()));
     lines.push(("max_connections", settings.max_connections.to_string()));
+    lines.push((
+        "max_connections_per_client",
+        settings.max_connections_per_client.to_string(),
+    ));
+    lines.push((
+        "first_byte_timeout",
+        format!("{:?}", settings.first_byte_timeout),
+    ));
+    lines.push(("idle_timeout", format!("{:?}", settings.idle_timeout)));
+    lines.push(("write_timeout", format!("{:?}", settings.write_timeout)));
     match &settings.tls {
         None => lines.push(("tls", "off".into())),
         Some(tls) => {
             lines.push(("tls_domain", tls.domain.clone()));
             lines.push(("https_port", tls.https_port.to_string()));
+            lines.push(("allow_cidrs", tls.allow.to_string()));
             match &tls.source {
                 CertSource::Files { cert, key } => {
                     lines.push(("tls_cert_file", cert.display().to_string()));

@@ -202,6 +202,20 @@ fn store(values: &Values) -> Result<StoreSettings, ConfigError> {
 /// for "is this token still in use?".
 const DEFAULT_TOKEN_USAGE_FLUSH: Duration = Duration::from_secs(30);
 
+/// Connections one client address may hold per listener: far above what an identity
+/// provider opens (a few, or one HTTP/2 connection), far below the global cap, so one address
+/// cannot take the listener.
+const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 256;
+
+/// How long a connection may sit without a request: longer than identity providers' pauses
+/// between requests of one sync burst, in line with common load balancers' idle limits (60 s),
+/// and short enough that idle connections do not pile up.
+const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn at_least_100ms(d: Option<Duration>) -> Option<Duration> {
+    d.map(|d| d.max(Duration::from_millis(100)))
+}
+
 /// Builds the typed settings.
 pub(super) fn settings(values: &Values) -> Result<Settings, ConfigError> {
     let session = match get(values, "session", non_empty)? {
@@ -268,6 +282,14 @@ pub(super) fn settings(values: &Values) -> Result<Settings, ConfigError> {
             .unwrap_or(Duration::from_secs(10)),
         max_body_bytes: get(values, "max_body_bytes", positive)?.unwrap_or(4 * 1024 * 1024),
         max_connections: get(values, "max_connections", positive)?.unwrap_or(10_000),
+        max_connections_per_client: get(values, "max_connections_per_client", positive)?
+            .unwrap_or(DEFAULT_MAX_CONNECTIONS_PER_CLIENT),
+        first_byte_timeout: at_least_100ms(get(values, "first_byte_timeout", duration)?)
+            .unwrap_or(Duration::from_secs(10)),
+        idle_timeout: at_least_100ms(get(values, "idle_timeout", duration)?)
+            .unwrap_or(DEFAULT_IDLE_TIMEOUT),
+        write_timeout: at_least_100ms(get(values, "write_timeout", duration)?)
+            .unwrap_or(Duration::from_secs(30)),
         store_timeout: get(values, "store_timeout", duration)?.unwrap_or(Duration::from_secs(5)),
         tls,
         exposure,
@@ -411,5 +433,38 @@ mod tests {
     fn redacted_url_hides_the_password() {
         assert_eq!(redact_url("redis://u:secret@h:1"), "redis://u:***@h:1");
         assert_eq!(redact_url("redis://h:1"), "redis://h:1");
+    }
+
+    #[test]
+    fn connection_limits_have_safe_defaults_and_the_allowlist_needs_https() {
+        let s = load(None, &env_of(&[])).unwrap();
+        assert_eq!(s.max_connections_per_client, 256);
+        assert_eq!(s.first_byte_timeout, Duration::from_secs(10));
+        assert_eq!(s.idle_timeout, Duration::from_secs(60));
+        assert_eq!(s.write_timeout, Duration::from_secs(30));
+        let s = load(
+            None,
+            &env_of(&[
+                ("OP_TLS_DOMAIN", "scim.example.com"),
+                ("OP_ALLOW_CIDRS", "203.0.113.0/24, 2001:db8::/32"),
+                ("OP_WRITE_TIMEOUT", "0"),
+            ]),
+        )
+        .unwrap();
+        let allow = &s.tls.unwrap().allow;
+        assert!(allow.admits("203.0.113.9".parse().unwrap()));
+        assert!(!allow.admits("198.51.100.1".parse().unwrap()));
+        assert_eq!(s.write_timeout, Duration::from_millis(100), "clamped");
+        let err = load(None, &env_of(&[("OP_ALLOW_CIDRS", "10.0.0.0/8")])).unwrap_err();
+        assert!(err.to_string().contains("OP_TLS_DOMAIN"), "{err}");
+        let err = load(
+            None,
+            &env_of(&[
+                ("OP_TLS_DOMAIN", "scim.example.com"),
+                ("OP_ALLOW_CIDRS", "10.0.0.1/8"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("OP_ALLOW_CIDRS"), "{err}");
     }
 }

@@ -13,6 +13,7 @@ use super::{
     parse::{boolean, duration, get, invalid, non_empty, port, Values},
     ConfigError,
 };
+use crate::edge::AllowList;
 
 /// The default HTTPS port.
 pub const DEFAULT_HTTPS_PORT: u16 = 443;
@@ -30,6 +31,9 @@ pub struct TlsSettings {
     pub https_port: u16,
     /// The limit on one TLS handshake.
     pub handshake_timeout: Duration,
+    /// `OP_ALLOW_CIDRS`: the client networks admitted (empty: everyone); TLS-ALPN-01
+    /// validations for the domain are admitted from anywhere.
+    pub allow: AllowList,
     /// Where the certificate comes from.
     pub source: CertSource,
 }
@@ -150,7 +154,13 @@ pub(super) fn settings(
 ) -> Result<Option<TlsSettings>, ConfigError> {
     let cert = get(values, "tls_cert_file", non_empty)?;
     let key = get(values, "tls_key_file", non_empty)?;
+    let allow = get(values, "allow_cidrs", AllowList::parse)?.unwrap_or_default();
     let Some(domain) = get(values, "tls_domain", dns_name)? else {
+        if !allow.is_empty() {
+            return Err(conflict(
+                "OP_ALLOW_CIDRS filters the HTTPS listener and needs OP_TLS_DOMAIN (plain HTTP is never filtered)",
+            ));
+        }
         if cert.is_some() || key.is_some() {
             return Err(conflict(
                 "OP_TLS_CERT_FILE and OP_TLS_KEY_FILE need OP_TLS_DOMAIN",
@@ -188,6 +198,7 @@ pub(super) fn settings(
         domain,
         https_port,
         handshake_timeout,
+        allow,
         source,
     }))
 }

@@ -7,15 +7,22 @@
 //! certificate itself comes from the resolver; a hello without SNI or for another name gets
 //! none, so the handshake fails. Garbage closes only its own connection. Failures are counted
 //! by a bounded reason (`tls.failure`). The whole handshake has a time limit.
+//!
+//! With an allowlist (`OP_ALLOW_CIDRS`), a client outside it is closed right after its
+//! ClientHello, unless that hello is a TLS-ALPN-01 validation for the served domain: the CA
+//! validates from addresses nobody can list in advance.
 //! Must not know where certificates come from.
 
-use std::{sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use rustls::{server::Acceptor, ServerConfig};
 use tokio::{io::AsyncWriteExt, net::TcpStream};
 use tokio_rustls::{server::TlsStream, LazyConfigAcceptor};
 
-use super::listener::{Handshake, TlsConnection};
+use super::{
+    allow::AllowList,
+    listener::{Handshake, TlsConnection},
+};
 use crate::{
     metrics::Metrics,
     tls::resolver::{is_validation, CertResolver, Selection, ACME_TLS_ALPN},
@@ -28,6 +35,8 @@ pub struct TlsHandshake {
     resolver: Arc<CertResolver>,
     timeout: Duration,
     metrics: Metrics,
+    allow: AllowList,
+    domain: String,
 }
 
 fn config(resolver: &Arc<CertResolver>, alpn: &[&[u8]]) -> ServerConfig {
@@ -50,12 +59,23 @@ impl TlsHandshake {
             resolver,
             timeout,
             metrics,
+            allow: AllowList::default(),
+            domain: String::new(),
         }
+    }
+
+    /// Admits only clients in `allow` (empty: everyone), except TLS-ALPN-01 validations for
+    /// `domain`, which are served from anywhere.
+    pub fn with_allowlist(mut self, allow: AllowList, domain: &str) -> Self {
+        self.allow = allow;
+        self.domain = domain.to_ascii_lowercase();
+        self
     }
 
     async fn run(
         &self,
         tcp: TcpStream,
+        peer: SocketAddr,
     ) -> Result<Option<(TlsStream<TcpStream>, Option<TlsConnection>)>, &'static str> {
         let start = LazyConfigAcceptor::new(Acceptor::default(), tcp)
             .await
@@ -63,6 +83,13 @@ impl TlsHandshake {
         let hello = start.client_hello();
         let validation = is_validation(hello.alpn());
         let sni = hello.server_name().map(str::to_ascii_lowercase);
+        let acme = validation && sni.as_deref() == Some(self.domain.as_str());
+        if !acme && !self.allow.admits(peer.ip()) {
+            // Dropping the acceptor closes the connection before any answer.
+            self.metrics.connection_closed("https", "not_allowed");
+            tracing::debug!("client address not in OP_ALLOW_CIDRS; closed");
+            return Ok(None);
+        }
         let (selection, _) = self.resolver.select(sni.as_deref(), validation);
         let config = if validation {
             &self.challenge
@@ -91,8 +118,9 @@ impl Handshake for TlsHandshake {
     async fn handshake(
         &self,
         tcp: TcpStream,
+        peer: SocketAddr,
     ) -> Option<(TlsStream<TcpStream>, Option<TlsConnection>)> {
-        let failure = match tokio::time::timeout(self.timeout, self.run(tcp)).await {
+        let failure = match tokio::time::timeout(self.timeout, self.run(tcp, peer)).await {
             Ok(Ok(served)) => return served,
             Ok(Err(reason)) => reason,
             Err(_) => "timeout",

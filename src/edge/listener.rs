@@ -1,33 +1,44 @@
-//! One accept loop: a connection cap, a handshake step (none for plain HTTP, TLS for HTTPS, see
-//! [`super::handshake`]), a header-read time limit, HTTP/1.1 and HTTP/2 through hyper-util's
-//! auto builder, and a graceful drain on shutdown.
+//! One accept loop: admission through the connection table (a global cap that evicts the
+//! longest-idle connection, and a per-client cap, see [`super::registry`]), a handshake step
+//! (none for plain HTTP, TLS for HTTPS, see [`super::handshake`]), HTTP/1.1 and HTTP/2 through
+//! hyper-util's auto builder within the connection deadlines of [`super::conn`], and a graceful
+//! drain on shutdown.
 
 use std::{convert::Infallible, future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::{
-    rt::{TokioExecutor, TokioIo, TokioTimer},
-    server::{conn::auto, graceful::GracefulShutdown},
-    service::TowerToHyperService,
+    rt::{TokioExecutor, TokioTimer},
+    server::conn::auto,
 };
-use prometheus::IntGauge;
 use tokio::{
     io::{AsyncRead, AsyncWrite},
     net::{TcpListener, TcpSocket, TcpStream},
-    sync::Semaphore,
 };
 use tokio_util::sync::CancellationToken;
-use tower::{util::MapRequest, Service};
+use tower::Service;
 use tracing::Instrument;
+
+use super::{
+    conn::{self, Closed, Deadlines},
+    registry::{Admission, Refusal, Registry},
+};
+use crate::metrics::Metrics;
 
 /// Per-connection settings.
 #[derive(Clone, Debug)]
 pub struct ConnOptions {
     /// A name for logs and metrics (`http`, `ping`).
     pub name: &'static str,
-    /// The most connections served at once; further clients wait in the backlog.
+    /// The most connections open at once; at the cap the longest-idle one is closed for a
+    /// newcomer, and only when every one has a request in flight do clients wait in the backlog.
     pub max_connections: usize,
+    /// The most connections open at once from one client (IPv4 address, IPv6 /64); more are
+    /// closed at accept.
+    pub max_connections_per_client: usize,
+    /// The deadlines of a connection after its handshake.
+    pub deadlines: Deadlines,
     /// The time limit on reading a request's headers (slowloris guard).
     pub header_read_timeout: Duration,
     /// How long open connections may take to finish after shutdown begins.
@@ -52,10 +63,12 @@ pub struct ClientAddr(pub SocketAddr);
 pub trait Handshake: Send + Sync + 'static {
     /// The stream HTTP runs on.
     type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
-    /// Performs the handshake; `None` closes the connection (the handshake counts why).
+    /// Performs the handshake with the client at `peer`; `None` closes the connection (the
+    /// handshake counts why).
     fn handshake(
         &self,
         tcp: TcpStream,
+        peer: SocketAddr,
     ) -> impl Future<Output = Option<(Self::Io, Option<TlsConnection>)>> + Send;
 }
 
@@ -65,7 +78,11 @@ pub struct Plain;
 
 impl Handshake for Plain {
     type Io = TcpStream;
-    async fn handshake(&self, tcp: TcpStream) -> Option<(TcpStream, Option<TlsConnection>)> {
+    async fn handshake(
+        &self,
+        tcp: TcpStream,
+        _peer: SocketAddr,
+    ) -> Option<(TcpStream, Option<TlsConnection>)> {
         Some((tcp, None))
     }
 }
@@ -88,7 +105,7 @@ pub async fn serve<S, B>(
     listener: TcpListener,
     service: S,
     options: ConnOptions,
-    open: IntGauge,
+    metrics: Metrics,
     shutdown: CancellationToken,
 ) where
     S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
@@ -100,19 +117,78 @@ pub async fn serve<S, B>(
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    serve_with(listener, Arc::new(Plain), service, options, open, shutdown).await
+    serve_with(
+        listener,
+        Arc::new(Plain),
+        service,
+        options,
+        metrics,
+        shutdown,
+    )
+    .await
 }
 
-/// Accepts connections until `shutdown` fires, runs `handshake` on each (inside the connection's
-/// task, so a slow client never blocks the accept loop), then serves HTTP on it. After shutdown
-/// it stops accepting and gives open connections `grace` to finish. Returns once all are closed
-/// or the grace period is over.
+/// The HTTP/1.1 + HTTP/2 builder: the header-read limit for HTTP/1.1 (which also bounds the
+/// idle time between requests), keep-alive PINGs for HTTP/2 every half idle period, each
+/// answered within the other half, so a vanished peer is noticed within the idle deadline
+/// even with a stream open.
+fn builder(options: &ConnOptions) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_read_timeout)
+        .keep_alive(true);
+    let ping = (options.deadlines.idle / 2).max(Duration::from_millis(100));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(ping)
+        .keep_alive_timeout(ping);
+    builder
+}
+
+/// Admits an accepted connection, waiting while every open connection is busy. `None`: it was
+/// refused (and counted), or shutdown began.
+async fn admit(
+    registry: &Arc<Registry>,
+    peer: SocketAddr,
+    options: &ConnOptions,
+    metrics: &Metrics,
+    shutdown: &CancellationToken,
+) -> Option<super::registry::Conn> {
+    // Bounded by shutdown; each round waits for a change or 100 ms.
+    loop {
+        let changed = registry.changed();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        match registry.admit(peer.ip()) {
+            Admission::Admitted { conn, .. } => return Some(conn),
+            Admission::Refused(Refusal::PerClient) => {
+                metrics.connection_closed(options.name, "per_client_limit");
+                tracing::debug!(client.addr = %peer, listener = options.name, "per-client connection limit reached");
+                return None;
+            }
+            Admission::Full => tokio::select! {
+                _ = shutdown.cancelled() => return None,
+                _ = changed => {}
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            },
+        }
+    }
+}
+
+/// Accepts connections until `shutdown` fires, admits each (see [`Registry`]), runs
+/// `handshake` on it (inside the connection's task, so a slow client never blocks the accept
+/// loop), then serves HTTP on it within the connection deadlines. After shutdown it stops
+/// accepting and gives open connections `grace` to finish. Returns once all are closed or the
+/// grace period is over.
 pub async fn serve_with<H, S, B>(
     listener: TcpListener,
     handshake: Arc<H>,
     service: S,
     options: ConnOptions,
-    open: IntGauge,
+    metrics: Metrics,
     shutdown: CancellationToken,
 ) where
     H: Handshake,
@@ -125,20 +201,10 @@ pub async fn serve_with<H, S, B>(
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let graceful = GracefulShutdown::new();
-    let permits = Arc::new(Semaphore::new(options.max_connections));
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(options.header_read_timeout)
-        .keep_alive(true);
-    builder.http2().timer(TokioTimer::new());
+    let registry = Registry::new(options.max_connections, options.max_connections_per_client);
+    let builder = Arc::new(builder(&options));
+    let open = metrics.connections(options.name);
     loop {
-        let permit = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            p = Arc::clone(&permits).acquire_owned() => p.expect("the semaphore is never closed"),
-        };
         let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
@@ -151,33 +217,47 @@ pub async fn serve_with<H, S, B>(
                 }
             },
         };
+        let Some(registered) = admit(&registry, peer, &options, &metrics, &shutdown).await else {
+            continue;
+        };
         let _ = stream.set_nodelay(true);
-        let (open, watcher, builder) = (open.clone(), graceful.watcher(), builder.clone());
-        let (handshake, service) = (Arc::clone(&handshake), service.clone());
-        let span = tracing::debug_span!("conn", client.addr = %peer, listener = options.name);
-        // Bounded by the semaphore; the handshake by its own time limit, the connection after it
-        // by `graceful` (which waits for it).
+        let (open, metrics, builder) = (open.clone(), metrics.clone(), Arc::clone(&builder));
+        let (handshake, service, shutdown) =
+            (Arc::clone(&handshake), service.clone(), shutdown.clone());
+        let (name, deadlines) = (options.name, options.deadlines);
+        let span = tracing::debug_span!("conn", client.addr = %peer, listener = name);
+        // Bounded by the registry; the handshake by its own time limit, the connection after
+        // it by its deadlines, and the drain below.
         tokio::spawn(
             async move {
                 open.inc();
-                if let Some((io, tls)) = handshake.handshake(stream).await {
-                    let service = MapRequest::new(service, move |mut req: Request<Incoming>| {
-                        req.extensions_mut().insert(ClientAddr(peer));
-                        if let Some(tls) = &tls {
-                            req.extensions_mut().insert(tls.clone());
-                        }
-                        req
-                    });
-                    let conn = builder.serve_connection_with_upgrades(
-                        TokioIo::new(io),
-                        TowerToHyperService::new(service),
-                    );
-                    if let Err(e) = watcher.watch(conn.into_owned()).await {
-                        tracing::debug!(error = %e, "connection ended with an error");
+                let state = Arc::clone(registered.state());
+                let handshaken = tokio::select! {
+                    h = handshake.handshake(stream, peer) => Ok(h),
+                    _ = state.closed() => Err(Closed::Evicted),
+                };
+                let closed = match handshaken {
+                    Ok(Some((io, tls))) => {
+                        conn::serve(
+                            io,
+                            &builder,
+                            service,
+                            &state,
+                            (peer, tls),
+                            deadlines,
+                            &shutdown,
+                        )
+                        .await
                     }
+                    Ok(None) => Closed::Normally,
+                    Err(evicted) => evicted,
+                };
+                if let Some(reason) = closed.reason() {
+                    metrics.connection_closed(name, reason);
+                    tracing::debug!(reason, "connection closed");
                 }
+                drop(registered);
                 open.dec();
-                drop(permit);
             }
             .instrument(span),
         );
@@ -187,7 +267,7 @@ pub async fn serve_with<H, S, B>(
         listener = options.name,
         "stopped accepting; draining connections"
     );
-    if tokio::time::timeout(options.grace, graceful.shutdown())
+    if tokio::time::timeout(options.grace, registry.drained())
         .await
         .is_err()
     {

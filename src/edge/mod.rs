@@ -3,9 +3,15 @@
 //!
 //! Must not know about SCIM, ACME ordering or the store.
 
+pub mod allow;
+pub mod conn;
 pub mod handshake;
+pub mod io;
 pub mod listener;
+pub mod registry;
 
+pub use allow::AllowList;
+pub use conn::Deadlines;
 pub use handshake::TlsHandshake;
 pub use listener::{
     bind, serve, serve_with, ClientAddr, ConnOptions, Handshake, Plain, TlsConnection,

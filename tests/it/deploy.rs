@@ -381,6 +381,9 @@ fn kubernetes_manifests_wire_secret_store_and_ports_together() {
     // 443 outside → the container port the bridge's HTTPS listener uses.
     let lb = find(&docs, "Service/scim-bridge");
     assert_eq!(lb["spec"]["type"], "LoadBalancer");
+    // Pods must see client addresses, not nodes', for the per-address limits and allowlist.
+    assert_eq!(lb["spec"]["externalTrafficPolicy"], "Local");
+    assert!(readme.contains("externalTrafficPolicy: Local"));
     let port = &lb["spec"]["ports"][0];
     assert_eq!(port["port"], 443);
     let target = container["ports"]

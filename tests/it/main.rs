@@ -5,6 +5,7 @@
 
 mod cli;
 mod deploy;
+mod edge_limits;
 mod exposure;
 mod helpers;
 mod lifecycle;

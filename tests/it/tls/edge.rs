@@ -17,13 +17,13 @@ use crate::helpers::{
 };
 
 /// A CA for self-managed certificates.
-pub(super) struct TestCa {
+pub(crate) struct TestCa {
     issuer: Issuer<'static, KeyPair>,
-    pub(super) pem: String,
+    pub(crate) pem: String,
 }
 
 impl TestCa {
-    pub(super) fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params
@@ -38,7 +38,7 @@ impl TestCa {
     }
 
     /// A leaf for `name`: (full chain PEM, key PEM, leaf DER).
-    fn leaf(&self, name: &str) -> (String, String, Vec<u8>) {
+    pub(crate) fn leaf(&self, name: &str) -> (String, String, Vec<u8>) {
         let key = KeyPair::generate().unwrap();
         let cert = CertificateParams::new(vec![name.to_owned()])
             .unwrap()

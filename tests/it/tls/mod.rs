@@ -3,7 +3,8 @@
 //! garbage and configuration errors ([`edge`]). Shared helpers live here.
 
 mod acme;
-mod edge;
+mod allow;
+pub(crate) mod edge;
 mod posture;
 mod replicas;
 

@@ -15,6 +15,7 @@ pub mod client;
 pub mod handlers;
 pub mod origin;
 pub mod posture;
+pub mod request_body;
 pub mod request_id;
 pub mod response;
 pub mod router;
@@ -270,7 +271,7 @@ where
         Route::Scim { v2, endpoint } => match authorize() {
             Ok(_) => {
                 let (parts, body) = req.into_parts();
-                match read_body(body, state.limits.max_body_bytes).await {
+                match request_body::read(body, state.limits.max_body_bytes).await {
                     Ok(body) => handlers::scim::handle(state, &parts, v2, endpoint, body).await,
                     Err(e) => response::scim_error(&e),
                 }
@@ -308,24 +309,6 @@ where
 
 /// A boxed error, as http-body uses.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Reads a request body up to `limit` bytes; larger bodies are a 413.
-async fn read_body<B>(body: B, limit: usize) -> Result<bytes::Bytes, ScimError>
-where
-    B: http_body::Body<Data = bytes::Bytes>,
-    B::Error: Into<BoxError>,
-{
-    use http_body_util::BodyExt;
-    match http_body_util::Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ScimError::PayloadTooLarge(
-            format!("the request body is larger than {limit} bytes"),
-        )),
-        Err(_) => Err(ScimError::InvalidSyntax(
-            "the request body could not be read".into(),
-        )),
-    }
-}
 
 fn is_read(method: &Method) -> bool {
     method == Method::GET || method == Method::HEAD

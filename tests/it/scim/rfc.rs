@@ -267,3 +267,111 @@ async fn rfc7644_3_5_2_setting_a_primary_clears_the_others(b: Backend) {
     );
     assert_eq!(primaries(&stored.body, "emails"), ["home@example.com"]);
 }
+
+on_both_stores!(rfc7644_3_7_4_an_oversized_body_gets_a_413_the_client_can_read);
+
+/// A 6 MiB `/Bulk` body against the default 4 MiB limit, over HTTP/1.1 with a length, over
+/// HTTP/1.1 raw with the client still writing, and over HTTP/2: each client reads the `413`.
+async fn rfc7644_3_7_4_an_oversized_body_gets_a_413_the_client_can_read(b: Backend) {
+    let s = Scim::start(b);
+    let ops: Vec<serde_json::Value> = (0..40_000)
+        .map(|i| {
+            json!({"method": "POST", "bulkId": format!("b{i}"), "path": "/Users",
+                   "data": {"userName": format!("bulk-{i}@example.com"), "displayName": "x".repeat(100)}})
+        })
+        .collect();
+    let body = serde_json::to_vec(&json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops}))
+    .unwrap();
+    assert!(body.len() > 6 * 1024 * 1024, "{}", body.len());
+    let url = s.bridge.url("/scim/v2/Bulk");
+    let h1 = crate::helpers::bridge::client();
+    let h2 = reqwest::Client::builder()
+        .no_proxy()
+        .http2_prior_knowledge()
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .unwrap();
+    for (name, client) in [("HTTP/1.1", &h1), ("HTTP/2", &h2)] {
+        let res = client
+            .post(&url)
+            .header("Authorization", s.bridge.bearer())
+            .header("Content-Type", "application/scim+json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{name}: the client must read an answer, got {e:?}"));
+        assert_eq!(res.status().as_u16(), 413, "{name}");
+        let doc: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(doc["status"], "413", "{name}: {doc}");
+        assert_eq!(
+            doc["schemas"][0],
+            "urn:ietf:params:scim:api:messages:2.0:Error"
+        );
+    }
+    // curl over HTTP/2 treats a stream the server resets before reading the request body as a
+    // failure (exit 92) even after a complete response: that is what the drain fixes.
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &body).unwrap();
+    for (name, extra) in [
+        ("curl HTTP/2", "--http2-prior-knowledge"),
+        ("curl HTTP/1.1", "--http1.1"),
+    ] {
+        let out = std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "-",
+                "-w",
+                "\n%{http_code}",
+                "--max-time",
+                "20",
+                extra,
+            ])
+            .arg("-H")
+            .arg(format!("Authorization: {}", s.bridge.bearer()))
+            .args(["-H", "Content-Type: application/scim+json", "--data-binary"])
+            .arg(format!("@{}", file.path().display()))
+            .arg(&url)
+            .output()
+            .expect("curl runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{name}: curl failed ({:?}): {text}",
+            out.status
+        );
+        assert!(text.ends_with("\n413"), "{name}: {text}");
+        assert!(
+            text.contains("urn:ietf:params:scim:api:messages:2.0:Error"),
+            "{name}: {text}"
+        );
+    }
+    // A raw client that writes the whole body in one go, then reads: it must see the 413, not
+    // a reset.
+    let addr = s.bridge.addr;
+    let bearer = s.bridge.bearer();
+    let answer = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        let head = format!(
+            "POST /scim/v2/Bulk HTTP/1.1\r\nHost: x\r\nAuthorization: {bearer}\r\n\
+             Content-Type: application/scim+json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        let _ = stream.write_all(&body);
+        let mut answer = vec![0u8; 4096];
+        let n = stream.read(&mut answer).expect("an answer, not a reset");
+        String::from_utf8_lossy(&answer[..n]).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    // Nothing of it was applied.
+    let listed = s.get("/Users?filter=userName%20sw%20%22bulk-%22").await;
+    assert_eq!(listed.expect(200)["totalResults"], 0);
+}

@@ -173,6 +173,9 @@ pub struct Settings {
     pub header_read_timeout: Duration,
     /// The largest accepted request body.
     pub max_body_bytes: usize,
+    /// The bytes of request bodies decoded or applied at once across the process (at least
+    /// `max_body_bytes`); beyond it requests queue briefly, then get `503`.
+    pub max_inflight_body_bytes: usize,
     /// The most connections served at once per listener.
     pub max_connections: usize,
     /// The limit on one store call.
@@ -239,6 +242,10 @@ pub fn describe(settings: &Settings) -> Vec<(&'static str, String)> {
         format!("{:?}", settings.token_usage_flush),
     ));
     lines.push(("max_body_bytes", settings.max_body_bytes.to_string()));
+    lines.push((
+        "max_inflight_body_bytes",
+        settings.max_inflight_body_bytes.to_string(),
+    ));
     lines.push(("max_connections", settings.max_connections.to_string()));
     match &settings.tls {
         None => lines.push(("tls", "off".into())),

@@ -244,6 +244,7 @@ pub(super) fn settings(values: &Values) -> Result<Settings, ConfigError> {
     } else {
         None
     };
+    let max_body_bytes = get(values, "max_body_bytes", positive)?.unwrap_or(4 * 1024 * 1024);
     Ok(Settings {
         session,
         store: store(values)?,
@@ -264,7 +265,10 @@ pub(super) fn settings(values: &Values) -> Result<Settings, ConfigError> {
             .unwrap_or(Duration::from_secs(60)),
         header_read_timeout: get(values, "header_read_timeout", duration)?
             .unwrap_or(Duration::from_secs(10)),
-        max_body_bytes: get(values, "max_body_bytes", positive)?.unwrap_or(4 * 1024 * 1024),
+        max_body_bytes,
+        max_inflight_body_bytes: get(values, "max_inflight_body_bytes", positive)?
+            .unwrap_or(4 * max_body_bytes)
+            .max(max_body_bytes),
         max_connections: get(values, "max_connections", positive)?.unwrap_or(10_000),
         store_timeout: get(values, "store_timeout", duration)?.unwrap_or(Duration::from_secs(5)),
         tls: super::tls::settings(values, port)?,

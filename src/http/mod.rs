@@ -7,6 +7,7 @@
 //!
 //! Must not know engine internals or TLS.
 
+pub mod body_budget;
 pub mod handlers;
 pub mod response;
 pub mod router;
@@ -26,7 +27,11 @@ use tracing::Level;
 use crate::{
     auth::Authorizer,
     metrics::Metrics,
-    scim::{engine::Engine, error::ScimError},
+    scim::{
+        commit_point::{self, CommitPoint},
+        engine::Engine,
+        error::ScimError,
+    },
     status::{activity, page::Asset, Health},
     store::SharedStore,
 };
@@ -60,6 +65,8 @@ pub struct AppState {
     pub engine_max_page: usize,
     /// Request limits.
     pub limits: Limits,
+    /// The bytes of request bodies in flight (`OP_MAX_INFLIGHT_BODY_BYTES`).
+    pub body_budget: body_budget::BodyBudget,
 }
 
 /// Serves one request (after the tower-http layers).
@@ -81,16 +88,25 @@ where
             .map(|v| activity::clean_agent(v.as_bytes()))
             .unwrap_or_default()
     });
-    let res = match tokio::time::timeout(
-        state.limits.request_timeout,
-        dispatch(&state, routed.route, req),
-    )
-    .await
-    {
-        Ok(res) => res,
-        Err(_) => {
-            tracing::warn!(route = routed.template, "request timed out");
-            response::scim_error(&ScimError::Unavailable("the request timed out".into()))
+    // The deadline cancels a request only before its commit point: dropped then, it has
+    // written nothing and `503` is the truth; past it, the write may be applied, so the request
+    // runs on to its real answer (see `scim::commit_point`).
+    let point = CommitPoint::new();
+    let work = commit_point::scope(point.clone(), dispatch(&state, routed.route, req));
+    tokio::pin!(work);
+    let res = tokio::select! {
+        res = &mut work => res,
+        () = tokio::time::sleep(state.limits.request_timeout) => {
+            if point.reached() {
+                tracing::warn!(
+                    route = routed.template,
+                    "request past its deadline after its commit point; awaiting its outcome"
+                );
+                work.await
+            } else {
+                tracing::warn!(route = routed.template, "request timed out");
+                response::scim_error(&ScimError::Unavailable("the request timed out".into()))
+            }
         }
     };
     state.metrics.observe_request(
@@ -181,6 +197,14 @@ where
         Route::Scim { v2, endpoint } => match authorize() {
             Ok(_) => {
                 let (parts, body) = req.into_parts();
+                // The body's share of the in-flight budget, held until the answer is built.
+                let expected = expected_body_bytes(&body, state.limits.max_body_bytes);
+                let Some(_share) = state.body_budget.reserve(expected).await else {
+                    tracing::warn!("request bodies in flight are at their limit");
+                    return response::scim_error(&ScimError::Unavailable(
+                        "the server is busy with other large requests; retry shortly".into(),
+                    ));
+                };
                 match read_body(body, state.limits.max_body_bytes).await {
                     Ok(body) => handlers::scim::handle(state, &parts, v2, endpoint, body).await,
                     Err(e) => response::scim_error(&e),
@@ -222,6 +246,16 @@ where
 
 /// A boxed error, as http-body uses.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The bytes a body will take: exact when its length is known, `limit` when it is not.
+fn expected_body_bytes<B: http_body::Body>(body: &B, limit: usize) -> usize {
+    if body.is_end_stream() {
+        return 0;
+    }
+    let hint = body.size_hint();
+    let known = hint.exact().or(hint.upper());
+    known.map_or(limit, |n| usize::try_from(n).unwrap_or(limit).min(limit))
+}
 
 /// Reads a request body up to `limit` bytes; larger bodies are a 413.
 async fn read_body<B>(body: B, limit: usize) -> Result<bytes::Bytes, ScimError>

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::{check_version, members, now, reindex, write_error, Ctx, Engine, MAX_ATTEMPTS};
 use crate::scim::{
+    cpu,
     error::ScimError,
     patch,
     resource::{check_immutable, normalize_input},
@@ -139,10 +140,17 @@ impl Engine {
         } else {
             (ops.to_vec(), Vec::new())
         };
-        let mut doc = loaded.stored.doc.clone();
-        patch::apply(&mut doc, &ops, rt)?;
-        // Re-validate the outcome as a whole (required attributes, shapes), as PUT does.
-        let doc = normalize_input(doc, rt)?;
+        let size = cpu::weight(&loaded.stored.doc)
+            + ops
+                .iter()
+                .map(|o| o.value.as_ref().map_or(1, cpu::weight))
+                .sum::<usize>();
+        let doc = cpu::heavy(size, || {
+            let mut doc = loaded.stored.doc.clone();
+            patch::apply(&mut doc, &ops, rt)?;
+            // Re-validate the outcome as a whole (required attributes, shapes), as PUT does.
+            normalize_input(doc, rt)
+        })?;
         if !member_changes.is_empty() {
             self.apply_member_changes(changes, &loaded.id, member_changes, ctx)
                 .await?;

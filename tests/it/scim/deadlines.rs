@@ -91,3 +91,48 @@ async fn bodies_beyond_the_inflight_budget_get_503_with_retry_after(b: Backend) 
     let other = s.get(&format!("/Users/{}", ids[1])).await;
     assert_eq!(other.expect(200)["emails"].as_array().unwrap().len(), 1);
 }
+
+/// Issue 9, item 3: during two ~4 MiB PATCHes (decode and apply run off the async workers),
+/// an unauthenticated `/ping` is answered within a second.
+#[tokio::test(flavor = "multi_thread")]
+async fn ping_stays_fast_during_two_huge_patches() {
+    let s = Scim::start_with(
+        Backend::Embedded,
+        Options::default().env("OP_REQUEST_TIMEOUT", "120s"),
+    );
+    let ids = [
+        s.user("h1@example.com").await,
+        s.user("h2@example.com").await,
+    ];
+    let body = json!({"Operations": [{"op": "add", "path": "emails", "value": emails(80_000)}]});
+    assert!(serde_json::to_vec(&body).unwrap().len() > 3_500_000);
+    let (first, second) = (format!("/Users/{}", ids[0]), format!("/Users/{}", ids[1]));
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let ping = crate::helpers::bridge::client();
+    let url = s.bridge.url("/ping");
+    let patches = async {
+        let both = tokio::join!(s.patch(&first, &body), s.patch(&second, &body));
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        both
+    };
+    let pinger = async {
+        let mut slowest = Duration::ZERO;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            let t = Instant::now();
+            let r = ping.get(&url).send().await.expect("ping");
+            assert_eq!(r.status(), 200);
+            slowest = slowest.max(t.elapsed());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        slowest
+    };
+    let ((x, y), slowest) = tokio::join!(patches, pinger);
+    x.expect(200);
+    y.expect(200);
+    eprintln!("slowest /ping during two huge PATCHes: {slowest:?}");
+    assert!(
+        slowest < Duration::from_secs(1),
+        "slowest /ping {slowest:?}"
+    );
+}

@@ -29,6 +29,9 @@ def request(base, token, method, path, body=None):
             return r.status, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
+    except (urllib.error.URLError, ConnectionError):
+        # Answered (503, busy) before the body was sent; the connection closed under us.
+        return 0, b""
 
 
 def big_body(tag):

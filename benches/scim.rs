@@ -101,6 +101,22 @@ fn large_adds(c: &mut Criterion) {
             })
         });
     }
+    // Removing 20,000 listed values from a 100,000-value list (36.9 s before indexing).
+    let emails = |from: usize, n: usize| -> Vec<Value> {
+        (from..from + n)
+            .map(|i| json!({"value": format!("user{i}@example.com"), "type": "work"}))
+            .collect()
+    };
+    let big = json!({"userName": "u", "emails": emails(0, 100_000)});
+    let body = json!({"Operations": [{"op": "remove", "path": "emails", "value": emails(40_000, 20_000)}]});
+    let ops = patch::parse_request(&body).unwrap();
+    group.bench_function("remove 20000 of 100000", |b| {
+        b.iter(|| {
+            let mut d = big.clone();
+            patch::apply(&mut d, black_box(&ops), &USER_TYPE).unwrap();
+            d
+        })
+    });
     group.finish();
 }
 

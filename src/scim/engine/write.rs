@@ -135,11 +135,15 @@ impl Engine {
         changes: &mut Changes,
         ctx: &Ctx,
     ) -> Result<Value, ScimError> {
-        let (ops, member_changes) = if rt.name == "Group" {
-            patch::split_members(ops.to_vec(), rt)?
-        } else {
-            (ops.to_vec(), Vec::new())
-        };
+        // Only groups need their own copy of the ops (members are lifted out of them); a user's
+        // PATCH is applied from the request's ops, not a clone of every value.
+        let (ops, member_changes): (std::borrow::Cow<'_, [patch::PatchOp]>, _) =
+            if rt.name == "Group" {
+                let (ops, changes) = patch::split_members(ops.to_vec(), rt)?;
+                (ops.into(), changes)
+            } else {
+                (ops.into(), Vec::new())
+            };
         let size = cpu::weight(&loaded.stored.doc)
             + ops
                 .iter()

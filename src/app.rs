@@ -191,13 +191,20 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
         metrics: metrics.clone(),
         health,
         store: Arc::clone(&store),
-        engine: Engine::new(Arc::clone(&store), EngineLimits::default()),
+        engine: Engine::new(
+            Arc::clone(&store),
+            EngineLimits {
+                store_read_timeout: Some(settings.store_timeout),
+                ..EngineLimits::default()
+            },
+        ),
         status: crate::status::PageState::new(
             crate::scim::storage::Directory::new(Arc::clone(&store)),
             logs,
             Arc::clone(&session),
         ),
         engine_max_page: EngineLimits::default().max_page,
+        body_budget: crate::http::body_budget::BodyBudget::new(settings.max_inflight_body_bytes),
         limits: Limits {
             max_body_bytes: settings.max_body_bytes,
             request_timeout: settings.request_timeout,

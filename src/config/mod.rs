@@ -178,6 +178,9 @@ pub struct Settings {
     pub header_read_timeout: Duration,
     /// The largest accepted request body.
     pub max_body_bytes: usize,
+    /// The bytes of request bodies decoded or applied at once across the process (at least
+    /// `max_body_bytes`); beyond it requests queue briefly, then get `503`.
+    pub max_inflight_body_bytes: usize,
     /// The most connections open at once per listener (at the cap the longest-idle one is
     /// closed for a newcomer).
     pub max_connections: usize,
@@ -255,6 +258,10 @@ pub fn describe(settings: &Settings) -> Vec<(&'static str, String)> {
         format!("{:?}", settings.token_usage_flush),
     ));
     lines.push(("max_body_bytes", settings.max_body_bytes.to_string()));
+    lines.push((
+        "max_inflight_body_bytes",
+        settings.max_inflight_body_bytes.to_string(),
+    ));
     lines.push(("max_connections", settings.max_connections.to_string()));
     lines.push((
         "max_connections_per_client",

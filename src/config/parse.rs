@@ -260,6 +260,7 @@ pub(super) fn settings(values: &Values) -> Result<Settings, ConfigError> {
     };
     let tls = super::tls::settings(values, port)?;
     let exposure = super::exposure::settings(values, tls.as_ref())?;
+    let max_body_bytes = get(values, "max_body_bytes", positive)?.unwrap_or(4 * 1024 * 1024);
     Ok(Settings {
         session,
         store: store(values)?,
@@ -280,7 +281,10 @@ pub(super) fn settings(values: &Values) -> Result<Settings, ConfigError> {
             .unwrap_or(Duration::from_secs(60)),
         header_read_timeout: get(values, "header_read_timeout", duration)?
             .unwrap_or(Duration::from_secs(10)),
-        max_body_bytes: get(values, "max_body_bytes", positive)?.unwrap_or(4 * 1024 * 1024),
+        max_body_bytes,
+        max_inflight_body_bytes: get(values, "max_inflight_body_bytes", positive)?
+            .unwrap_or(4 * max_body_bytes)
+            .max(max_body_bytes),
         max_connections: get(values, "max_connections", positive)?.unwrap_or(10_000),
         max_connections_per_client: get(values, "max_connections_per_client", positive)?
             .unwrap_or(DEFAULT_MAX_CONNECTIONS_PER_CLIENT),

@@ -36,6 +36,7 @@ pub(crate) const KEYS: &[&str] = &[
     "request_timeout",
     "header_read_timeout",
     "max_body_bytes",
+    "max_inflight_body_bytes",
     "max_connections",
     "max_connections_per_client",
     "first_byte_timeout",

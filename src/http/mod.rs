@@ -11,6 +11,7 @@
 //!
 //! Must not know engine internals or TLS.
 
+pub mod body_budget;
 pub mod client;
 pub mod handlers;
 pub mod origin;
@@ -46,7 +47,11 @@ use crate::{
     },
     edge::{ClientAddr, TlsConnection},
     metrics::Metrics,
-    scim::{engine::Engine, error::ScimError},
+    scim::{
+        commit_point::{self, CommitPoint},
+        engine::Engine,
+        error::ScimError,
+    },
     status::{activity, page::Asset, Health},
     store::SharedStore,
 };
@@ -86,6 +91,8 @@ pub struct AppState {
     pub proxies: client::Proxies,
     /// Failed bearer checks per client address.
     pub auth_throttle: FailureThrottle,
+    /// The bytes of request bodies in flight (`OP_MAX_INFLIGHT_BODY_BYTES`).
+    pub body_budget: body_budget::BodyBudget,
 }
 
 impl AppState {
@@ -141,16 +148,28 @@ where
             .unwrap_or_default()
     });
     let authorised = AtomicBool::new(false);
-    let res = match tokio::time::timeout(
-        state.limits.request_timeout,
+    // The deadline cancels a request only before its commit point: dropped then, it has
+    // written nothing and `503` is the truth; past it, the write may be applied, so the request
+    // runs on to its real answer (see `scim::commit_point`).
+    let point = CommitPoint::new();
+    let work = commit_point::scope(
+        point.clone(),
         dispatch(&state, routed.route, req, &authorised),
-    )
-    .await
-    {
-        Ok(res) => res,
-        Err(_) => {
-            tracing::warn!(route = routed.template, "request timed out");
-            response::scim_error(&ScimError::Unavailable("the request timed out".into()))
+    );
+    tokio::pin!(work);
+    let res = tokio::select! {
+        res = &mut work => res,
+        () = tokio::time::sleep(state.limits.request_timeout) => {
+            if point.reached() {
+                tracing::warn!(
+                    route = routed.template,
+                    "request past its deadline after its commit point; awaiting its outcome"
+                );
+                work.await
+            } else {
+                tracing::warn!(route = routed.template, "request timed out");
+                response::scim_error(&ScimError::Unavailable("the request timed out".into()))
+            }
         }
     };
     state.metrics.observe_request(
@@ -271,12 +290,28 @@ where
         Route::Scim { v2, endpoint } => match authorize() {
             Ok(_) => {
                 let (parts, body) = req.into_parts();
+                // The body's share of the in-flight budget, held until the answer is built.
+                let expected = expected_body_bytes(&body, state.limits.max_body_bytes);
+                let Some(_share) = state.body_budget.reserve(expected).await else {
+                    tracing::warn!("request bodies in flight are at their limit");
+                    // Read and drop the body (bounded), so the client reads the 503.
+                    request_body::discard(std::pin::pin!(body)).await;
+                    return response::scim_error(&ScimError::Unavailable(
+                        "the server is busy with other large requests; retry shortly".into(),
+                    ));
+                };
                 match request_body::read(body, state.limits.max_body_bytes).await {
                     Ok(body) => handlers::scim::handle(state, &parts, v2, endpoint, body).await,
                     Err(e) => response::scim_error(&e),
                 }
             }
-            Err(e) => state.denied(client, e),
+            Err(e) => {
+                let res = state.denied(client, e);
+                // An identity provider with a stale token gets a 401 it can read, not a reset
+                // stream (HTTP/2) or a reset connection: its body is read and dropped, bounded.
+                request_body::discard(std::pin::pin!(req.into_body())).await;
+                res
+            }
         },
         Route::Ready if is_read(method) => handlers::ops::ready(state).await,
         other @ (Route::Ping
@@ -309,6 +344,16 @@ where
 
 /// A boxed error, as http-body uses.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The bytes a body will take: exact when its length is known, `limit` when it is not.
+fn expected_body_bytes<B: http_body::Body>(body: &B, limit: usize) -> usize {
+    if body.is_end_stream() {
+        return 0;
+    }
+    let hint = body.size_hint();
+    let known = hint.exact().or(hint.upper());
+    known.map_or(limit, |n| usize::try_from(n).unwrap_or(limit).min(limit))
+}
 
 fn is_read(method: &Method) -> bool {
     method == Method::GET || method == Method::HEAD

@@ -44,7 +44,15 @@ pub fn text(
 pub fn scim_error(err: &ScimError) -> Response<Body> {
     let (status, _) = err.status_and_type();
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    scim_json(status, &err.to_document())
+    let mut res = scim_json(status, &err.to_document());
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        // Busy or a store outage: both pass soon.
+        res.headers_mut().insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("1"),
+        );
+    }
+    res
 }
 
 /// A 401 with `WWW-Authenticate: Bearer` (RFC 6750 §3) and a SCIM error body.

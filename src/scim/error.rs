@@ -66,6 +66,10 @@ pub enum ScimError {
     /// 503: a dependency (the store) is unavailable; retry later.
     #[error("{0}")]
     Unavailable(String),
+    /// 500: a write was handed to the store, which did not confirm it in time, so it may or may
+    /// not have been applied; the client should read the resource before retrying.
+    #[error("{0}")]
+    OutcomeUnknown(String),
     /// 500: a fault on our side; the detail given to clients is generic.
     #[error("internal server error")]
     Internal,
@@ -94,7 +98,7 @@ impl ScimError {
             ScimError::UnsupportedMediaType(_) => (415, None),
             ScimError::NotImplemented(_) => (501, None),
             ScimError::Unavailable(_) => (503, None),
-            ScimError::Internal => (500, None),
+            ScimError::OutcomeUnknown(_) | ScimError::Internal => (500, None),
         }
     }
 

@@ -18,6 +18,8 @@
 //! Pure protocol logic (everything but `engine` and `storage`): no sockets, no HTTP types
 //! beyond status codes.
 
+pub mod commit_point;
+pub mod cpu;
 pub mod discovery;
 pub mod engine;
 pub mod error;

@@ -13,6 +13,8 @@
 //!
 //! Must not know SCIM rules beyond these keys: validation and semantics are the engine's.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -94,12 +96,41 @@ fn decode(id: String, record: Record) -> Result<Loaded, StoreError> {
 #[derive(Clone)]
 pub struct Directory {
     store: SharedStore,
+    read_timeout: Option<Duration>,
 }
 
 impl Directory {
     /// A directory over `store`.
     pub fn new(store: SharedStore) -> Self {
-        Self { store }
+        Self {
+            store,
+            read_timeout: None,
+        }
+    }
+
+    /// Bounds every read by `limit` (`OP_STORE_TIMEOUT`): a slow read is a [`StoreError::Timeout`].
+    /// Writes are never bounded here: once a batch is handed to the store its real outcome is
+    /// awaited (see [`Directory::commit`]).
+    pub fn with_read_timeout(mut self, limit: Duration) -> Self {
+        self.read_timeout = Some(limit);
+        self
+    }
+
+    async fn read<T>(
+        &self,
+        what: &str,
+        fut: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        match self.read_timeout {
+            None => fut.await,
+            Some(limit) => {
+                tokio::time::timeout(limit, fut)
+                    .await
+                    .map_err(|_| StoreError::Timeout {
+                        context: format!("{what} took longer than {limit:?}"),
+                    })?
+            }
+        }
     }
 
     /// The underlying store.
@@ -109,7 +140,10 @@ impl Directory {
 
     /// One resource.
     pub async fn load(&self, rt: &ResourceType, id: &str) -> Result<Option<Loaded>, StoreError> {
-        match self.store.get(&StoreKey::new(space(rt), id)).await? {
+        match self
+            .read("load", self.store.get(&StoreKey::new(space(rt), id)))
+            .await?
+        {
             Some(record) => decode(id.to_owned(), record).map(Some),
             None => Ok(None),
         }
@@ -121,7 +155,9 @@ impl Directory {
         rt: &ResourceType,
         ids: &[String],
     ) -> Result<Vec<Loaded>, StoreError> {
-        let records = self.store.get_many(space(rt), ids).await?;
+        let records = self
+            .read("load_many", self.store.get_many(space(rt), ids))
+            .await?;
         ids.iter()
             .zip(records)
             .filter_map(|(id, r)| r.map(|r| decode(id.clone(), r)))
@@ -135,8 +171,7 @@ impl Directory {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<Loaded>, StoreError> {
-        self.store
-            .list(space(rt), offset, limit)
+        self.read("list", self.store.list(space(rt), offset, limit))
             .await?
             .into_iter()
             .map(|(id, r)| decode(id, r))
@@ -145,13 +180,13 @@ impl Directory {
 
     /// How many resources of a type exist.
     pub async fn count(&self, rt: &ResourceType) -> Result<usize, StoreError> {
-        self.store.count(space(rt)).await
+        self.read("count", self.store.count(space(rt))).await
     }
 
     /// The user owning `user_name` (case-insensitively).
     pub async fn user_by_name(&self, user_name: &str) -> Result<Option<String>, StoreError> {
-        self.store
-            .lookup(USER_NAME_INDEX, &user_name.to_lowercase())
+        let term = user_name.to_lowercase();
+        self.read("lookup", self.store.lookup(USER_NAME_INDEX, &term))
             .await
     }
 
@@ -176,8 +211,8 @@ impl Directory {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
-        self.store
-            .members(&members_set(group_id), after, limit)
+        let set = members_set(group_id);
+        self.read("members", self.store.members(&set, after, limit))
             .await
     }
 
@@ -188,12 +223,15 @@ impl Directory {
 
     /// The number of members of a group.
     pub async fn member_count(&self, group_id: &str) -> Result<usize, StoreError> {
-        self.store.set_len(&members_set(group_id)).await
+        let set = members_set(group_id);
+        self.read("set_len", self.store.set_len(&set)).await
     }
 
     /// Whether `member` is in the group.
     pub async fn is_member(&self, group_id: &str, member: &str) -> Result<bool, StoreError> {
-        self.store.is_member(&members_set(group_id), member).await
+        let set = members_set(group_id);
+        self.read("is_member", self.store.is_member(&set, member))
+            .await
     }
 
     /// The ids of the groups a resource is a direct member of.
@@ -210,8 +248,11 @@ impl Directory {
         loop {
             let limit = if out.is_empty() { FIRST } else { PAGE };
             let batch = self
-                .store
-                .members(set, out.last().map(String::as_str), limit)
+                .read(
+                    "members",
+                    self.store
+                        .members(set, out.last().map(String::as_str), limit),
+                )
                 .await?;
             let done = batch.len() < limit;
             out.extend(batch);
@@ -224,6 +265,10 @@ impl Directory {
     /// Applies a batch built with [`Changes`].
     pub async fn commit(&self, changes: Changes) -> Result<Option<Version>, StoreError> {
         let key = changes.primary.clone();
+        super::commit_point::fault_delay("SCIM_BRIDGE_TEST_PRE_COMMIT_DELAY_MS").await;
+        // From here on the write may be applied: the request's deadline no longer cuts it short.
+        super::commit_point::mark();
+        super::commit_point::fault_delay("SCIM_BRIDGE_TEST_COMMIT_DELAY_MS").await;
         let committed = self.store.write(changes.batch).await?;
         Ok(key.and_then(|k| committed.version_of(&k)))
     }

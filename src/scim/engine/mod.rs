@@ -56,11 +56,16 @@ pub struct Resource {
 pub struct EngineLimits {
     /// The largest page a query returns.
     pub max_page: usize,
+    /// The time limit on each store read (`OP_STORE_TIMEOUT`); writes wait for their outcome.
+    pub store_read_timeout: Option<std::time::Duration>,
 }
 
 impl Default for EngineLimits {
     fn default() -> Self {
-        Self { max_page: 1_000 }
+        Self {
+            max_page: 1_000,
+            store_read_timeout: None,
+        }
     }
 }
 
@@ -179,9 +184,19 @@ fn reindex(changes: &mut Changes, rt: &ResourceType, id: &str, old: &Value, new:
     }
 }
 
-/// Maps a failed write onto the client's answer.
+/// Maps a failed write onto the client's answer. A timeout after the batch was handed to the
+/// store (Redis: fred's command timeout) does not say whether it was applied, so the answer
+/// says so instead of a `503` that invites a blind retry.
 fn write_error(rt: &ResourceType, doc: &Value, e: StoreError) -> ScimError {
     match e {
+        StoreError::Timeout { .. } => {
+            tracing::warn!(error = %e, "store write outcome unknown");
+            ScimError::OutcomeUnknown(
+                "the store did not confirm the write in time; it may have been applied: \
+                 read the resource before retrying"
+                    .into(),
+            )
+        }
         StoreError::Unique { .. } => ScimError::Uniqueness(format!(
             "a {} with userName {:?} already exists",
             rt.name,
@@ -195,7 +210,10 @@ impl Engine {
     /// An engine over `store`.
     pub fn new(store: SharedStore, limits: EngineLimits) -> Self {
         Self {
-            dir: Directory::new(store),
+            dir: match limits.store_read_timeout {
+                Some(limit) => Directory::new(store).with_read_timeout(limit),
+                None => Directory::new(store),
+            },
             limits,
             locks: std::sync::Arc::new(WriteLocks::new()),
         }
@@ -298,7 +316,7 @@ impl Engine {
                         rt.name
                     )))
                 }
-                Err(e) => return Err(store_error(e)),
+                Err(e) => return Err(write_error(rt, &loaded.stored.doc, e)),
             }
         }
         Err(ScimError::Conflict(format!(

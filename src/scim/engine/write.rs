@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::{check_version, members, now, reindex, write_error, Ctx, Engine, MAX_ATTEMPTS};
 use crate::scim::{
+    cpu,
     error::ScimError,
     patch,
     resource::{check_immutable, normalize_input},
@@ -141,16 +142,27 @@ impl Engine {
         changes: &mut Changes,
         ctx: &Ctx,
     ) -> Result<Option<Value>, ScimError> {
-        let (ops, member_changes) = if rt.name == "Group" {
-            patch::split_members(ops.to_vec(), rt)?
-        } else {
-            (ops.to_vec(), Vec::new())
-        };
-        let mut doc = loaded.stored.doc.clone();
-        patch::apply(&mut doc, &ops, rt)?;
-        patch::primary::settle(&loaded.stored.doc, &mut doc, rt);
-        // Re-validate the outcome as a whole (required attributes, shapes), as PUT does.
-        let doc = normalize_input(doc, rt)?;
+        // Only groups need their own copy of the ops (members are lifted out of them); a user's
+        // PATCH is applied from the request's ops, not a clone of every value.
+        let (ops, member_changes): (std::borrow::Cow<'_, [patch::PatchOp]>, _) =
+            if rt.name == "Group" {
+                let (ops, changes) = patch::split_members(ops.to_vec(), rt)?;
+                (ops.into(), changes)
+            } else {
+                (ops.into(), Vec::new())
+            };
+        let size = cpu::weight(&loaded.stored.doc)
+            + ops
+                .iter()
+                .map(|o| o.value.as_ref().map_or(1, cpu::weight))
+                .sum::<usize>();
+        let doc = cpu::heavy(size, || {
+            let mut doc = loaded.stored.doc.clone();
+            patch::apply(&mut doc, &ops, rt)?;
+            patch::primary::settle(&loaded.stored.doc, &mut doc, rt);
+            // Re-validate the outcome as a whole (required attributes, shapes), as PUT does.
+            normalize_input(doc, rt)
+        })?;
         if doc == loaded.stored.doc && self.members_unchanged(&loaded.id, &member_changes).await? {
             return Ok(None);
         }

@@ -9,6 +9,7 @@
 //! `/work/shared/reference/idp-quirks.md` and have a test each. Pure; no I/O.
 
 mod apply;
+mod index;
 mod members;
 mod remove;
 mod request;
@@ -64,6 +65,8 @@ pub enum MemberChange {
     Replace(Vec<Value>),
 }
 
+#[cfg(test)]
+mod linear_tests;
 #[cfg(test)]
 mod member_tests;
 #[cfg(test)]

@@ -5,23 +5,11 @@
 use serde_json::{Map, Value};
 
 use super::{
+    index::{EqualitySet, Listed},
     slots::{get_mut_ci, prune, take_ci},
     write::Target,
 };
-use crate::scim::{
-    error::ScimError,
-    filter::{element_matches, get_ci},
-    schema::Attribute,
-    value,
-};
-
-/// Two elements are the same member or value when their `value`s are equal.
-fn same_element(e: &Value, listed: &Value) -> bool {
-    match (get_ci(e, "value"), get_ci(listed, "value")) {
-        (Some(a), Some(b)) => a == b,
-        _ => e == listed,
-    }
-}
+use crate::scim::{error::ScimError, filter::element_matches, schema::Attribute, value};
 
 /// Removes a whole attribute, or with a value list (Entra's legacy member removal) only the
 /// listed elements of a multi-valued one.
@@ -36,8 +24,10 @@ pub(super) fn remove_attr(
                 Value::Array(items) => items,
                 other => vec![other],
             };
+            // Two elements are the same member or value when their `value`s are equal.
+            let listed = Listed::new(&listed);
             if let Some(Value::Array(items)) = get_mut_ci(holder, attr.name) {
-                items.retain(|e| !listed.iter().any(|l| same_element(e, l)));
+                items.retain(|e| !listed.names(e));
             }
         }
         _ if attr.required => {
@@ -70,7 +60,11 @@ pub(super) fn remove(
     match (t.filter, t.sub) {
         (Some(filter), None) => {
             if let Value::Array(items) = current {
-                items.retain(|e| !element_matches(filter, e, attr));
+                // One pass; `value eq "a" or value eq "b" …` is one set lookup per element.
+                match EqualitySet::of(filter, attr) {
+                    Some(set) => items.retain(|e| !set.matches(e)),
+                    None => items.retain(|e| !element_matches(filter, e, attr)),
+                }
             } else if element_matches(filter, current, attr) {
                 *current = Value::Null;
             }

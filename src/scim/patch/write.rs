@@ -8,6 +8,7 @@
 use serde_json::{Map, Value};
 
 use super::{
+    index::ValueIndex,
     remove::remove_attr,
     slots::{prune, slot, take_ci},
 };
@@ -227,10 +228,13 @@ fn write_attr(
         Value::Array(new) if attr.multi_valued => {
             let mut items = match (append, slot.take()) {
                 (true, Value::Array(old)) => old,
-                _ => Vec::new(),
+                _ => Vec::with_capacity(new.len()),
             };
+            // Equal values are kept once; the index makes that linear, not quadratic.
+            let mut index = ValueIndex::of(&items);
             for item in new {
-                if !items.contains(&item) {
+                if !index.contains(&items, &item) {
+                    index.insert(&item, items.len());
                     items.push(item);
                 }
             }

@@ -4,6 +4,7 @@
 
 mod bulk;
 mod crud;
+mod deadlines;
 mod discovery;
 mod entra;
 mod errors;

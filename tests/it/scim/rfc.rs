@@ -347,6 +347,35 @@ async fn rfc7644_3_7_4_an_oversized_body_gets_a_413_the_client_can_read(b: Backe
             "{name}: {text}"
         );
     }
+    // The same for an early 401 (a stale token) with a body the bridge never needed.
+    let out = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code}",
+            "--max-time",
+            "20",
+            "--http2-prior-knowledge",
+        ])
+        .args([
+            "-H",
+            "Authorization: Bearer sbt_stale",
+            "-H",
+            "Content-Type: application/scim+json",
+        ])
+        .arg("--data-binary")
+        .arg(format!("@{}", file.path().display()))
+        .arg(&url)
+        .output()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.ends_with("\n401"),
+        "{:?}: {text}",
+        out.status
+    );
     // A raw client that writes the whole body in one go, then reads: it must see the 413, not
     // a reset.
     let addr = s.bridge.addr;

@@ -104,7 +104,8 @@ pub(super) fn json_body(body: &[u8]) -> Result<Value, ScimError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ScimError::InvalidSyntax("the request body is empty".into()));
     }
-    serde_json::from_slice(body).map_err(|e| {
+    // Decoding a large body is CPU work: off the async workers (see `scim::cpu`).
+    crate::scim::cpu::heavy(body.len(), || serde_json::from_slice(body)).map_err(|e| {
         ScimError::InvalidSyntax(format!(
             "the request body is not valid JSON (line {}, column {})",
             e.line(),

@@ -1,0 +1,138 @@
+//! Deadlines and write outcomes (issue 9, item 5), and the in-flight body budget (item 4).
+//!
+//! The bridge's debug build reads two fault-injection delays around its commit point:
+//! `SCIM_BRIDGE_TEST_PRE_COMMIT_DELAY_MS` (before the batch reaches the store: the deadline
+//! may cancel, and nothing is written) and `SCIM_BRIDGE_TEST_COMMIT_DELAY_MS` (after: the
+//! request runs on to its real answer).
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::{on_both_stores, Backend, Scim};
+use crate::helpers::bridge::Options;
+
+on_both_stores!(
+    a_timeout_before_the_commit_point_writes_nothing,
+    a_slow_commit_past_the_deadline_gets_its_real_answer,
+    bodies_beyond_the_inflight_budget_get_503_with_retry_after,
+);
+
+fn emails(n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| json!({"value": format!("user{i}@example.com"), "type": "work"}))
+        .collect()
+}
+
+async fn a_timeout_before_the_commit_point_writes_nothing(b: Backend) {
+    let s = Scim::start_with(
+        b,
+        Options::default()
+            .env("OP_REQUEST_TIMEOUT", "1s")
+            .env("SCIM_BRIDGE_TEST_PRE_COMMIT_DELAY_MS", "2500"),
+    );
+    let started = Instant::now();
+    let a = s
+        .post("/Users", &json!({"userName": "late@example.com"}))
+        .await;
+    a.expect_error(503, None);
+    assert!(started.elapsed() < Duration::from_millis(2400));
+    assert_eq!(a.header("retry-after"), Some("1"));
+    // Well after the delay would have ended: the dropped request wrote nothing.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(s.get("/Users").await.expect(200)["totalResults"], 0);
+}
+
+async fn a_slow_commit_past_the_deadline_gets_its_real_answer(b: Backend) {
+    let s = Scim::start_with(
+        b,
+        Options::default()
+            .env("OP_REQUEST_TIMEOUT", "1s")
+            .env("SCIM_BRIDGE_TEST_COMMIT_DELAY_MS", "2000"),
+    );
+    let started = Instant::now();
+    let id = s.user("slow@example.com").await;
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    // The issue's case: a PATCH of 25,000 emails committed past the deadline answers 200.
+    let a = s
+        .patch(
+            &format!("/Users/{id}"),
+            &json!({"Operations": [{"op": "add", "path": "emails", "value": emails(25_000)}]}),
+        )
+        .await;
+    assert_eq!(a.expect(200)["emails"].as_array().unwrap().len(), 25_001);
+    let stored = s.get(&format!("/Users/{id}")).await;
+    assert_eq!(stored.expect(200)["emails"], a.body["emails"]);
+    assert_eq!(stored.header("etag"), a.header("etag"));
+}
+
+async fn bodies_beyond_the_inflight_budget_get_503_with_retry_after(b: Backend) {
+    let s = Scim::start_with(
+        b,
+        Options::default()
+            .env("OP_MAX_BODY_BYTES", "1048576")
+            .env("OP_MAX_INFLIGHT_BODY_BYTES", "1048576")
+            .env("SCIM_BRIDGE_TEST_COMMIT_DELAY_MS", "3000"),
+    );
+    let ids = [s.user("a@example.com").await, s.user("b@example.com").await];
+    // Two ~700 KB PATCHes at once: together they exceed the 1 MiB budget, so the second waits
+    // 2 s for the first's share (held 3 s), then is refused.
+    let body = json!({"Operations": [{"op": "add", "path": "emails", "value": emails(14_000)}]});
+    assert!(serde_json::to_vec(&body).unwrap().len() > 600_000);
+    let (first, second) = (format!("/Users/{}", ids[0]), format!("/Users/{}", ids[1]));
+    let (x, y) = tokio::join!(s.patch(&first, &body), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        s.patch(&second, &body).await
+    });
+    x.expect(200);
+    y.expect_error(503, None);
+    assert_eq!(y.header("retry-after"), Some("1"));
+    // Nothing of the refused request was written.
+    let other = s.get(&format!("/Users/{}", ids[1])).await;
+    assert_eq!(other.expect(200)["emails"].as_array().unwrap().len(), 1);
+}
+
+/// Issue 9, item 3: during two ~4 MiB PATCHes (decode and apply run off the async workers),
+/// an unauthenticated `/ping` is answered within a second.
+#[tokio::test(flavor = "multi_thread")]
+async fn ping_stays_fast_during_two_huge_patches() {
+    let s = Scim::start_with(
+        Backend::Embedded,
+        Options::default().env("OP_REQUEST_TIMEOUT", "120s"),
+    );
+    let ids = [
+        s.user("h1@example.com").await,
+        s.user("h2@example.com").await,
+    ];
+    let body = json!({"Operations": [{"op": "add", "path": "emails", "value": emails(80_000)}]});
+    assert!(serde_json::to_vec(&body).unwrap().len() > 3_500_000);
+    let (first, second) = (format!("/Users/{}", ids[0]), format!("/Users/{}", ids[1]));
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let ping = crate::helpers::bridge::client();
+    let url = s.bridge.url("/ping");
+    let patches = async {
+        let both = tokio::join!(s.patch(&first, &body), s.patch(&second, &body));
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        both
+    };
+    let pinger = async {
+        let mut slowest = Duration::ZERO;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            let t = Instant::now();
+            let r = ping.get(&url).send().await.expect("ping");
+            assert_eq!(r.status(), 200);
+            slowest = slowest.max(t.elapsed());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        slowest
+    };
+    let ((x, y), slowest) = tokio::join!(patches, pinger);
+    x.expect(200);
+    y.expect(200);
+    eprintln!("slowest /ping during two huge PATCHes: {slowest:?}");
+    assert!(
+        slowest < Duration::from_secs(1),
+        "slowest /ping {slowest:?}"
+    );
+}

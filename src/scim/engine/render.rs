@@ -44,7 +44,7 @@ impl Engine {
     }
 
     /// [`Engine::render`] for a resource the caller no longer needs (no document copy).
-    pub(super) async fn render_owned(
+    pub async fn render_owned(
         &self,
         rt: &'static ResourceType,
         mut loaded: Loaded,

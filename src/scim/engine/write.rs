@@ -41,11 +41,11 @@ impl Engine {
         &self,
         rt: &'static ResourceType,
         id: &str,
-        body: &Value,
+        body: Value,
         if_match: Option<u64>,
         ctx: &Ctx,
     ) -> Result<Loaded, ScimError> {
-        let ops = patch::parse_request(body)?;
+        let ops = patch::parse_request_owned(body)?;
         self.edit(rt, id, Edit::Patch(&ops), if_match, ctx).await
     }
 

@@ -23,7 +23,7 @@ use super::{filter::Filter, path::PatchPath};
 pub mod primary;
 pub use apply::apply;
 pub use members::split_members;
-pub use request::parse_request;
+pub use request::{parse_request, parse_request_owned};
 
 /// The URI of a PATCH request message.
 pub const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";

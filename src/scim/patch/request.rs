@@ -26,6 +26,40 @@ pub fn parse_request(body: &Value) -> Result<Vec<PatchOp>, ScimError> {
         .collect()
 }
 
+/// [`parse_request`] for a body the caller no longer needs: each operation's `value` is moved
+/// into its [`PatchOp`], not copied, so a 4 MiB PATCH is held as one JSON tree, not two.
+pub fn parse_request_owned(mut body: Value) -> Result<Vec<PatchOp>, ScimError> {
+    // Move the values out, leaving a cheap non-null stand-in so that validation sees what the
+    // client sent (null stays null), then put each value back into its parsed operation.
+    let mut taken: Vec<Option<Value>> = Vec::new();
+    if let Some(Value::Array(ops)) = get_ci_mut(&mut body, "Operations") {
+        for op in ops.iter_mut() {
+            taken.push(match get_ci_mut(op, "value") {
+                Some(v) if !v.is_null() => Some(std::mem::replace(v, Value::Bool(true))),
+                _ => None,
+            });
+        }
+    }
+    let mut ops = parse_request(&body)?;
+    for (op, value) in ops.iter_mut().zip(taken) {
+        if let Some(value) = value {
+            op.value = Some(value);
+        }
+    }
+    Ok(ops)
+}
+
+/// `v[key]` for writing, with the key matched as [`get_ci`] matches it.
+fn get_ci_mut<'v>(v: &'v mut Value, key: &str) -> Option<&'v mut Value> {
+    let map = v.as_object_mut()?;
+    let name = if map.contains_key(key) {
+        key.to_owned()
+    } else {
+        map.keys().find(|k| k.eq_ignore_ascii_case(key))?.clone()
+    };
+    map.get_mut(&name)
+}
+
 fn parse_op(i: usize, op: &Value) -> Result<PatchOp, ScimError> {
     if !op.is_object() {
         return Err(ScimError::InvalidSyntax(format!(

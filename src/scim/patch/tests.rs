@@ -354,3 +354,22 @@ fn rfc7644_3_5_2_an_extension_patched_whole_may_carry_its_schemas() {
         assert!(doc[ENTERPRISE_USER].get("schemas").is_none(), "{op}: {doc}");
     }
 }
+
+#[test]
+fn parsing_an_owned_body_gives_the_same_operations_without_copying_values() {
+    let bodies = [
+        json!({"Operations": [{"op": "add", "path": "emails", "value": [{"value": "a@x"}]},
+                              {"op": "Replace", "path": "title", "value": null},
+                              {"op": "remove", "path": "nickName"},
+                              {"op": "replace", "VALUE": {"active": false}}]}),
+        json!({"operations": [{"op": "add", "path": "title"}]}),
+        json!({"Operations": [{"op": "add", "path": "title", "value": null}]}),
+        json!({"Operations": "nope"}),
+        json!([1]),
+    ];
+    for body in bodies {
+        let borrowed = parse_request(&body);
+        let owned = parse_request_owned(body.clone());
+        assert_eq!(format!("{borrowed:?}"), format!("{owned:?}"), "{body}");
+    }
+}

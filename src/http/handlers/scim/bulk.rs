@@ -141,7 +141,7 @@ async fn execute(
             Ok((StatusCode::OK, Some((location(&l.id), l.version))))
         }
         ("PATCH", Some(id)) => {
-            let l = state.engine.patch(rt, &id, &data()?, if_match, ctx).await?;
+            let l = state.engine.patch(rt, &id, data()?, if_match, ctx).await?;
             Ok((StatusCode::OK, Some((location(&l.id), l.version))))
         }
         ("DELETE", Some(id)) => {

@@ -167,12 +167,16 @@ pub(super) async fn patch(
     let projection = projection(parts, kind)?;
     let loaded = state
         .engine
-        .patch(rt, id, &body, request::if_match(parts)?, ctx)
+        .patch(rt, id, body, request::if_match(parts)?, ctx)
         .await?;
     if kind == ResourceKind::Group && !request::wants_body(parts) {
         return Ok(empty_with_etag(StatusCode::NO_CONTENT, loaded.version));
     }
-    let resource = state.engine.render(rt, &loaded, &projection, ctx).await?;
+    // The loaded resource is not needed again: render it without a copy of the document.
+    let resource = state
+        .engine
+        .render_owned(rt, loaded, &projection, ctx)
+        .await?;
     Ok(resource_response(StatusCode::OK, &resource, false))
 }
 

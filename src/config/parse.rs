@@ -283,7 +283,9 @@ pub(super) fn settings(values: &Values) -> Result<Settings, ConfigError> {
             .unwrap_or(Duration::from_secs(10)),
         max_body_bytes,
         max_inflight_body_bytes: get(values, "max_inflight_body_bytes", positive)?
-            .unwrap_or(4 * max_body_bytes)
+            // Two maximum-size bodies at once (or one and many small ones): 551 MB peak under
+            // 16 concurrent 4 MiB PATCHes against 778 MB at four (BENCHMARKS.md, issue 9).
+            .unwrap_or(2 * max_body_bytes)
             .max(max_body_bytes),
         max_connections: get(values, "max_connections", positive)?.unwrap_or(10_000),
         max_connections_per_client: get(values, "max_connections_per_client", positive)?

@@ -5,12 +5,11 @@
 
 use std::{fmt, net::IpAddr};
 
-/// One network: an address and a prefix length.
+use ipnet::IpNet;
+
+/// One network (ipnet's, as `OP_TRUSTED_PROXIES` uses), parsed strictly: no host bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cidr {
-    network: IpAddr,
-    prefix: u8,
-}
+pub struct Cidr(IpNet);
 
 /// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, seen on a dual-stack `[::]` listener) as the
 /// IPv4 address it is; anything else unchanged.
@@ -21,59 +20,41 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-fn bits(ip: IpAddr) -> (u128, u8) {
-    match ip {
-        IpAddr::V4(v4) => (u128::from(u32::from(v4)), 32),
-        IpAddr::V6(v6) => (u128::from(v6), 128),
-    }
-}
-
-fn mask(prefix: u8, width: u8) -> u128 {
-    if prefix == 0 {
-        0
-    } else {
-        (u128::MAX << (width - prefix)) & (u128::MAX >> (128 - u32::from(width)))
-    }
-}
-
 impl Cidr {
     /// Parses `192.0.2.0/24`, `2001:db8::/32`, or a bare address (a /32 or /128). Host bits
     /// must be zero, so a typo such as `10.0.0.1/8` is refused rather than widened silently.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let (addr, prefix) = match text.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (text, None),
+        let net = match text.split_once('/') {
+            Some((_, p)) if p.starts_with('+') || p.is_empty() => None,
+            Some(_) => text.parse::<IpNet>().ok(),
+            None => text.parse::<IpAddr>().ok().map(IpNet::from),
         };
-        let network: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("`{text}` is not an IP address or CIDR network"))?;
-        let (value, width) = bits(network);
-        let prefix = match prefix {
-            None => width,
-            Some(p) => match p.parse::<u8>() {
-                Ok(n) if n <= width && !p.starts_with('+') => n,
-                _ => return Err(format!("`{text}`: the prefix length must be 0 to {width}")),
-            },
+        let Some(net) = net else {
+            return Err(match text.split_once('/') {
+                Some((a, _)) if a.parse::<IpAddr>().is_ok() => {
+                    let width = if a.contains(':') { 128 } else { 32 };
+                    format!("`{text}`: the prefix length must be 0 to {width}")
+                }
+                _ => format!("`{text}` is not an IP address or CIDR network"),
+            });
         };
-        if value & !mask(prefix, width) != 0 {
+        if net.trunc() != net {
             return Err(format!(
                 "`{text}` has host bits set; write the network address"
             ));
         }
-        Ok(Self { network, prefix })
+        Ok(Self(net))
     }
 
     /// Whether `ip` is in this network (IPv4-mapped IPv6 addresses count as IPv4).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = canonical(ip);
-        let ((net, width), (value, ip_width)) = (bits(self.network), bits(ip));
-        width == ip_width && (value & mask(self.prefix, width)) == net
+        self.0.contains(&canonical(ip))
     }
 }
 
 impl fmt::Display for Cidr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.network, self.prefix)
+        write!(f, "{}/{}", self.0.addr(), self.0.prefix_len())
     }
 }
 

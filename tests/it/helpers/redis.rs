@@ -120,6 +120,26 @@ impl RedisServer {
     }
 
     /// Kills the server now (SIGKILL), as an outage would.
+    /// Sends one inline command (e.g. `CLIENT PAUSE 3000 WRITE`) and returns the first line of
+    /// the reply.
+    pub(crate) fn command(&self, inline: &str) -> String {
+        let mut stream =
+            TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).expect("connect to redis");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream
+            .write_all(format!("{inline}\r\n").as_bytes())
+            .unwrap();
+        let mut reply = [0u8; 512];
+        let n = stream.read(&mut reply).expect("a reply from redis");
+        String::from_utf8_lossy(&reply[..n])
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();

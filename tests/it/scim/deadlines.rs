@@ -136,3 +136,58 @@ async fn ping_stays_fast_during_two_huge_patches() {
         "slowest /ping {slowest:?}"
     );
 }
+
+/// With Redis paused, a read past `OP_STORE_TIMEOUT` is `503` (nothing was asked to change),
+/// but a write whose script was sent and not confirmed in time is not: Redis runs it once the
+/// pause ends, so the honest answer is "the outcome is unknown" (500), never a `503` that
+/// tells the identity provider the write did not happen.
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_a_store_timeout_on_a_read_is_503_and_on_a_write_says_the_outcome_is_unknown() {
+    let s = Scim::start_with(
+        Backend::Redis,
+        Options::default().env("OP_STORE_TIMEOUT", "500ms"),
+    );
+    let redis = s.redis().expect("the Redis backend");
+    let id = s.user("paused@example.com").await;
+    let path = format!("/Users/{id}");
+
+    // Reads (and writes) stall: a GET answers 503 within a second or two, with Retry-After.
+    assert_eq!(redis.command("CLIENT PAUSE 2000 ALL"), "+OK");
+    let started = Instant::now();
+    let a = s.get(&path).await;
+    a.expect_error(503, None);
+    assert!(
+        started.elapsed() < Duration::from_millis(1900),
+        "{:?}",
+        started.elapsed()
+    );
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    s.get(&path).await.expect(200);
+
+    // Only writes stall: the read succeeds, the script is sent, and its confirmation is late.
+    assert_eq!(redis.command("CLIENT PAUSE 2000 WRITE"), "+OK");
+    let a = s
+        .patch(
+            &path,
+            &json!({"Operations": [{"op": "replace", "path": "displayName", "value": "Applied Later"}]}),
+        )
+        .await;
+    a.expect_error(500, None);
+    let detail = a.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("may have been applied"), "{}", a.body);
+    // Once the pause ends Redis runs the script: the write was real, as the answer warned.
+    // (Until then reads on the same connection wait behind the paused script: 503.)
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = s.get(&path).await;
+        if now.status == 200 && now.body["displayName"] == "Applied Later" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the paused write never landed: {}",
+            now.body
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -123,6 +123,11 @@ impl Scim {
         }
     }
 
+    /// The Redis server under the bridge, on the Redis backend.
+    pub fn redis(&self) -> Option<&RedisServer> {
+        self._redis.as_ref()
+    }
+
     /// Stops the bridge (SIGTERM) and starts it again on the same data, session and store.
     pub fn restart(self) -> Scim {
         Scim {

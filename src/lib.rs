@@ -24,6 +24,7 @@
 //! * [`secret_file`]: atomic, exclusive 0600 writes of files that hold secrets.
 //! * [`usage`]: token last use persisted (a store record with Redis, a file beside the embedded
 //!   store) for `token list`, the status page and other replicas.
+//! * [`client_addr`]: client addresses as the per-client limits key them (mapped IPv4, IPv6 /64).
 //! * [`edge`]: TCP accept loops and the connection table (caps, eviction), the TLS handshake
 //!   and the HTTPS allowlist, HTTP/1.1 + HTTP/2 connections (hyper-util) within deadlines.
 //! * [`error_chain`]: an error and its causes as one line, for logs and CLI notes.
@@ -43,6 +44,7 @@
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod client_addr;
 pub mod config;
 pub mod edge;
 pub mod error_chain;

@@ -17,7 +17,7 @@
 
 use std::{
     collections::{HashMap, VecDeque},
-    net::{IpAddr, Ipv6Addr},
+    net::IpAddr,
     sync::Mutex,
     time::{Duration, Instant},
 };
@@ -60,20 +60,6 @@ pub struct FailureThrottle {
     table: Mutex<Table>,
 }
 
-/// The key an address is counted under: IPv4 as is, IPv6 by its /64.
-pub fn key(addr: IpAddr) -> IpAddr {
-    match addr {
-        IpAddr::V4(_) => addr,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-                IpAddr::V6(Ipv6Addr::from(prefix))
-            }
-        },
-    }
-}
-
 impl FailureThrottle {
     /// A throttle allowing `limit` failures per `window` (0 turns it off), tracking at most
     /// `capacity` addresses.
@@ -91,7 +77,7 @@ impl FailureThrottle {
         if self.limit == 0 {
             return Verdict::Counted;
         }
-        let addr = key(addr);
+        let addr = crate::client_addr::key(addr);
         let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
         self.expire(&mut table, now);
         if let Some(slot) = table.slots.get_mut(&addr) {
@@ -228,8 +214,6 @@ mod tests {
 
     #[test]
     fn ipv6_counts_by_64_and_mapped_ipv4_as_ipv4() {
-        assert_eq!(key(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
-        assert_eq!(key(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
         let t = FailureThrottle::new(2, MIN, 10);
         let now = Instant::now();
         assert_eq!(t.fail(ip("2001:db8::1"), now), Verdict::Counted);

@@ -7,18 +7,11 @@ use std::{fmt, net::IpAddr};
 
 use ipnet::IpNet;
 
+use crate::client_addr::canonical;
+
 /// One network (ipnet's, as `OP_TRUSTED_PROXIES` uses), parsed strictly: no host bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cidr(IpNet);
-
-/// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, seen on a dual-stack `[::]` listener) as the
-/// IPv4 address it is; anything else unchanged.
-pub fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
-}
 
 impl Cidr {
     /// Parses `192.0.2.0/24`, `2001:db8::/32`, or a bare address (a /32 or /128). Host bits

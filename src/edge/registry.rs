@@ -14,7 +14,7 @@
 
 use std::{
     collections::HashMap,
-    net::{IpAddr, Ipv6Addr},
+    net::IpAddr,
     sync::{
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
         Arc, Mutex,
@@ -25,8 +25,6 @@ use std::{
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::allow::canonical;
-
 /// The key of the per-client limit: the IPv4 address, or the /64 of an IPv6 address (one
 /// subscriber or host usually holds a whole /64, so a per-address limit would not bind).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -35,13 +33,7 @@ pub struct ClientKey(IpAddr);
 impl ClientKey {
     /// The key of a peer address.
     pub fn of(ip: IpAddr) -> Self {
-        match canonical(ip) {
-            IpAddr::V6(v6) => {
-                let prefix = u128::from(v6) & (u128::MAX << 64);
-                Self(IpAddr::V6(Ipv6Addr::from(prefix)))
-            }
-            v4 => Self(v4),
-        }
+        Self(crate::client_addr::key(ip))
     }
 }
 

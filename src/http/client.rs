@@ -11,6 +11,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use http::HeaderMap;
 use ipnet::IpNet;
 
+use crate::client_addr::canonical;
+
 /// The client of one request, as [`Proxies::resolve`] decided; a request extension set by
 /// [`super::handle`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,14 +82,6 @@ impl Proxies {
             addr,
             forwarded_https,
         }
-    }
-}
-
-/// IPv4-mapped IPv6 as IPv4, so one list entry covers both spellings.
-fn canonical(addr: IpAddr) -> IpAddr {
-    match addr {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
-        v4 => v4,
     }
 }
 

@@ -243,23 +243,26 @@ where
     B: http_body::Body<Data = bytes::Bytes>,
     B::Error: Into<BoxError>,
 {
-    let method = req.method().clone();
-    let method = &method;
+    let (parts, body) = req.into_parts();
+    // Only a SCIM request reads its body; every other answer (a 401, 429, 405, 404 or busy 503)
+    // leaves it here, and it is read and dropped below before the answer goes out.
+    let mut body = Some(body);
+    let method = &parts.method;
     // Copied out before any await (so the request need not be Sync), and verified only on the
     // routes that need it: /ping, /metrics and the page's assets never pay for the hash.
-    let header = req.headers().get(header::AUTHORIZATION).cloned();
+    let header = parts.headers.get(header::AUTHORIZATION).cloned();
     let header = header.as_ref().map(|v| v.as_bytes());
     let authorize = || {
         let verdict = state.auth.verify(header);
         authorised.store(verdict.is_ok(), Ordering::Relaxed);
         verdict
     };
-    let client = req
-        .extensions()
+    let client = parts
+        .extensions
         .get::<client::Client>()
         .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.addr);
-    let over_tls = req.extensions().get::<TlsConnection>().is_some();
-    match route {
+    let over_tls = parts.extensions.get::<TlsConnection>().is_some();
+    let res = match route {
         Route::Ping if is_read(method) => handlers::ops::ping(),
         Route::Root if is_read(method) => handlers::status::asset(Asset::Index),
         Route::StatusAsset(asset) if is_read(method) => handlers::status::asset(asset),
@@ -275,11 +278,12 @@ where
         // OP_METRICS_TOKEN, and then only with that token.
         Route::Metrics if is_read(method) && over_tls => {
             if !state.posture.https_metrics_enabled() {
-                return response::scim_error(&ScimError::NotFound("no such endpoint".into()));
-            }
-            match state.posture.check_metrics_token(header) {
-                Ok(()) => handlers::ops::metrics(state).await,
-                Err(e) => state.denied(client, e),
+                response::scim_error(&ScimError::NotFound("no such endpoint".into()))
+            } else {
+                match state.posture.check_metrics_token(header) {
+                    Ok(()) => handlers::ops::metrics(state).await,
+                    Err(e) => state.denied(client, e),
+                }
             }
         }
         Route::Metrics if is_read(method) => handlers::ops::metrics(state).await,
@@ -288,30 +292,8 @@ where
             Err(e) => state.denied(client, e),
         },
         Route::Scim { v2, endpoint } => match authorize() {
-            Ok(_) => {
-                let (parts, body) = req.into_parts();
-                // The body's share of the in-flight budget, held until the answer is built.
-                let expected = expected_body_bytes(&body, state.limits.max_body_bytes);
-                let Some(_share) = state.body_budget.reserve(expected).await else {
-                    tracing::warn!("request bodies in flight are at their limit");
-                    // Read and drop the body (bounded), so the client reads the 503.
-                    request_body::discard(std::pin::pin!(body)).await;
-                    return response::scim_error(&ScimError::Unavailable(
-                        "the server is busy with other large requests; retry shortly".into(),
-                    ));
-                };
-                match request_body::read(body, state.limits.max_body_bytes).await {
-                    Ok(body) => handlers::scim::handle(state, &parts, v2, endpoint, body).await,
-                    Err(e) => response::scim_error(&e),
-                }
-            }
-            Err(e) => {
-                let res = state.denied(client, e);
-                // An identity provider with a stale token gets a 401 it can read, not a reset
-                // stream (HTTP/2) or a reset connection: its body is read and dropped, bounded.
-                request_body::discard(std::pin::pin!(req.into_body())).await;
-                res
-            }
+            Ok(_) => scim(state, &parts, v2, endpoint, &mut body).await,
+            Err(e) => state.denied(client, e),
         },
         Route::Ready if is_read(method) => handlers::ops::ready(state).await,
         other @ (Route::Ping
@@ -339,21 +321,48 @@ where
             }
         }
         Route::NotFound => response::scim_error(&ScimError::NotFound("no such endpoint".into())),
+    };
+    // An answer sent over an unread body reaches no client: HTTP/2 resets the stream and
+    // HTTP/1.1 closes under the client's unread bytes. Read it and drop it, bounded.
+    if let Some(body) = body {
+        request_body::discard(std::pin::pin!(body)).await;
+    }
+    res
+}
+
+/// A SCIM request: its body's share of the in-flight budget (held until the answer is built),
+/// then the body within the size limit, then the handler. Over budget, the body is left in
+/// `body` for the caller to discard.
+async fn scim<B>(
+    state: &AppState,
+    parts: &http::request::Parts,
+    v2: bool,
+    endpoint: router::ScimEndpoint,
+    body: &mut Option<B>,
+) -> Response<Body>
+where
+    B: http_body::Body<Data = bytes::Bytes>,
+    B::Error: Into<BoxError>,
+{
+    let limit = state.limits.max_body_bytes;
+    let expected = body
+        .as_ref()
+        .map_or(0, |b| request_body::expected_bytes(b, limit));
+    let Some(_share) = state.body_budget.reserve(expected).await else {
+        tracing::warn!("request bodies in flight are at their limit");
+        return response::scim_error(&ScimError::Unavailable(
+            "the server is busy with other large requests; retry shortly".into(),
+        ));
+    };
+    let body = body.take().expect("dispatch hands over the body unread");
+    match request_body::read(body, limit).await {
+        Ok(body) => handlers::scim::handle(state, parts, v2, endpoint, body).await,
+        Err(e) => response::scim_error(&e),
     }
 }
 
 /// A boxed error, as http-body uses.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The bytes a body will take: exact when its length is known, `limit` when it is not.
-fn expected_body_bytes<B: http_body::Body>(body: &B, limit: usize) -> usize {
-    if body.is_end_stream() {
-        return 0;
-    }
-    let hint = body.size_hint();
-    let known = hint.exact().or(hint.upper());
-    known.map_or(limit, |n| usize::try_from(n).unwrap_or(limit).min(limit))
-}
 
 fn is_read(method: &Method) -> bool {
     method == Method::GET || method == Method::HEAD

@@ -22,6 +22,17 @@ pub const DISCARD_BYTES: u64 = 16 * 1024 * 1024;
 /// The longest time spent throwing an oversized body away.
 pub const DISCARD_TIME: Duration = Duration::from_secs(5);
 
+/// The bytes a body will take, for the in-flight budget: exact when its length is known,
+/// `limit` when it is not (a chunked body may be that large).
+pub fn expected_bytes<B: http_body::Body>(body: &B, limit: usize) -> usize {
+    if body.is_end_stream() {
+        return 0;
+    }
+    let hint = body.size_hint();
+    let known = hint.exact().or(hint.upper());
+    known.map_or(limit, |n| usize::try_from(n).unwrap_or(limit).min(limit))
+}
+
 /// Reads a request body of at most `limit` bytes; a larger one is a `413`, after the rest of
 /// it has been discarded (see the module comment). A single-frame body is returned without a
 /// copy.

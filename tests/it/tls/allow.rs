@@ -16,18 +16,7 @@ use crate::helpers::{
 
 /// An HTTPS client from `from`, trusting only `root_pem`, without pooling.
 fn https_from(from: Ipv4Addr, port: u16, root_pem: &str, alpn: &[&[u8]]) -> reqwest::Client {
-    use rustls::pki_types::{pem::PemObject, CertificateDer};
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(root_pem.as_bytes()).unwrap())
-        .unwrap();
-    let mut tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let mut tls = crate::tls::trusting(root_pem);
     tls.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     reqwest::Client::builder()
         .no_proxy()

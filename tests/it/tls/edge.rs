@@ -119,18 +119,8 @@ async fn self_managed_files_are_served_and_reloaded_when_they_change() {
 }
 
 async fn handshake(port: u16, ca_pem: &str, sni: Option<&str>) -> std::io::Result<()> {
-    use rustls::pki_types::{pem::PemObject, CertificateDer, ServerName};
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(ca_pem.as_bytes()).unwrap())
-        .unwrap();
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    use rustls::pki_types::ServerName;
+    let mut config = crate::tls::trusting(ca_pem);
     config.enable_sni = sni.is_some();
     let name = ServerName::try_from(sni.unwrap_or(DOMAIN).to_owned()).unwrap();
     let tcp = tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await?;

@@ -27,24 +27,27 @@ pub(crate) fn https_client(port: u16, root_pem: &str, http1_only: bool) -> reqwe
         .unwrap()
 }
 
+/// A rustls client configuration (ring) that trusts only the first certificate in `root_pem`.
+pub(crate) fn trusting(root_pem: &str) -> rustls::ClientConfig {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(root_pem.as_bytes()).unwrap())
+        .unwrap();
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth()
+}
+
 /// The builder of [`https_client`], for tests that change more (a local address, redirects).
 pub(crate) fn https_client_builder(
     port: u16,
     root_pem: &str,
     http1_only: bool,
 ) -> reqwest::ClientBuilder {
-    use rustls::pki_types::{pem::PemObject, CertificateDer};
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(root_pem.as_bytes()).unwrap())
-        .unwrap();
-    let mut tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let mut tls = trusting(root_pem);
     tls.resumption = rustls::client::Resumption::disabled();
     tls.alpn_protocols = if http1_only {
         vec![b"http/1.1".to_vec()]

@@ -20,6 +20,7 @@ use serde_json::Value;
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
 pub use search::SearchQuery;
+pub use write::Input;
 
 use super::{
     error::ScimError,

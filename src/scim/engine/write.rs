@@ -15,10 +15,68 @@ use crate::scim::{
 };
 use crate::store::StoreError;
 
+/// A request body for the retry loop. The first attempt takes the value the handler decoded;
+/// a retry after a lost race decodes it again from the request. So no attempt works on a copy
+/// kept beside the original: a 4 MiB body decodes to a tree of about 40 MB (issue 9's memory
+/// bound).
+pub struct Input<'a> {
+    first: Option<Value>,
+    again: &'a (dyn Fn() -> Result<Value, ScimError> + Sync),
+}
+
+impl<'a> Input<'a> {
+    /// `first`, decoded once; `again` decodes the same body for a retry.
+    pub fn new(first: Value, again: &'a (dyn Fn() -> Result<Value, ScimError> + Sync)) -> Self {
+        Self {
+            first: Some(first),
+            again,
+        }
+    }
+
+    fn take(&mut self) -> Result<Value, ScimError> {
+        match self.first.take() {
+            Some(v) => Ok(v),
+            None => (self.again)(),
+        }
+    }
+}
+
 /// What the caller sent, for the retry loop.
 enum Edit<'a> {
-    Replace(&'a Value),
-    Patch(&'a [patch::PatchOp]),
+    Replace(Input<'a>),
+    /// The operations decoded for the next attempt (`None` after one used them), and the body
+    /// to decode them from again.
+    Patch(Option<Vec<patch::PatchOp>>, Input<'a>),
+}
+
+/// The attributes a write re-indexes when they change, taken before the document is changed.
+fn indexed(doc: &Value) -> Value {
+    let keys = ["userName", "displayName", "externalId"]
+        .into_iter()
+        .filter_map(|k| Some((k.to_owned(), doc.get(k)?.clone())))
+        .collect();
+    Value::Object(keys)
+}
+
+/// The serialised form of a document about to be changed in place, to tell afterwards whether
+/// it changed at all without keeping a copy of the tree.
+struct Fingerprint(Vec<u8>);
+
+impl Fingerprint {
+    fn of(doc: &Value) -> Self {
+        Self(serde_json::to_vec(doc).expect("a JSON value always serialises"))
+    }
+
+    /// Whether `doc` equals the document this was taken of. Equal documents serialise to the
+    /// same length; the same length with other bytes is a reordering or a same-size edit, told
+    /// apart by decoding the old document (rare, and only then).
+    fn matches(&self, doc: &Value) -> bool {
+        let json = serde_json::to_vec(doc).expect("a JSON value always serialises");
+        if json.len() != self.0.len() {
+            return false;
+        }
+        json == self.0 || serde_json::from_slice::<Value>(&self.0).is_ok_and(|old| old == *doc)
+    }
 }
 
 impl Engine {
@@ -29,7 +87,7 @@ impl Engine {
         &self,
         rt: &'static ResourceType,
         id: &str,
-        body: &Value,
+        body: Input<'_>,
         if_match: Option<u64>,
         ctx: &Ctx,
     ) -> Result<Loaded, ScimError> {
@@ -41,34 +99,47 @@ impl Engine {
         &self,
         rt: &'static ResourceType,
         id: &str,
-        body: Value,
+        mut body: Input<'_>,
         if_match: Option<u64>,
         ctx: &Ctx,
     ) -> Result<Loaded, ScimError> {
-        let ops = patch::parse_request_owned(body)?;
-        self.edit(rt, id, Edit::Patch(&ops), if_match, ctx).await
+        // Decoded before the resource is read: a malformed request is a 400, found or not.
+        let ops = patch::parse_request_owned(body.take()?)?;
+        self.edit(rt, id, Edit::Patch(Some(ops), body), if_match, ctx)
+            .await
     }
 
     async fn edit(
         &self,
         rt: &'static ResourceType,
         id: &str,
-        edit: Edit<'_>,
+        mut edit: Edit<'_>,
         if_match: Option<u64>,
         ctx: &Ctx,
     ) -> Result<Loaded, ScimError> {
         let _writer = self.locks.lock(id).await;
         for _ in 0..MAX_ATTEMPTS {
-            let loaded = self.load(rt, id).await?;
+            let mut loaded = self.load(rt, id).await?;
             check_version(rt, &loaded, if_match)?;
-            if let Edit::Patch([]) = edit {
-                // An empty Operations list (Entra's validator sends one) changes nothing.
-                return Ok(loaded);
-            }
             let mut changes = Changes::new();
-            let doc = match edit {
-                Edit::Replace(body) => self.replaced(rt, &loaded, body, &mut changes).await?,
-                Edit::Patch(ops) => self.patched(rt, &loaded, ops, &mut changes, ctx).await?,
+            let old_keys = indexed(&loaded.stored.doc);
+            let doc = match &mut edit {
+                Edit::Replace(body) => {
+                    self.replaced(rt, &loaded, body.take()?, &mut changes)
+                        .await?
+                }
+                Edit::Patch(ops, body) => {
+                    let ops = match ops.take() {
+                        Some(ops) => ops,
+                        None => patch::parse_request_owned(body.take()?)?,
+                    };
+                    if ops.is_empty() {
+                        // An empty Operations list (Entra's validator sends one) changes nothing.
+                        return Ok(loaded);
+                    }
+                    self.patched(rt, &mut loaded, ops, &mut changes, ctx)
+                        .await?
+                }
             };
             // RFC 7644 §3.5.2.1: re-adding what is there "SHALL NOT change the modify timestamp".
             // A result equal to the stored resource (identity providers resend unchanged values
@@ -76,9 +147,9 @@ impl Engine {
             let Some(doc) = doc else {
                 return Ok(loaded);
             };
-            reindex(&mut changes, rt, id, &loaded.stored.doc, &doc);
+            reindex(&mut changes, rt, id, &old_keys, &doc);
             let stored = Stored {
-                created: loaded.stored.created.clone(),
+                created: loaded.stored.created,
                 last_modified: now(),
                 doc,
             };
@@ -113,14 +184,15 @@ impl Engine {
         )))
     }
 
+    /// The replaced document, or `None` when it equals the stored one.
     async fn replaced(
         &self,
         rt: &'static ResourceType,
         loaded: &Loaded,
-        body: &Value,
+        body: Value,
         changes: &mut Changes,
     ) -> Result<Option<Value>, ScimError> {
-        let mut doc = normalize_input(body.clone(), rt)?;
+        let mut doc = normalize_input(body, rt)?;
         check_immutable(&loaded.stored.doc, &doc, rt)?;
         if let (Some(map), Some(active)) = (doc.as_object_mut(), loaded.stored.doc.get("active")) {
             if rt.name == "User" && !map.contains_key("active") {
@@ -134,36 +206,41 @@ impl Engine {
         Ok((doc != loaded.stored.doc || !changes.is_empty()).then_some(doc))
     }
 
+    /// The patched document, or `None` when the PATCH changes nothing (then `loaded` holds the
+    /// document, equal to the stored one). The operations are applied to `loaded`'s document
+    /// itself, moving each value out of the request: one tree of the old values and one of
+    /// the new, never copies of either.
     async fn patched(
         &self,
         rt: &'static ResourceType,
-        loaded: &Loaded,
-        ops: &[patch::PatchOp],
+        loaded: &mut Loaded,
+        ops: Vec<patch::PatchOp>,
         changes: &mut Changes,
         ctx: &Ctx,
     ) -> Result<Option<Value>, ScimError> {
-        // Only groups need their own copy of the ops (members are lifted out of them); a user's
-        // PATCH is applied from the request's ops, not a clone of every value.
-        let (ops, member_changes): (std::borrow::Cow<'_, [patch::PatchOp]>, _) =
-            if rt.name == "Group" {
-                let (ops, changes) = patch::split_members(ops.to_vec(), rt)?;
-                (ops.into(), changes)
-            } else {
-                (ops.into(), Vec::new())
-            };
+        // Group members are lifted out of the ops and applied as set changes.
+        let (ops, member_changes) = if rt.name == "Group" {
+            patch::split_members(ops, rt)?
+        } else {
+            (ops, Vec::new())
+        };
         let size = cpu::weight(&loaded.stored.doc)
             + ops
                 .iter()
                 .map(|o| o.value.as_ref().map_or(1, cpu::weight))
                 .sum::<usize>();
-        let doc = cpu::heavy(size, || {
-            let mut doc = loaded.stored.doc.clone();
-            patch::apply(&mut doc, &ops, rt)?;
-            patch::primary::settle(&loaded.stored.doc, &mut doc, rt);
+        let stored = std::mem::take(&mut loaded.stored.doc);
+        let (same, doc) = cpu::heavy(size, || {
+            let before = Fingerprint::of(&stored);
+            let primaries = patch::primary::Primaries::of(&stored, rt);
+            let mut doc = patch::apply_owned(stored, ops, rt)?;
+            patch::primary::settle(&primaries, &mut doc, rt);
             // Re-validate the outcome as a whole (required attributes, shapes), as PUT does.
-            normalize_input(doc, rt)
+            let doc = normalize_input(doc, rt)?;
+            Ok::<_, ScimError>((before.matches(&doc), doc))
         })?;
-        if doc == loaded.stored.doc && self.members_unchanged(&loaded.id, &member_changes).await? {
+        if same && self.members_unchanged(&loaded.id, &member_changes).await? {
+            loaded.stored.doc = doc;
             return Ok(None);
         }
         if !member_changes.is_empty() {
@@ -171,5 +248,46 @@ impl Engine {
                 .await?;
         }
         Ok(Some(doc))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_fingerprint_tells_a_change_from_a_reordering() {
+        let before = json!({"userName": "ann", "name": {"givenName": "Ann", "familyName": "Lee"}});
+        let print = Fingerprint::of(&before);
+        assert!(print.matches(&before));
+        // The same attributes in another order serialise to other bytes of the same length.
+        let reordered =
+            json!({"name": {"familyName": "Lee", "givenName": "Ann"}, "userName": "ann"});
+        assert_ne!(serde_json::to_vec(&reordered).unwrap(), print.0);
+        assert!(print.matches(&reordered));
+        // A same-length edit, and a longer one.
+        assert!(!print.matches(
+            &json!({"userName": "bob", "name": {"givenName": "Ann", "familyName": "Lee"}})
+        ));
+        assert!(!print.matches(
+            &json!({"userName": "ann", "name": {"givenName": "Anne", "familyName": "Lee"}})
+        ));
+    }
+
+    #[test]
+    fn an_input_is_decoded_again_for_each_retry() {
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let again = || {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(json!({"n": 2}))
+        };
+        let mut input = Input::new(json!({"n": 1}), &again);
+        assert_eq!(input.take().unwrap(), json!({"n": 1}));
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert_eq!(input.take().unwrap(), json!({"n": 2}));
+        assert_eq!(input.take().unwrap(), json!({"n": 2}));
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 }

@@ -20,15 +20,23 @@ use crate::scim::{
     schema::{AttrType, Attribute, Mutability, ResourceType, Schema},
 };
 
-/// Applies `ops` in order to `doc`; on any error `doc` is left exactly as it was.
+/// Applies `ops` in order to `doc`; on any error `doc` is left exactly as it was. Works on a
+/// copy of both; the engine, which can drop the document on error, uses [`apply_owned`].
 pub fn apply(doc: &mut Value, ops: &[PatchOp], rt: &ResourceType) -> Result<(), ScimError> {
-    let Value::Object(original) = &*doc else {
+    *doc = apply_owned(doc.clone(), ops.to_vec(), rt)?;
+    Ok(())
+}
+
+/// Applies `ops` in order to `doc`, consuming both: each value moves from the request into the
+/// document, so a large PATCH holds one tree of its values, not two (issue 9's memory bound).
+/// On error the document is dropped; the caller answers from the error.
+pub fn apply_owned(doc: Value, ops: Vec<PatchOp>, rt: &ResourceType) -> Result<Value, ScimError> {
+    let Value::Object(mut work) = doc else {
         return Err(ScimError::InvalidSyntax(
             "the resource is not a JSON object".into(),
         ));
     };
-    let mut work = original.clone();
-    for (i, op) in ops.iter().enumerate() {
+    for (i, op) in ops.into_iter().enumerate() {
         apply_op(&mut work, op, rt).map_err(|e| at_op(i, e))?;
     }
     // password is writeOnly: accepted (Okta sends it), never stored.
@@ -44,8 +52,7 @@ pub fn apply(doc: &mut Value, ops: &[PatchOp], rt: &ResourceType) -> Result<(), 
         }
     }
     list_extensions(&mut work, rt);
-    *doc = Value::Object(work);
-    Ok(())
+    Ok(Value::Object(work))
 }
 
 /// Prefixes the detail with the failing operation's index, so an IdP's log points at it.
@@ -62,13 +69,9 @@ fn at_op(i: usize, e: ScimError) -> ScimError {
     }
 }
 
-fn apply_op(
-    doc: &mut Map<String, Value>,
-    op: &PatchOp,
-    rt: &ResourceType,
-) -> Result<(), ScimError> {
+fn apply_op(doc: &mut Map<String, Value>, op: PatchOp, rt: &ResourceType) -> Result<(), ScimError> {
     let Some(path) = &op.path else {
-        let value = match (op.op, &op.value) {
+        let value = match (op.op, op.value) {
             (OpKind::Remove, _) => return Err(ScimError::NoTarget("remove needs a path".into())),
             (_, None | Some(Value::Null)) => {
                 return Err(ScimError::InvalidValue(
@@ -89,15 +92,15 @@ fn apply_op(
             return Ok(());
         }
         let mut wrapped = Map::new();
-        wrapped.insert(ext.id.to_owned(), op.value.clone().unwrap_or(Value::Null));
+        wrapped.insert(ext.id.to_owned(), op.value.unwrap_or(Value::Null));
         let op = PatchOp {
             op: op.op,
             path: None,
             value: Some(Value::Object(wrapped)),
         };
-        return apply_op(doc, &op, rt);
+        return apply_op(doc, op, rt);
     }
-    write_path(doc, path, op.op, op.value.clone(), rt)
+    write_path(doc, path, op.op, op.value, rt)
 }
 
 fn write_path(
@@ -207,31 +210,33 @@ fn bare_extension(path: &PatchPath, rt: &ResourceType) -> Option<&'static Schema
 
 /// Reads a no-path value object as attribute paths (RFC 7644 §3.5.2.1 and Entra's dotted and
 /// URN-qualified keys). Read-only keys are skipped: Okta sends `id` alongside `displayName`.
-fn expand(value: &Value, rt: &ResourceType) -> Result<Vec<(PatchPath, Value)>, ScimError> {
-    let obj = value.as_object().ok_or_else(|| {
-        ScimError::InvalidValue(
+fn expand(value: Value, rt: &ResourceType) -> Result<Vec<(PatchPath, Value)>, ScimError> {
+    let Value::Object(obj) = value else {
+        return Err(ScimError::InvalidValue(
             "add or replace without a path needs an object of attributes".into(),
-        )
-    })?;
+        ));
+    };
     let mut out = Vec::new();
     for (key, v) in obj {
         if key.eq_ignore_ascii_case("schemas") {
             continue;
         }
-        match schemas(rt).find(|s| s.id.eq_ignore_ascii_case(key)) {
+        match schemas(rt).find(|s| s.id.eq_ignore_ascii_case(&key)) {
             Some(schema) => {
-                let inner = v.as_object().ok_or_else(|| {
-                    ScimError::InvalidValue(format!("'{key}' must be an object of attributes"))
-                })?;
+                let Value::Object(inner) = v else {
+                    return Err(ScimError::InvalidValue(format!(
+                        "'{key}' must be an object of attributes"
+                    )));
+                };
                 // Some clients send the extension whole, `schemas` and all: not an attribute.
                 for (k, v) in inner
-                    .iter()
+                    .into_iter()
                     .filter(|(k, _)| !k.eq_ignore_ascii_case("schemas"))
                 {
                     push_path(&mut out, &format!("{}:{k}", schema.id), v, rt)?;
                 }
             }
-            None => push_path(&mut out, key, v, rt)?,
+            None => push_path(&mut out, &key, v, rt)?,
         }
     }
     Ok(out)
@@ -240,7 +245,7 @@ fn expand(value: &Value, rt: &ResourceType) -> Result<Vec<(PatchPath, Value)>, S
 fn push_path(
     out: &mut Vec<(PatchPath, Value)>,
     key: &str,
-    v: &Value,
+    v: Value,
     rt: &ResourceType,
 ) -> Result<(), ScimError> {
     let path = PatchPath {
@@ -252,7 +257,7 @@ fn push_path(
         None => Err(ScimError::InvalidPath(format!("unknown attribute '{key}'"))),
         Some((_, a, sub)) if read_only(a) || sub.is_some_and(read_only) => Ok(()),
         Some(_) => {
-            out.push((path, v.clone()));
+            out.push((path, v));
             Ok(())
         }
     }

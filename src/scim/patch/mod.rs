@@ -21,7 +21,7 @@ use serde_json::Value;
 use super::{filter::Filter, path::PatchPath};
 
 pub mod primary;
-pub use apply::apply;
+pub use apply::{apply, apply_owned};
 pub use members::split_members;
 pub use request::{parse_request, parse_request_owned};
 

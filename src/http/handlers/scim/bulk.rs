@@ -15,7 +15,12 @@ use crate::{
         router::ResourceKind,
         AppState,
     },
-    scim::{engine::Ctx, error::ScimError, project::Projection, resource::etag},
+    scim::{
+        engine::{Ctx, Input},
+        error::ScimError,
+        project::Projection,
+        resource::etag,
+    },
 };
 
 const BULK_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
@@ -136,12 +141,15 @@ async fn execute(
         ("PUT", Some(id)) => {
             let l = state
                 .engine
-                .replace(rt, &id, &data()?, if_match, ctx)
+                .replace(rt, &id, Input::new(data()?, &data), if_match, ctx)
                 .await?;
             Ok((StatusCode::OK, Some((location(&l.id), l.version))))
         }
         ("PATCH", Some(id)) => {
-            let l = state.engine.patch(rt, &id, data()?, if_match, ctx).await?;
+            let l = state
+                .engine
+                .patch(rt, &id, Input::new(data()?, &data), if_match, ctx)
+                .await?;
             Ok((StatusCode::OK, Some((location(&l.id), l.version))))
         }
         ("DELETE", Some(id)) => {

@@ -11,7 +11,7 @@ use crate::{
         AppState,
     },
     scim::{
-        engine::{Ctx, Resource},
+        engine::{Ctx, Input, Resource},
         error::ScimError,
         project::Projection,
         resource::etag,
@@ -142,11 +142,18 @@ pub(super) async fn replace(
     ctx: &Ctx,
 ) -> Answer {
     let rt = resource_type(kind);
-    let body = request::json_body(body)?;
+    let first = request::json_body(body)?;
+    let again = || request::json_body(body);
     let projection = projection(parts, kind)?;
     let loaded = state
         .engine
-        .replace(rt, id, &body, request::if_match(parts)?, ctx)
+        .replace(
+            rt,
+            id,
+            Input::new(first, &again),
+            request::if_match(parts)?,
+            ctx,
+        )
         .await?;
     let resource = state.engine.render(rt, &loaded, &projection, ctx).await?;
     Ok(resource_response(StatusCode::OK, &resource, false))
@@ -163,11 +170,18 @@ pub(super) async fn patch(
     ctx: &Ctx,
 ) -> Answer {
     let rt = resource_type(kind);
-    let body = request::json_body(body)?;
+    let first = request::json_body(body)?;
+    let again = || request::json_body(body);
     let projection = projection(parts, kind)?;
     let loaded = state
         .engine
-        .patch(rt, id, body, request::if_match(parts)?, ctx)
+        .patch(
+            rt,
+            id,
+            Input::new(first, &again),
+            request::if_match(parts)?,
+            ctx,
+        )
         .await?;
     if kind == ResourceKind::Group && !request::wants_body(parts) {
         return Ok(empty_with_etag(StatusCode::NO_CONTENT, loaded.version));

@@ -204,7 +204,10 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
             Arc::clone(&session),
         ),
         engine_max_page: EngineLimits::default().max_page,
-        body_budget: crate::http::body_budget::BodyBudget::new(settings.max_inflight_body_bytes),
+        body_budget: crate::http::body_budget::BodyBudget::new(
+            settings.max_inflight_body_bytes,
+            settings.request_timeout / 4,
+        ),
         limits: Limits {
             max_body_bytes: settings.max_body_bytes,
             request_timeout: settings.request_timeout,

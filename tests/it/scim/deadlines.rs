@@ -72,21 +72,40 @@ async fn bodies_beyond_the_inflight_budget_get_503_with_retry_after(b: Backend) 
         Options::default()
             .env("OP_MAX_BODY_BYTES", "1048576")
             .env("OP_MAX_INFLIGHT_BODY_BYTES", "1048576")
+            // A request waits a quarter of its timeout for its share: 2 s here.
+            .env("OP_REQUEST_TIMEOUT", "8s")
             .env("SCIM_BRIDGE_TEST_COMMIT_DELAY_MS", "3000"),
     );
-    let ids = [s.user("a@example.com").await, s.user("b@example.com").await];
-    // Two ~700 KB PATCHes at once: together they exceed the 1 MiB budget, so the second waits
-    // 2 s for the first's share (held 3 s), then is refused.
-    let body = json!({"Operations": [{"op": "add", "path": "emails", "value": emails(14_000)}]});
-    assert!(serde_json::to_vec(&body).unwrap().len() > 600_000);
-    let (first, second) = (format!("/Users/{}", ids[0]), format!("/Users/{}", ids[1]));
-    let (x, y) = tokio::join!(s.patch(&first, &body), async {
+    let ids = [
+        s.user("a@example.com").await,
+        s.user("b@example.com").await,
+        s.user("c@example.com").await,
+    ];
+    // Two PATCHes of nearly 1 MiB at once: large bodies share half the 1 MiB budget, so the
+    // second waits 2 s for the first's share (held 3 s), then is refused. A small (~50 KB)
+    // PATCH meanwhile takes the other half. (With one pool, the first body would have left it
+    // 47 KiB, and it too would have been refused.)
+    let body = json!({"Operations": [{"op": "add", "path": "emails", "value": emails(21_500)}]});
+    let len = serde_json::to_vec(&body).unwrap().len();
+    assert!((1_000_000..1_048_576).contains(&len), "{len}");
+    let small = json!({"Operations": [{"op": "add", "path": "emails", "value": emails(1_150)}]});
+    let len = serde_json::to_vec(&small).unwrap().len();
+    assert!((50_000..64 * 1024).contains(&len), "{len}");
+    let [first, second, third] = ids.clone().map(|id| format!("/Users/{id}"));
+    let scim = &s;
+    let later = |path: String, body: Value| async move {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        s.patch(&second, &body).await
-    });
+        scim.patch(&path, &body).await
+    };
+    let (x, y, z) = tokio::join!(
+        s.patch(&first, &body),
+        later(second, body.clone()),
+        later(third, small)
+    );
     x.expect(200);
     y.expect_error(503, None);
     assert_eq!(y.header("retry-after"), Some("1"));
+    assert_eq!(z.expect(200)["emails"].as_array().unwrap().len(), 1_151);
     // Nothing of the refused request was written.
     let other = s.get(&format!("/Users/{}", ids[1])).await;
     assert_eq!(other.expect(200)["emails"].as_array().unwrap().len(), 1);

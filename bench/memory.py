@@ -7,11 +7,19 @@ emails, in ROUNDS rounds, and reads VmHWM from /proc/PID/status. Bounded: 16 × 
 requests, a 120 s limit per request. Loopback only.
 
 Run: cargo build --release && python3 bench/memory.py [path/to/scim-bridge]
+
+Environment: KIND=patch (default) | put | post | bulk (the request sent: a PATCH replacing
+emails, a PUT of the whole user, a POST of new users, or that PATCH inside a Bulk request;
+each body just under 4 MiB), CONCURRENT (16),
+ROUNDS (2); any OP_* setting is passed to the bridge.
 """
 import concurrent.futures, json, os, re, subprocess, sys, tempfile, time, urllib.request
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else "target/release/scim-bridge"
-CONCURRENT, ROUNDS, MAX_BODY = 16, 2, 4 * 1024 * 1024
+CONCURRENT = int(os.environ.get("CONCURRENT", 16))
+ROUNDS = int(os.environ.get("ROUNDS", 2))
+MAX_BODY = 4 * 1024 * 1024
+KIND = os.environ.get("KIND", "patch")
 
 
 def vm(pid, key):
@@ -53,6 +61,7 @@ def main():
     token = out.stdout.strip()
     env = dict(os.environ, OP_SESSION=session, OP_DATA_DIR=os.path.join(tmp, "data"),
                OP_BIND_ADDRESS="127.0.0.1", OP_PORT="18571", OP_LOG_LEVEL="warn")
+    env.update(os.environ)
     proc = subprocess.Popen([BIN, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = "http://127.0.0.1:18571"
     try:
@@ -70,18 +79,34 @@ def main():
         bodies = [big_body(f"u{i}") for i in range(CONCURRENT)]
         statuses = []
         started = time.time()
+        def big(i, r):
+            emails = bodies[i]["Operations"][0]["value"]
+            if KIND == "put":
+                return "PUT", f"/scim/v2/Users/{ids[i]}", {"userName": f"mem{i}@example.com", "emails": emails}
+            if KIND == "post":
+                return "POST", "/scim/v2/Users", {"userName": f"new{r}-{i}@example.com", "emails": emails}
+            patch = {"Operations": [{"op": "replace", "path": "emails", "value": emails}]}
+            if KIND == "bulk":
+                return "POST", "/scim/v2/Bulk", {
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                    "Operations": [{"method": "PATCH", "path": f"/Users/{ids[i]}", "data": {
+                        "Operations": [{"op": "replace", "path": "emails", "value": emails[:-4]}]}}]}
+            return "PATCH", f"/scim/v2/Users/{ids[i]}", patch
+        def answer(status, body):
+            # A Bulk answer is 200 with each operation's own status inside.
+            if KIND == "bulk" and status == 200:
+                return int(json.loads(body)["Operations"][0]["status"])
+            return status
         for r in range(ROUNDS):
             with concurrent.futures.ThreadPoolExecutor(CONCURRENT) as pool:
-                futs = [pool.submit(request, base, token, "PATCH", f"/scim/v2/Users/{ids[i]}",
-                                    {"Operations": [{"op": "replace", "path": "emails",
-                                                     "value": bodies[i]["Operations"][0]["value"]}]})
-                        for i in range(CONCURRENT)]
-                statuses += [f.result()[0] for f in futs]
+                futs = [pool.submit(request, base, token, *big(i, r)) for i in range(CONCURRENT)]
+                statuses += [answer(*f.result()) for f in futs]
         peak = vm(proc.pid, "VmHWM")
+        after = vm(proc.pid, "VmRSS")
         body_len = len(json.dumps(bodies[0]))
-        print(f"body {body_len} bytes x {CONCURRENT} concurrent x {ROUNDS} rounds in {time.time()-started:.1f}s")
+        print(f"{KIND} body {body_len} bytes x {CONCURRENT} concurrent x {ROUNDS} rounds in {time.time()-started:.1f}s")
         print(f"statuses {sorted(set(statuses))}: " + ", ".join(f"{s}={statuses.count(s)}" for s in sorted(set(statuses))))
-        print(f"RSS idle {idle} MB, peak (VmHWM) {peak} MB")
+        print(f"RSS idle {idle} MB, peak (VmHWM) {peak} MB, after {after} MB")
         # /ping (unauthenticated) while two maximum-size PATCHes run.
         slowest = [0.0]
         def pings(stop):

@@ -3,7 +3,8 @@
 //! The bridge's debug build reads two fault-injection delays around its commit point:
 //! `SCIM_BRIDGE_TEST_PRE_COMMIT_DELAY_MS` (before the batch reaches the store: the deadline
 //! may cancel, and nothing is written) and `SCIM_BRIDGE_TEST_COMMIT_DELAY_MS` (after: the
-//! request runs on to its real answer).
+//! request runs on to its real answer). The tests without them put real slow work, a paused
+//! Redis or a real slow scan in the same places.
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,7 @@ use super::{on_both_stores, Backend, Scim};
 use crate::helpers::bridge::Options;
 
 on_both_stores!(
+    a_request_slower_than_its_deadline_answers_what_the_store_holds,
     a_timeout_before_the_commit_point_writes_nothing,
     a_slow_commit_past_the_deadline_gets_its_real_answer,
     bodies_beyond_the_inflight_budget_get_503_with_retry_after,
@@ -22,6 +24,34 @@ fn emails(n: usize) -> Vec<Value> {
     (0..n)
         .map(|i| json!({"value": format!("user{i}@example.com"), "type": "work"}))
         .collect()
+}
+
+/// The issue's case with no fault hook: a PATCH whose real work (decoding and applying ~4 MiB
+/// in a debug build) outlives `OP_REQUEST_TIMEOUT` gets an answer that matches the store:
+/// `503` and nothing written, or its real `200` and everything written; never `503` over a
+/// committed write. The request must have outlived its deadline, or the test proves nothing.
+async fn a_request_slower_than_its_deadline_answers_what_the_store_holds(b: Backend) {
+    let s = Scim::start_with(b, Options::default().env("OP_REQUEST_TIMEOUT", "50ms"));
+    let id = s.user("deadline@example.com").await;
+    let path = format!("/Users/{id}");
+    let body = json!({"Operations": [{"op": "add", "path": "emails", "value": emails(80_000)}]});
+    let started = Instant::now();
+    let a = s.patch(&path, &body).await;
+    let took = started.elapsed();
+    assert!(
+        took > Duration::from_millis(50),
+        "too fast to test: {took:?}"
+    );
+    let stored = s.get(&path).await;
+    let stored_emails = stored.body["emails"].as_array().map_or(0, Vec::len);
+    match a.status.as_u16() {
+        200 => {
+            assert_eq!(stored_emails, 80_001);
+            assert_eq!(stored.header("etag"), a.header("etag"));
+        }
+        503 => assert_eq!(stored_emails, 1, "a 503 over a committed write"),
+        other => panic!("unexpected {other}: {}", a.body),
+    }
 }
 
 async fn a_timeout_before_the_commit_point_writes_nothing(b: Backend) {
@@ -209,4 +239,78 @@ async fn redis_a_store_timeout_on_a_read_is_503_and_on_a_write_says_the_outcome_
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Issue 9, item 5, with no fault hook: Redis holds the write (`CLIENT PAUSE WRITE`) past the
+/// request's deadline, after its commit point; the request waits for the store's outcome and
+/// answers `200`, and the write is there.
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_a_write_held_past_the_deadline_gets_its_real_answer() {
+    let s = Scim::start_with(
+        Backend::Redis,
+        Options::default()
+            .env("OP_REQUEST_TIMEOUT", "500ms")
+            .env("OP_STORE_TIMEOUT", "5s"),
+    );
+    let redis = s.redis().expect("the Redis backend");
+    let id = s.user("held@example.com").await;
+    let path = format!("/Users/{id}");
+    assert_eq!(redis.command("CLIENT PAUSE 1500 WRITE"), "+OK");
+    let started = Instant::now();
+    let a = s
+        .patch(
+            &path,
+            &json!({"Operations": [{"op": "replace", "path": "displayName", "value": "Held"}]}),
+        )
+        .await;
+    assert!(
+        started.elapsed() > Duration::from_millis(1000),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(a.expect(200)["displayName"], "Held");
+    let stored = s.get(&path).await;
+    assert_eq!(stored.expect(200)["displayName"], "Held");
+    assert_eq!(stored.header("etag"), a.header("etag"));
+}
+
+/// Issue 9, item 5, the embedded store: `OP_STORE_TIMEOUT` bounds the SCIM path's reads (a
+/// scan longer than the limit is `503`), and never a write: a large PATCH under the same limit
+/// is committed and answered `200`, so no timeout answer hides a committed write. No fault
+/// hook: the slow read is a real one, a page of 8 users of ~2 MB each (16 MB from redb)
+/// against a 1 ms limit. Point reads run inline, within the limit by construction.
+#[tokio::test(flavor = "multi_thread")]
+async fn embedded_a_store_timeout_bounds_reads_and_never_cuts_a_write_short() {
+    let s = Scim::start_with(
+        Backend::Embedded,
+        Options::default().env("OP_STORE_TIMEOUT", "1ms"),
+    );
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        let body = json!({"userName": format!("big{i}@example.com"), "emails": emails(45_000)});
+        let created = s.post("/Users", &body).await;
+        ids.push(created.expect(201)["id"].as_str().unwrap().to_owned());
+    }
+    // The scan outlives the limit: 503 with Retry-After.
+    let page = s.get("/Users?count=8").await;
+    page.expect_error(503, None);
+    assert!(page.header("retry-after").is_some(), "{}", page.body);
+    // A write under the same limit: its load is a point read, its commit is awaited.
+    let more: Vec<Value> = (0..45_000)
+        .map(|i| json!({"value": format!("more{i}@example.com")}))
+        .collect();
+    let path = format!("/Users/{}", ids[0]);
+    let a = s
+        .patch(
+            &path,
+            &json!({"Operations": [{"op": "add", "path": "emails", "value": more}]}),
+        )
+        .await;
+    assert_eq!(a.expect(200)["emails"].as_array().unwrap().len(), 90_000);
+    let stored = s.get(&path).await;
+    assert_eq!(
+        stored.expect(200)["emails"].as_array().unwrap().len(),
+        90_000
+    );
+    assert_eq!(stored.header("etag"), a.header("etag"));
 }

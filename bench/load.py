@@ -56,6 +56,8 @@ class Bridge:
         env = {"PATH": os.environ.get("PATH", ""), "OP_SESSION": session,
                "OP_DATA_DIR": os.path.join(workdir, "data"), "OP_BIND_ADDRESS": "127.0.0.1",
                "OP_PORT": str(self.port)}
+        # Allocator options (MIMALLOC_PURGE_DELAY, …) pass through, for A/B runs.
+        env.update({k: v for k, v in os.environ.items() if k.startswith("MIMALLOC_")})
         env.update(extra_env)
         self.log = open(os.path.join(workdir, "bridge.log"), "w")
         self.proc = subprocess.Popen([binary, "serve"], env=env, stdout=self.log, stderr=self.log)

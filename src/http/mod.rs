@@ -201,10 +201,7 @@ fn activity_entry(
     res: &Response<Body>,
     started: Instant,
 ) -> activity::Entry {
-    let kind_name = |k| match k {
-        ResourceKind::User => "User",
-        ResourceKind::Group => "Group",
-    };
+    let kind_name = |k: ResourceKind| k.resource_type().name;
     let created_id = || {
         res.headers()
             .get(header::LOCATION)

@@ -2,14 +2,7 @@
 //! metrics. SCIM is served under both `/scim` and `/scim/v2`, as identity providers use both;
 //! endpoint names match case-insensitively (RFC 7644 §3.2 names them, clients vary in case).
 
-/// A SCIM resource type served by the bridge.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ResourceKind {
-    /// `/Users`.
-    User,
-    /// `/Groups`.
-    Group,
-}
+pub use crate::scim::schema::ResourceKind;
 
 /// An endpoint under a SCIM prefix.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,13 +78,7 @@ macro_rules! template {
 }
 
 fn kind(segment: &str) -> Option<ResourceKind> {
-    if segment.eq_ignore_ascii_case("Users") {
-        Some(ResourceKind::User)
-    } else if segment.eq_ignore_ascii_case("Groups") {
-        Some(ResourceKind::Group)
-    } else {
-        None
-    }
+    ResourceKind::from_segment(segment)
 }
 
 fn is(segment: &str, name: &str) -> bool {

@@ -22,7 +22,7 @@ use crate::store::{
     Mutation, Precondition, Record, SharedStore, StoreError, StoreKey, Version, WriteBatch,
 };
 
-use super::schema::ResourceType;
+use super::schema::{ResourceKind, ResourceType};
 
 /// A resource as stored: its attributes without `id`, `meta` or computed attributes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -49,10 +49,9 @@ pub struct Loaded {
 
 /// The record space of a resource type.
 pub fn space(rt: &ResourceType) -> &'static str {
-    if rt.name == "Group" {
-        "scim.groups"
-    } else {
-        "scim.users"
+    match rt.kind {
+        ResourceKind::User => "scim.users",
+        ResourceKind::Group => "scim.groups",
     }
 }
 

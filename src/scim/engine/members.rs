@@ -12,7 +12,7 @@ use crate::scim::{
     error::ScimError,
     filter::element_matches,
     patch::MemberChange,
-    schema::{ResourceType, GROUP_SCHEMA, GROUP_TYPE, USER_TYPE},
+    schema::{ResourceKind, ResourceType, GROUP_SCHEMA, GROUP_TYPE, USER_TYPE},
     storage::Changes,
 };
 
@@ -25,7 +25,7 @@ pub(super) fn take_member_ids(
     rt: &ResourceType,
     doc: &mut Value,
 ) -> Result<Option<Vec<String>>, ScimError> {
-    if rt.name != "Group" {
+    if rt.kind != ResourceKind::Group {
         return Ok(None);
     }
     match doc.as_object_mut().and_then(|m| m.remove("members")) {

@@ -26,7 +26,7 @@ use super::{
     error::ScimError,
     project::Projection,
     resource::normalize_input,
-    schema::ResourceType,
+    schema::{ResourceKind, ResourceType},
     storage::{Changes, Directory, Expect, Loaded, Stored},
 };
 use crate::store::{SharedStore, StoreError};
@@ -150,7 +150,7 @@ fn text<'a>(doc: &'a Value, key: &str) -> Option<&'a str> {
 
 /// Adds the index entries of a resource document.
 fn index(changes: &mut Changes, rt: &ResourceType, id: &str, doc: &Value) {
-    if rt.name == "User" {
+    if rt.kind == ResourceKind::User {
         if let Some(name) = text(doc, "userName") {
             changes.claim_user_name(name, id);
         }
@@ -164,7 +164,7 @@ fn index(changes: &mut Changes, rt: &ResourceType, id: &str, doc: &Value) {
 
 /// Removes the index entries of a resource document.
 fn unindex(changes: &mut Changes, rt: &ResourceType, id: &str, doc: &Value) {
-    if rt.name == "User" {
+    if rt.kind == ResourceKind::User {
         if let Some(name) = text(doc, "userName") {
             changes.release_user_name(name, id);
         }
@@ -301,7 +301,7 @@ impl Engine {
                 changes.remove_member(&group, id);
             }
             changes.clear_member_of(id);
-            if rt.name == "Group" {
+            if rt.kind == ResourceKind::Group {
                 for member in self.dir.all_members(id).await.map_err(store_error)? {
                     changes.remove_member(id, &member);
                 }

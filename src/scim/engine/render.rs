@@ -10,7 +10,7 @@ use crate::scim::{
     error::ScimError,
     project::Projection,
     resource::{with_meta, Meta},
-    schema::{ResourceType, GROUP_TYPE, USER_TYPE},
+    schema::{ResourceKind, ResourceType, GROUP_TYPE, USER_TYPE},
     storage::Loaded,
 };
 
@@ -87,13 +87,13 @@ impl Engine {
         projection: &Projection,
         ctx: &Ctx,
     ) -> Result<(), ScimError> {
-        if rt.name == "User" && projection.wants("groups") {
+        if rt.kind == ResourceKind::User && projection.wants("groups") {
             let groups = self.group_refs(id, ctx).await?;
             if !groups.is_empty() {
                 map.insert("groups".into(), Value::Array(groups));
             }
         }
-        if rt.name == "Group" && projection.wants("members") {
+        if rt.kind == ResourceKind::Group && projection.wants("members") {
             let members = self.member_refs(id, ctx).await?;
             if !members.is_empty() {
                 map.insert("members".into(), Value::Array(members));

@@ -14,7 +14,7 @@ use crate::scim::{
     list::{self, ListResponse, Page, SortOrder},
     project::Projection,
     resource::with_meta,
-    schema::ResourceType,
+    schema::{ResourceKind, ResourceType},
     storage::Loaded,
 };
 
@@ -200,7 +200,7 @@ impl Engine {
         if let Some(id) = f.equality(rt, "id") {
             return Ok(Some(vec![id.to_owned()]));
         }
-        if rt.name == "User" {
+        if rt.kind == ResourceKind::User {
             if let Some(name) = f.equality(rt, "userName") {
                 let owner = self.dir.user_by_name(name).await.map_err(store_error)?;
                 return Ok(Some(owner.into_iter().collect()));

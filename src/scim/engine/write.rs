@@ -10,7 +10,7 @@ use crate::scim::{
     error::ScimError,
     patch,
     resource::{check_immutable, normalize_input},
-    schema::ResourceType,
+    schema::{ResourceKind, ResourceType},
     storage::{Changes, Expect, Loaded, Stored},
 };
 use crate::store::StoreError;
@@ -195,7 +195,7 @@ impl Engine {
         let mut doc = normalize_input(body, rt)?;
         check_immutable(&loaded.stored.doc, &doc, rt)?;
         if let (Some(map), Some(active)) = (doc.as_object_mut(), loaded.stored.doc.get("active")) {
-            if rt.name == "User" && !map.contains_key("active") {
+            if rt.kind == ResourceKind::User && !map.contains_key("active") {
                 map.insert("active".into(), active.clone());
             }
         }
@@ -219,7 +219,7 @@ impl Engine {
         ctx: &Ctx,
     ) -> Result<Option<Value>, ScimError> {
         // Group members are lifted out of the ops and applied as set changes.
-        let (ops, member_changes) = if rt.name == "Group" {
+        let (ops, member_changes) = if rt.kind == ResourceKind::Group {
             patch::split_members(ops, rt)?
         } else {
             (ops, Vec::new())

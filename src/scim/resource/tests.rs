@@ -191,6 +191,7 @@ fn user_schema() -> Schema {
 fn user_type() -> ResourceType {
     let t = &USER_TYPE;
     ResourceType {
+        kind: t.kind,
         name: t.name,
         endpoint: t.endpoint,
         description: t.description,

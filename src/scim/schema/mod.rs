@@ -192,9 +192,44 @@ pub fn by_id(id: &str) -> Option<&'static Schema> {
     ALL.iter().copied().find(|s| s.id.eq_ignore_ascii_case(id))
 }
 
+/// The kinds of resource the bridge serves: the one name for "User or Group" in code, so no
+/// layer compares names or endpoint strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ResourceKind {
+    /// `/Users`.
+    User,
+    /// `/Groups`.
+    Group,
+}
+
+impl ResourceKind {
+    /// Every kind.
+    pub const ALL: [ResourceKind; 2] = [ResourceKind::User, ResourceKind::Group];
+
+    /// Its resource type.
+    pub fn resource_type(self) -> &'static ResourceType {
+        match self {
+            ResourceKind::User => &USER_TYPE,
+            ResourceKind::Group => &GROUP_TYPE,
+        }
+    }
+
+    /// The kind served at the endpoint segment `segment` (`Users`, `Groups`), in any case.
+    pub fn from_segment(segment: &str) -> Option<ResourceKind> {
+        Self::ALL.into_iter().find(|k| {
+            k.resource_type()
+                .endpoint
+                .trim_start_matches('/')
+                .eq_ignore_ascii_case(segment)
+        })
+    }
+}
+
 /// A resource type: its core schema and its extensions.
 #[derive(Debug)]
 pub struct ResourceType {
+    /// Which one it is.
+    pub kind: ResourceKind,
     /// The name (`User`, `Group`).
     pub name: &'static str,
     /// The endpoint (`/Users`).
@@ -209,6 +244,7 @@ pub struct ResourceType {
 
 /// The User resource type.
 pub static USER_TYPE: ResourceType = ResourceType {
+    kind: ResourceKind::User,
     name: "User",
     endpoint: "/Users",
     description: "User Account",
@@ -218,6 +254,7 @@ pub static USER_TYPE: ResourceType = ResourceType {
 
 /// The Group resource type.
 pub static GROUP_TYPE: ResourceType = ResourceType {
+    kind: ResourceKind::Group,
     name: "Group",
     endpoint: "/Groups",
     description: "Group",

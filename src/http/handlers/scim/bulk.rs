@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use http::StatusCode;
 use serde_json::{json, Map, Value};
 
-use super::{discovery::BULK_MAX_OPERATIONS, request, resource_type};
+use super::{discovery::BULK_MAX_OPERATIONS, request};
 use crate::{
     http::{
         response::{self, Body},
@@ -113,14 +113,10 @@ fn substitute(value: &mut Value, ids: &HashMap<String, String>) {
 /// `/Users`, `/Groups/abc` → kind and optional id.
 fn target(path: &str) -> Result<(ResourceKind, Option<String>), ScimError> {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let kind = match parts.first() {
-        Some(s) if s.eq_ignore_ascii_case("Users") => ResourceKind::User,
-        Some(s) if s.eq_ignore_ascii_case("Groups") => ResourceKind::Group,
-        _ => {
-            return Err(ScimError::InvalidPath(format!(
-                "bulk path {path:?} names no resource type"
-            )))
-        }
+    let Some(kind) = parts.first().and_then(|s| ResourceKind::from_segment(s)) else {
+        return Err(ScimError::InvalidPath(format!(
+            "bulk path {path:?} names no resource type"
+        )));
     };
     match parts.as_slice() {
         [_] => Ok((kind, None)),
@@ -137,7 +133,7 @@ async fn execute(
     ctx: &Ctx,
 ) -> Result<(StatusCode, Option<(String, u64)>), ScimError> {
     let (kind, id) = target(&op.path)?;
-    let rt = resource_type(kind);
+    let rt = kind.resource_type();
     let data = || {
         op.data
             .ok_or_else(|| ScimError::InvalidSyntax("this bulk operation needs data".into()))
@@ -271,7 +267,7 @@ pub(super) async fn handle(
                             format!(
                                 "{}{}/{loc_or_id}",
                                 ctx.base_url,
-                                resource_type(kind).endpoint
+                                kind.resource_type().endpoint
                             )
                         } else {
                             loc_or_id

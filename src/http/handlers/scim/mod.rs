@@ -12,22 +12,11 @@ use http::{header, request::Parts, HeaderValue, Method};
 use crate::{
     http::{
         response::{self, Body},
-        router::{ResourceKind, ScimEndpoint},
+        router::ScimEndpoint,
         AppState,
     },
-    scim::{
-        error::ScimError,
-        schema::{ResourceType, GROUP_TYPE, USER_TYPE},
-    },
+    scim::error::ScimError,
 };
-
-/// The resource type of a route's kind.
-pub(super) fn resource_type(kind: ResourceKind) -> &'static ResourceType {
-    match kind {
-        ResourceKind::User => &USER_TYPE,
-        ResourceKind::Group => &GROUP_TYPE,
-    }
-}
 
 fn not_allowed(method: &Method, allow: &'static str) -> http::Response<Body> {
     let mut res = response::scim_error(&ScimError::MethodNotAllowed(format!(

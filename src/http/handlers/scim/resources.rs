@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use http::{header, request::Parts, HeaderValue, StatusCode};
 
-use super::{request, resource_type};
+use super::request;
 use crate::{
     http::{
         response::{self, Body},
@@ -56,7 +56,7 @@ fn projection(parts: &Parts, kind: ResourceKind) -> Result<Projection, ScimError
     Projection::parse(
         request::param(parts, "attributes").as_deref(),
         request::param(parts, "excludedAttributes").as_deref(),
-        resource_type(kind),
+        kind.resource_type(),
     )
 }
 
@@ -65,7 +65,7 @@ pub(super) async fn list(state: &AppState, parts: &Parts, kind: ResourceKind, ct
     let query = request::search_query(parts);
     let list = state
         .engine
-        .search(resource_type(kind), &query, ctx)
+        .search(kind.resource_type(), &query, ctx)
         .await?;
     Ok(response::scim_json(StatusCode::OK, &list.into_document()))
 }
@@ -82,7 +82,7 @@ pub(super) async fn search(
         Some(kind) => {
             state
                 .engine
-                .search(resource_type(kind), &query, ctx)
+                .search(kind.resource_type(), &query, ctx)
                 .await?
         }
         None => {
@@ -107,7 +107,7 @@ pub(super) async fn create(
     let projection = projection(parts, kind)?;
     let created = state
         .engine
-        .create(resource_type(kind), body, &projection, ctx)
+        .create(kind.resource_type(), body, &projection, ctx)
         .await?;
     Ok(resource_response(StatusCode::CREATED, &created, true))
 }
@@ -120,7 +120,7 @@ pub(super) async fn get(
     id: &str,
     ctx: &Ctx,
 ) -> Answer {
-    let rt = resource_type(kind);
+    let rt = kind.resource_type();
     let loaded = state.engine.load(rt, id).await?;
     if request::if_none_match(parts, loaded.version) {
         return Ok(empty_with_etag(StatusCode::NOT_MODIFIED, loaded.version));
@@ -141,7 +141,7 @@ pub(super) async fn replace(
     body: &Bytes,
     ctx: &Ctx,
 ) -> Answer {
-    let rt = resource_type(kind);
+    let rt = kind.resource_type();
     let first = request::json_body(body)?;
     let again = || request::json_body(body);
     let projection = projection(parts, kind)?;
@@ -169,7 +169,7 @@ pub(super) async fn patch(
     body: &Bytes,
     ctx: &Ctx,
 ) -> Answer {
-    let rt = resource_type(kind);
+    let rt = kind.resource_type();
     let first = request::json_body(body)?;
     let again = || request::json_body(body);
     let projection = projection(parts, kind)?;
@@ -203,7 +203,7 @@ pub(super) async fn delete(
 ) -> Answer {
     state
         .engine
-        .delete(resource_type(kind), id, request::if_match(parts)?)
+        .delete(kind.resource_type(), id, request::if_match(parts)?)
         .await?;
     Ok(response::text(
         StatusCode::NO_CONTENT,

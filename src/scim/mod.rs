@@ -1,5 +1,7 @@
 //! The SCIM 2.0 protocol layer (RFC 7643 core schema, RFC 7644 protocol).
 //!
+//! * [`bulk`]: Bulk requests (RFC 7644 §3.7): `bulkId` resolution, dependency order and the
+//!   BulkResponse.
 //! * [`discovery`]: `/ServiceProviderConfig`, `/ResourceTypes` and `/Schemas` documents
 //!   (RFC 7644 §4), generated from the schema tables.
 //! * [`engine`]: the provisioning engine over the store.
@@ -18,6 +20,7 @@
 //! Pure protocol logic (everything but `engine` and `storage`): no sockets, no HTTP types
 //! beyond status codes.
 
+pub mod bulk;
 pub mod commit_point;
 pub mod cpu;
 pub mod discovery;

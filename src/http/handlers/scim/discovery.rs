@@ -14,15 +14,12 @@ use crate::{
 
 type Answer = Result<http::Response<Body>, ScimError>;
 
-/// The most operations one Bulk request may carry.
-pub(super) const BULK_MAX_OPERATIONS: usize = 1_000;
-
 /// `GET /ServiceProviderConfig`.
 pub(super) fn service_provider_config(state: &AppState, ctx: &Ctx) -> http::Response<Body> {
     let doc = discovery::service_provider_config(
         &ctx.base_url,
         discovery::BulkLimits {
-            max_operations: BULK_MAX_OPERATIONS,
+            max_operations: crate::scim::bulk::MAX_OPERATIONS,
             max_payload_size: state.limits.max_body_bytes,
         },
         state.engine_max_page,

@@ -50,7 +50,7 @@ use crate::{
     scim::{
         commit_point::{self, CommitPoint},
         engine::Engine,
-        error::ScimError,
+        error::{Fault, ScimError},
     },
     status::{activity, page::Asset, Health},
     store::SharedStore,
@@ -367,7 +367,9 @@ fn is_read(method: &Method) -> bool {
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
     tracing::error!("request handler panicked");
-    response::scim_error(&ScimError::Internal)
+    response::scim_error(&ScimError::Internal(Fault::broken(
+        "the request handler panicked",
+    )))
 }
 
 /// The full service for one listener: the tower-http stack around [`handle`].

@@ -1,6 +1,8 @@
 //! SCIM error documents (RFC 7644 §3.12): one enum of failures, one exhaustive mapping to
 //! HTTP status and `scimType`, so a new kind of failure forces a decision here.
 
+use std::sync::Arc;
+
 use serde_json::{json, Value};
 
 /// The schema URI of an error document.
@@ -70,10 +72,50 @@ pub enum ScimError {
     /// not have been applied; the client should read the resource before retrying.
     #[error("{0}")]
     OutcomeUnknown(String),
-    /// 500: a fault on our side; the detail given to clients is generic.
+    /// 500: a fault on our side. Clients get a generic detail; the cause is kept for the one
+    /// log line the handler writes (`error_chain::chain` prints it).
     #[error("internal server error")]
-    Internal,
+    Internal(#[source] Fault),
 }
+
+/// The cause of an internal error: its own message and sources, never shown to clients.
+/// Shared (`Arc`) so the error stays `Clone`; two faults are equal when their messages are.
+#[derive(Clone, Debug)]
+pub struct Fault(Arc<dyn std::error::Error + Send + Sync>);
+
+impl Fault {
+    /// A fault caused by `e`.
+    pub fn new(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Arc::new(e))
+    }
+
+    /// A fault with no error value behind it: a broken invariant, described.
+    pub fn broken(what: &str) -> Self {
+        Self(Arc::from(Box::<dyn std::error::Error + Send + Sync>::from(
+            what.to_owned(),
+        )))
+    }
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Fault {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for Fault {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for Fault {}
 
 impl ScimError {
     /// The HTTP status and `scimType` of this error.
@@ -98,7 +140,7 @@ impl ScimError {
             ScimError::UnsupportedMediaType(_) => (415, None),
             ScimError::NotImplemented(_) => (501, None),
             ScimError::Unavailable(_) => (503, None),
-            ScimError::OutcomeUnknown(_) | ScimError::Internal => (500, None),
+            ScimError::OutcomeUnknown(_) | ScimError::Internal(_) => (500, None),
         }
     }
 
@@ -135,9 +177,16 @@ mod tests {
 
     #[test]
     fn internal_errors_give_a_generic_detail() {
-        let doc = ScimError::Internal.to_document();
+        let e = ScimError::Internal(Fault::new(std::io::Error::other("disk on fire")));
+        let doc = e.to_document();
         assert_eq!(doc["status"], "500");
         assert_eq!(doc["detail"], "internal server error");
+        // The cause is for the log line, not the client.
+        assert!(!doc.to_string().contains("disk"));
+        assert_eq!(
+            crate::error_chain::chain(&e),
+            "internal server error: disk on fire"
+        );
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub async fn json(state: &AppState) -> http::Response<Body> {
     {
         Ok(Ok(c)) => Some(c),
         Ok(Err(e)) => {
-            tracing::warn!(error = %e, "status page counts unavailable");
+            tracing::warn!(error = %crate::error_chain::chain(&e), "status page counts unavailable");
             None
         }
         Err(_) => {

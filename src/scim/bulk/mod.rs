@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use self::request::{field, parse_op, references, substitute, take_field, target, Op};
 use super::{
     engine::{Ctx, Engine, Input},
-    error::ScimError,
+    error::{Fault, ScimError},
     project::Projection,
     resource::{etag, parse_etag},
 };
@@ -152,7 +152,7 @@ pub async fn run(engine: &Engine, body: Value, ctx: &Ctx) -> Result<Value, ScimE
 /// serialisation: bytes kept instead of a copy of the tree (about ten times their size).
 fn again_from(data: &Value) -> impl Fn() -> Result<Value, ScimError> + Sync {
     let saved = serde_json::to_vec(data).expect("a JSON value always serialises");
-    move || serde_json::from_slice(&saved).map_err(|_| ScimError::Internal)
+    move || serde_json::from_slice(&saved).map_err(|e| ScimError::Internal(Fault::new(e)))
 }
 
 /// One operation's engine call, on `path` with `data` (both with `bulkId`s resolved).

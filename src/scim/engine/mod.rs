@@ -23,7 +23,7 @@ pub use search::SearchQuery;
 pub use write::Input;
 
 use super::{
-    error::ScimError,
+    error::{Fault, ScimError},
     project::Projection,
     resource::normalize_input,
     schema::{ResourceKind, ResourceType},
@@ -107,17 +107,22 @@ pub struct Engine {
 pub(crate) fn store_error(e: StoreError) -> ScimError {
     match e {
         StoreError::Unavailable { .. } | StoreError::Timeout { .. } => {
-            tracing::warn!(error = %e, "store unavailable");
+            tracing::warn!(error = %crate::error_chain::chain(&e), "store unavailable");
             ScimError::Unavailable("the store is unavailable; retry later".into())
         }
         StoreError::Conflict { .. } | StoreError::Unique { .. } => {
             ScimError::Conflict("a concurrent change won; retry".into())
         }
+        // Logged once, with its cause, by the handler that answers the 500.
         StoreError::Corrupt { .. } | StoreError::Invalid { .. } => {
-            tracing::error!(error = ?e, "store error");
-            ScimError::Internal
+            ScimError::Internal(Fault::new(e))
         }
     }
+}
+
+/// The store committed a batch but named no version for the resource it wrote.
+fn no_version() -> Fault {
+    Fault::broken("the store's answer names no version for the written resource")
 }
 
 pub(crate) fn now() -> String {
@@ -191,7 +196,7 @@ fn reindex(changes: &mut Changes, rt: &ResourceType, id: &str, old: &Value, new:
 fn write_error(rt: &ResourceType, doc: &Value, e: StoreError) -> ScimError {
     match e {
         StoreError::Timeout { .. } => {
-            tracing::warn!(error = %e, "store write outcome unknown");
+            tracing::warn!(error = %crate::error_chain::chain(&e), "store write outcome unknown");
             ScimError::OutcomeUnknown(
                 "the store did not confirm the write in time; it may have been applied: \
                  read the resource before retrying"
@@ -253,7 +258,7 @@ impl Engine {
             .commit(changes)
             .await
             .map_err(|e| write_error(rt, &stored.doc, e))?
-            .ok_or(ScimError::Internal)?;
+            .ok_or_else(|| ScimError::Internal(no_version()))?;
         let loaded = Loaded {
             id,
             version,

@@ -4,7 +4,9 @@
 
 use serde_json::Value;
 
-use super::{check_version, members, now, reindex, write_error, Ctx, Engine, MAX_ATTEMPTS};
+use super::{
+    check_version, members, no_version, now, reindex, write_error, Ctx, Engine, MAX_ATTEMPTS,
+};
 use crate::scim::{
     cpu,
     error::ScimError,
@@ -162,7 +164,7 @@ impl Engine {
                         stored,
                     })
                 }
-                Ok(None) => return Err(ScimError::Internal),
+                Ok(None) => return Err(ScimError::Internal(no_version())),
                 Err(StoreError::Conflict { .. }) if if_match.is_none() => continue,
                 Err(StoreError::Conflict { key }) if key.id == id => {
                     return Err(ScimError::PreconditionFailed(format!(

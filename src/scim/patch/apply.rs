@@ -14,7 +14,7 @@ use super::{
     OpKind, PatchOp,
 };
 use crate::scim::{
-    error::ScimError,
+    error::{Fault, ScimError},
     filter::validate_element,
     path::{parse_attr_path, PatchPath},
     schema::{AttrType, Attribute, Mutability, ResourceType, Schema},
@@ -124,7 +124,9 @@ fn write_path(
             None => Ok(()),
         },
         (kind, Some(v)) => {
-            let h = holder(doc, container, true).ok_or(ScimError::Internal)?;
+            let h = holder(doc, container, true).ok_or_else(|| {
+                ScimError::Internal(Fault::broken("no object to hold the attribute"))
+            })?;
             write(h, &target, v, kind == OpKind::Add)?;
             if let Some(urn) = container {
                 // Do not leave an empty extension object behind.

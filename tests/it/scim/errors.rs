@@ -108,3 +108,27 @@ async fn client_mistakes_get_scim_errors(b: Backend) {
     let a = s.get(&format!("/Users/{id}")).await;
     assert_eq!(a.expect(200)["userName"], "err@example.com");
 }
+
+/// Issue 11, item 4: a fault on our side (here a record Redis holds that is not JSON) is a
+/// `500` with a generic detail, logged once by the handler with its whole cause, and no
+/// personal data in the line.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_internal_fault_is_a_generic_500_logged_once_with_its_cause() {
+    let s = Scim::start(Backend::Redis);
+    let id = s.user("corrupt.person@example.com").await;
+    let redis = s.redis().expect("the Redis backend");
+    let key = format!("scim-bridge:r:10:scim.users:{id}");
+    assert_eq!(redis.command(&format!("HSET {key} d not-json")), ":0");
+    let a = s.get(&format!("/Users/{id}")).await;
+    a.expect_error(500, None);
+    assert_eq!(a.body["detail"], "internal server error");
+    let logs = s.bridge.logs();
+    let lines: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("internal error answering a SCIM request"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{logs}");
+    assert!(lines[0].contains("store data corrupt"), "{}", lines[0]);
+    assert!(lines[0].contains(&id), "{}", lines[0]);
+    assert!(!logs.contains("corrupt.person"), "{logs}");
+}

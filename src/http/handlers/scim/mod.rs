@@ -77,8 +77,13 @@ pub async fn handle(
         ScimEndpoint::Unknown => Err(ScimError::NotFound("no such SCIM endpoint".into())),
     };
     result.unwrap_or_else(|e| {
-        if matches!(e, ScimError::Internal) {
-            tracing::error!(route = ?parts.uri.path(), "internal error answering a SCIM request");
+        // The one log line of an internal error, with its whole cause.
+        if matches!(e, ScimError::Internal(_)) {
+            tracing::error!(
+                route = ?parts.uri.path(),
+                error = %crate::error_chain::chain(&e),
+                "internal error answering a SCIM request"
+            );
         }
         response::scim_error(&e)
     })

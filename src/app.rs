@@ -89,7 +89,12 @@ fn prepare_session(location: &SessionLocation) -> anyhow::Result<SessionHandle> 
     SessionHandle::load(&location.path).context("loading the session file")
 }
 
-async fn open_store(settings: &Settings) -> anyhow::Result<SharedStore> {
+/// Opens the configured backend, checks it takes a write, and wraps it in the
+/// [`store::guard`](crate::store::guard) every caller then holds.
+async fn open_store(
+    settings: &Settings,
+    latency: Option<prometheus::HistogramVec>,
+) -> anyhow::Result<SharedStore> {
     let store: SharedStore = match &settings.store {
         StoreSettings::Embedded { data_dir } => {
             let dir = data_dir.clone();
@@ -109,7 +114,11 @@ async fn open_store(settings: &Settings) -> anyhow::Result<SharedStore> {
         })
         .and_then(|r| r)
         .with_context(|| format!("checking that the {} store is writable", store.kind()))?;
-    Ok(store)
+    Ok(crate::store::guard::Guarded::wrap(
+        store,
+        settings.store_timeout,
+        latency,
+    ))
 }
 
 /// Connects to Redis; `settings.store` must be [`StoreSettings::Redis`].
@@ -159,9 +168,9 @@ fn usage_sink(settings: &Settings, store: &SharedStore) -> Sink {
 /// [`crate::logging::init`]); the status page downloads it.
 pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Running> {
     let session = Arc::new(prepare_session(&settings.session)?);
-    let store = open_store(&settings).await?;
     let registry = Registry::new();
     let metrics = Metrics::register(&registry).context("registering metrics")?;
+    let store = open_store(&settings, Some(metrics.store_latency())).await?;
     // Before any port is bound: unusable certificate files stop start-up here.
     let tls = match &settings.tls {
         Some(t) => Some(
@@ -177,12 +186,7 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
         ),
         None => None,
     };
-    let mut health = Health::new(
-        Arc::clone(&store),
-        Arc::clone(&session),
-        metrics.clone(),
-        settings.store_timeout,
-    );
+    let mut health = Health::new(Arc::clone(&store), Arc::clone(&session), metrics.clone());
     if let Some(t) = &tls {
         health = health.with_certificates(Arc::clone(&t.status));
     }
@@ -191,13 +195,7 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
         metrics: metrics.clone(),
         health,
         store: Arc::clone(&store),
-        engine: Engine::new(
-            Arc::clone(&store),
-            EngineLimits {
-                store_read_timeout: Some(settings.store_timeout),
-                ..EngineLimits::default()
-            },
-        ),
+        engine: Engine::new(Arc::clone(&store), EngineLimits::default()),
         status: crate::status::PageState::new(
             crate::scim::storage::Directory::new(Arc::clone(&store)),
             logs,
@@ -343,7 +341,7 @@ pub async fn cert_status(settings: Settings) -> anyhow::Result<crate::tls::CertS
         .context("TLS is off: OP_TLS_DOMAIN is not set")?;
     let session =
         crate::session::load(&settings.session.path).context("loading the session file")?;
-    let store = open_store(&settings).await?;
+    let store = open_store(&settings, None).await?;
     let status = crate::tls::TlsRuntime::stored_status(tls, store, session.encryption_key).await?;
     Ok(status)
 }

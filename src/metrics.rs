@@ -19,6 +19,7 @@ pub struct Metrics {
     registry: Registry,
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
+    store_duration: HistogramVec,
     store_up: IntGauge,
     session_reloads: IntCounterVec,
     connections: IntGaugeVec,
@@ -96,6 +97,18 @@ impl Metrics {
             ]),
             &["route", "method", "status"],
         )?;
+        let store_duration = HistogramVec::new(
+            HistogramOpts::new(
+                format!("{PREFIX}_store_operation_duration_seconds"),
+                "Time of each store call, by operation (get, list, write, …) and outcome \
+                 (ok, refused, timeout, error).",
+            )
+            .buckets(vec![
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+                5.0,
+            ]),
+            &["operation", "outcome"],
+        )?;
         let store_up = IntGauge::new(
             format!("{PREFIX}_store_up"),
             "1 when the last store health check succeeded, else 0.",
@@ -140,6 +153,7 @@ impl Metrics {
             .set(1);
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
+        registry.register(Box::new(store_duration.clone()))?;
         registry.register(Box::new(store_up.clone()))?;
         registry.register(Box::new(session_reloads.clone()))?;
         registry.register(Box::new(connections.clone()))?;
@@ -152,6 +166,7 @@ impl Metrics {
             registry: registry.clone(),
             http_requests,
             http_duration,
+            store_duration,
             store_up,
             session_reloads,
             connections,
@@ -163,6 +178,11 @@ impl Metrics {
     /// Counts a failed bearer check by its bounded `reason`.
     pub fn auth_failure(&self, reason: &'static str) {
         self.auth_failures.with_label_values(&[reason]).inc();
+    }
+
+    /// The store latency histogram, for [`crate::store::guard`].
+    pub fn store_latency(&self) -> HistogramVec {
+        self.store_duration.clone()
     }
 
     /// Records one served request.

@@ -13,8 +13,6 @@
 //!
 //! Must not know SCIM rules beyond these keys: validation and semantics are the engine's.
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -91,45 +89,16 @@ fn decode(id: String, record: Record) -> Result<Loaded, StoreError> {
     })
 }
 
-/// Typed reads of the directory.
+/// Typed reads of the directory. Time limits are the store guard's (`store::guard`).
 #[derive(Clone)]
 pub struct Directory {
     store: SharedStore,
-    read_timeout: Option<Duration>,
 }
 
 impl Directory {
     /// A directory over `store`.
     pub fn new(store: SharedStore) -> Self {
-        Self {
-            store,
-            read_timeout: None,
-        }
-    }
-
-    /// Bounds every read by `limit` (`OP_STORE_TIMEOUT`): a slow read is a [`StoreError::Timeout`].
-    /// Writes are never bounded here: once a batch is handed to the store its real outcome is
-    /// awaited (see [`Directory::commit`]).
-    pub fn with_read_timeout(mut self, limit: Duration) -> Self {
-        self.read_timeout = Some(limit);
-        self
-    }
-
-    async fn read<T>(
-        &self,
-        what: &str,
-        fut: impl std::future::Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, StoreError> {
-        match self.read_timeout {
-            None => fut.await,
-            Some(limit) => {
-                tokio::time::timeout(limit, fut)
-                    .await
-                    .map_err(|_| StoreError::Timeout {
-                        context: format!("{what} took longer than {limit:?}"),
-                    })?
-            }
-        }
+        Self { store }
     }
 
     /// The underlying store.
@@ -139,10 +108,7 @@ impl Directory {
 
     /// One resource.
     pub async fn load(&self, rt: &ResourceType, id: &str) -> Result<Option<Loaded>, StoreError> {
-        match self
-            .read("load", self.store.get(&StoreKey::new(space(rt), id)))
-            .await?
-        {
+        match self.store.get(&StoreKey::new(space(rt), id)).await? {
             Some(record) => decode(id.to_owned(), record).map(Some),
             None => Ok(None),
         }
@@ -154,9 +120,7 @@ impl Directory {
         rt: &ResourceType,
         ids: &[String],
     ) -> Result<Vec<Loaded>, StoreError> {
-        let records = self
-            .read("load_many", self.store.get_many(space(rt), ids))
-            .await?;
+        let records = self.store.get_many(space(rt), ids).await?;
         ids.iter()
             .zip(records)
             .filter_map(|(id, r)| r.map(|r| decode(id.clone(), r)))
@@ -170,7 +134,8 @@ impl Directory {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<Loaded>, StoreError> {
-        self.read("list", self.store.list(space(rt), offset, limit))
+        self.store
+            .list(space(rt), offset, limit)
             .await?
             .into_iter()
             .map(|(id, r)| decode(id, r))
@@ -179,14 +144,13 @@ impl Directory {
 
     /// How many resources of a type exist.
     pub async fn count(&self, rt: &ResourceType) -> Result<usize, StoreError> {
-        self.read("count", self.store.count(space(rt))).await
+        self.store.count(space(rt)).await
     }
 
     /// The user owning `user_name` (case-insensitively).
     pub async fn user_by_name(&self, user_name: &str) -> Result<Option<String>, StoreError> {
         let term = user_name.to_lowercase();
-        self.read("lookup", self.store.lookup(USER_NAME_INDEX, &term))
-            .await
+        self.store.lookup(USER_NAME_INDEX, &term).await
     }
 
     /// Ids with this exact externalId.
@@ -211,8 +175,7 @@ impl Directory {
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
         let set = members_set(group_id);
-        self.read("members", self.store.members(&set, after, limit))
-            .await
+        self.store.members(&set, after, limit).await
     }
 
     /// Every member id of a group.
@@ -223,14 +186,13 @@ impl Directory {
     /// The number of members of a group.
     pub async fn member_count(&self, group_id: &str) -> Result<usize, StoreError> {
         let set = members_set(group_id);
-        self.read("set_len", self.store.set_len(&set)).await
+        self.store.set_len(&set).await
     }
 
     /// Whether `member` is in the group.
     pub async fn is_member(&self, group_id: &str, member: &str) -> Result<bool, StoreError> {
         let set = members_set(group_id);
-        self.read("is_member", self.store.is_member(&set, member))
-            .await
+        self.store.is_member(&set, member).await
     }
 
     /// The ids of the groups a resource is a direct member of.
@@ -247,11 +209,8 @@ impl Directory {
         loop {
             let limit = if out.is_empty() { FIRST } else { PAGE };
             let batch = self
-                .read(
-                    "members",
-                    self.store
-                        .members(set, out.last().map(String::as_str), limit),
-                )
+                .store
+                .members(set, out.last().map(String::as_str), limit)
                 .await?;
             let done = batch.len() < limit;
             out.extend(batch);

@@ -72,7 +72,6 @@ pub struct Health {
     store: SharedStore,
     session: Arc<SessionHandle>,
     metrics: Metrics,
-    store_timeout: Duration,
     certificates: Option<StatusHandle>,
     /// The last store check and when it ran. `/metrics` needs no token, and an embedded-store
     /// ping is a durable (fsynced) empty commit, so a healthy check is reused for
@@ -150,10 +149,10 @@ impl Health {
                 return result;
             }
         }
-        let result = match tokio::time::timeout(self.store_timeout, self.store.ping()).await {
-            Ok(Ok(())) => (State::Healthy, None),
-            Ok(Err(e)) => (State::Unhealthy, Some(e.to_string())),
-            Err(_) => (State::Unhealthy, Some("store ping timed out".into())),
+        // The store guard bounds the ping by OP_STORE_TIMEOUT.
+        let result = match self.store.ping().await {
+            Ok(()) => (State::Healthy, None),
+            Err(e) => (State::Unhealthy, Some(e.to_string())),
         };
         self.metrics.set_store_up(result.0 == State::Healthy);
         *self
@@ -164,17 +163,11 @@ impl Health {
     }
 
     /// A health checker over the given components.
-    pub fn new(
-        store: SharedStore,
-        session: Arc<SessionHandle>,
-        metrics: Metrics,
-        store_timeout: Duration,
-    ) -> Self {
+    pub fn new(store: SharedStore, session: Arc<SessionHandle>, metrics: Metrics) -> Self {
         Self {
             store,
             session,
             metrics,
-            store_timeout,
             certificates: None,
             last_store_check: Arc::default(),
         }

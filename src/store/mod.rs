@@ -17,6 +17,9 @@
 //! * **leases** with expiry, so one replica at a time does singleton work;
 //! * a **change feed** of record keys, so replicas notice each other's writes.
 //!
+//! Callers hold the store through [`guard`], which checks every argument, bounds reads by
+//! `OP_STORE_TIMEOUT` and observes each call's latency; backends do none of that themselves.
+//!
 //! All writes go through [`WriteBatch`]: every precondition is checked and, only if all hold,
 //! every mutation is applied, atomically. A failed batch changes nothing.
 //!
@@ -25,6 +28,7 @@
 mod check;
 pub mod conformance;
 pub mod embedded;
+pub mod guard;
 pub mod redis;
 
 use std::{fmt, sync::Arc, time::Duration};
@@ -271,6 +275,10 @@ impl StoreError {
 pub trait StateStore: Send + Sync + 'static {
     /// A short name of the backend for logs, metrics and `/health` (`embedded` or `redis`).
     fn kind(&self) -> &'static str;
+
+    /// Whether other processes may share this state (replicas on one Redis): what callers ask
+    /// instead of comparing [`kind`](Self::kind) names.
+    fn shared(&self) -> bool;
 
     /// Checks that the backend is reachable and writable.
     async fn ping(&self) -> Result<(), StoreError>;

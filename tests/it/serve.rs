@@ -166,6 +166,13 @@ async fn ping_and_metrics_need_no_token_and_metrics_count_by_route_template() {
     assert!(!text.contains("Users/a"), "{text}");
     assert!(text.contains("scim_bridge_http_request_duration_seconds_bucket"));
     assert!(text.contains(r#"route="/ping""#));
+    // Every store call is observed by the store guard: at least the start-up and scrape pings.
+    assert!(
+        text.contains(
+            r#"scim_bridge_store_operation_duration_seconds_count{operation="ping",outcome="ok"}"#
+        ),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -11,11 +11,16 @@ use scim_bridge::store::{
 mod perf;
 mod redis;
 
+/// A backend as the bridge holds it: inside the store guard (argument checks, read limit).
+fn guarded(store: SharedStore) -> SharedStore {
+    scim_bridge::store::guard::Guarded::wrap(store, Duration::from_secs(5), None)
+}
+
 /// A fresh embedded store in its own temp dir (kept alive by the returned guard).
 async fn embedded() -> (SharedStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = EmbeddedStore::open(dir.path()).expect("opening the embedded store");
-    (Arc::new(store), dir)
+    (guarded(Arc::new(store)), dir)
 }
 
 /// One `#[tokio::test]` per conformance check and backend, so a failure names both.

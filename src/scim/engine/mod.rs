@@ -57,16 +57,11 @@ pub struct Resource {
 pub struct EngineLimits {
     /// The largest page a query returns.
     pub max_page: usize,
-    /// The time limit on each store read (`OP_STORE_TIMEOUT`); writes wait for their outcome.
-    pub store_read_timeout: Option<std::time::Duration>,
 }
 
 impl Default for EngineLimits {
     fn default() -> Self {
-        Self {
-            max_page: 1_000,
-            store_read_timeout: None,
-        }
+        Self { max_page: 1_000 }
     }
 }
 
@@ -216,10 +211,7 @@ impl Engine {
     /// An engine over `store`.
     pub fn new(store: SharedStore, limits: EngineLimits) -> Self {
         Self {
-            dir: match limits.store_read_timeout {
-                Some(limit) => Directory::new(store).with_read_timeout(limit),
-                None => Directory::new(store),
-            },
+            dir: Directory::new(store),
             limits,
             locks: std::sync::Arc::new(WriteLocks::new()),
         }

@@ -24,7 +24,7 @@ use self::tables::{
     now_ms, LEASES, RECORDS, RECORD_BUCKETS, RECORD_COUNTS, SETS, SET_LENS, UNIQUE,
 };
 use self::writer::{Job, Reply, Request};
-use super::{check, Change, Committed, Record, StateStore, StoreError, StoreKey, WriteBatch};
+use super::{Change, Committed, Record, StateStore, StoreError, StoreKey, WriteBatch};
 
 /// The database file name inside the data directory.
 const FILE_NAME: &str = "scim-bridge.redb";
@@ -159,6 +159,10 @@ impl StateStore for EmbeddedStore {
         "embedded"
     }
 
+    fn shared(&self) -> bool {
+        false
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         // An empty commit through the writer proves the thread runs and the file takes a commit.
         match self.submit(Request::Ping).await? {
@@ -168,7 +172,6 @@ impl StateStore for EmbeddedStore {
     }
 
     async fn get(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        check::name("space", &key.space)?;
         let key = key.clone();
         self.read_now("reading a record", move |txn| {
             let t = txn.open_table(RECORDS)?;
@@ -182,7 +185,6 @@ impl StateStore for EmbeddedStore {
         space: &str,
         ids: &[String],
     ) -> Result<Vec<Option<Record>>, StoreError> {
-        check::name("space", space)?;
         fn read_all(
             txn: &redb::ReadTransaction,
             space: &str,
@@ -207,7 +209,6 @@ impl StateStore for EmbeddedStore {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<(String, Record)>, StoreError> {
-        check::name("space", space)?;
         let space = space.to_owned();
         self.read("listing records", move |txn| {
             // Find the bucket holding the record at `offset` from the bucket counts, then walk
@@ -254,7 +255,6 @@ impl StateStore for EmbeddedStore {
     }
 
     async fn count(&self, space: &str) -> Result<usize, StoreError> {
-        check::name("space", space)?;
         let space = space.to_owned();
         self.read_now("counting records", move |txn| {
             let n = txn
@@ -266,7 +266,6 @@ impl StateStore for EmbeddedStore {
     }
 
     async fn lookup(&self, index: &str, term: &str) -> Result<Option<String>, StoreError> {
-        check::name("index", index)?;
         let (index, term) = (index.to_owned(), term.to_owned());
         self.read_now("looking up a unique term", move |txn| {
             let t = txn.open_table(UNIQUE)?;
@@ -281,7 +280,6 @@ impl StateStore for EmbeddedStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
-        check::name("set", set)?;
         let (set, after) = (set.to_owned(), after.map(str::to_owned));
         let scan = move |txn: &redb::ReadTransaction| {
             let t = txn.open_table(SETS)?;
@@ -310,7 +308,6 @@ impl StateStore for EmbeddedStore {
     }
 
     async fn is_member(&self, set: &str, member: &str) -> Result<bool, StoreError> {
-        check::name("set", set)?;
         let (set, member) = (set.to_owned(), member.to_owned());
         self.read_now("checking set membership", move |txn| {
             Ok(txn
@@ -321,7 +318,6 @@ impl StateStore for EmbeddedStore {
     }
 
     async fn set_len(&self, set: &str) -> Result<usize, StoreError> {
-        check::name("set", set)?;
         let set = set.to_owned();
         self.read_now("counting set members", move |txn| {
             let n = txn
@@ -333,7 +329,6 @@ impl StateStore for EmbeddedStore {
     }
 
     async fn write(&self, batch: WriteBatch) -> Result<Committed, StoreError> {
-        check::batch(&batch)?;
         match self.submit(Request::Write(batch)).await? {
             Reply::Write(result) => result,
             _ => Err(wrong_reply()),
@@ -346,8 +341,6 @@ impl StateStore for EmbeddedStore {
         holder: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        check::name("lease", name)?;
-        check::name("lease holder", holder)?;
         let request = Request::Acquire {
             name: name.to_owned(),
             holder: holder.to_owned(),
@@ -360,7 +353,6 @@ impl StateStore for EmbeddedStore {
     }
 
     async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
-        check::name("lease", name)?;
         let request = Request::Release {
             name: name.to_owned(),
             holder: holder.to_owned(),
@@ -372,7 +364,6 @@ impl StateStore for EmbeddedStore {
     }
 
     async fn lease_holder(&self, name: &str) -> Result<Option<String>, StoreError> {
-        check::name("lease", name)?;
         let name = name.to_owned();
         self.read_now("reading a lease", move |txn| {
             let t = txn.open_table(LEASES)?;

@@ -23,7 +23,7 @@ use tokio::{sync::broadcast, task::JoinHandle};
 
 use self::keys::Keys;
 use self::scripts::{decode_record, decode_write, encode_batch, fred_error, Script};
-use super::{check, Change, Committed, Record, StateStore, StoreError, StoreKey, WriteBatch};
+use super::{Change, Committed, Record, StateStore, StoreError, StoreKey, WriteBatch};
 
 /// Capacity of the local change feed; slow watchers lose the oldest notices.
 const FEED_CAPACITY: usize = 1024;
@@ -80,6 +80,10 @@ impl StateStore for RedisStore {
         "redis"
     }
 
+    fn shared(&self) -> bool {
+        true
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         let _: String = self
             .client
@@ -101,7 +105,6 @@ impl StateStore for RedisStore {
     }
 
     async fn get(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        check::name("space", &key.space)?;
         let reply: Vec<Value> = self
             .client
             .hmget(self.keys.record(key), vec!["v", "d"])
@@ -119,7 +122,6 @@ impl StateStore for RedisStore {
         space: &str,
         ids: &[String],
     ) -> Result<Vec<Option<Record>>, StoreError> {
-        check::name("space", space)?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -147,7 +149,6 @@ impl StateStore for RedisStore {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<(String, Record)>, StoreError> {
-        check::name("space", space)?;
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -185,7 +186,6 @@ impl StateStore for RedisStore {
     }
 
     async fn count(&self, space: &str) -> Result<usize, StoreError> {
-        check::name("space", space)?;
         let n: u64 = self
             .client
             .zcard(self.keys.space_index(space))
@@ -195,7 +195,6 @@ impl StateStore for RedisStore {
     }
 
     async fn lookup(&self, index: &str, term: &str) -> Result<Option<String>, StoreError> {
-        check::name("index", index)?;
         self.client
             .hget(self.keys.unique(index), term)
             .await
@@ -208,7 +207,6 @@ impl StateStore for RedisStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
-        check::name("set", set)?;
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -222,7 +220,6 @@ impl StateStore for RedisStore {
     }
 
     async fn is_member(&self, set: &str, member: &str) -> Result<bool, StoreError> {
-        check::name("set", set)?;
         let score: Option<f64> = self
             .client
             .zscore(self.keys.set(set), member)
@@ -232,7 +229,6 @@ impl StateStore for RedisStore {
     }
 
     async fn set_len(&self, set: &str) -> Result<usize, StoreError> {
-        check::name("set", set)?;
         let n: u64 = self
             .client
             .zcard(self.keys.set(set))
@@ -242,7 +238,6 @@ impl StateStore for RedisStore {
     }
 
     async fn write(&self, batch: WriteBatch) -> Result<Committed, StoreError> {
-        check::batch(&batch)?;
         let args = encode_batch(&self.keys, &batch);
         let answer = self
             .write
@@ -257,8 +252,6 @@ impl StateStore for RedisStore {
         holder: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        check::name("lease", name)?;
-        check::name("lease holder", holder)?;
         let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
         let args: Vec<Value> = vec![
             self.keys.lease(name).into(),
@@ -273,7 +266,6 @@ impl StateStore for RedisStore {
     }
 
     async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
-        check::name("lease", name)?;
         let args: Vec<Value> = vec![self.keys.lease(name).into(), holder.to_owned().into()];
         let answer = self
             .release
@@ -283,7 +275,6 @@ impl StateStore for RedisStore {
     }
 
     async fn lease_holder(&self, name: &str) -> Result<Option<String>, StoreError> {
-        check::name("lease", name)?;
         self.client
             .get(self.keys.lease(name))
             .await

@@ -12,11 +12,11 @@ use super::{chain, CertManager};
 /// How long the ordering replica gives the others to pick a shared challenge up. Only a shared
 /// store has other replicas; on the embedded store there is nobody to wait for, and the wait
 /// would only delay the first certificate. Redis pub/sub delivers in milliseconds.
-fn share_delay(store_kind: &str) -> Duration {
-    if store_kind == "embedded" {
-        Duration::ZERO
-    } else {
+fn share_delay(shared: bool) -> Duration {
+    if shared {
         Duration::from_millis(150)
+    } else {
+        Duration::ZERO
     }
 }
 
@@ -35,7 +35,7 @@ impl ChallengeResponder for Shared<'_> {
             .bounded("sharing the challenge", m.storage.save_challenge(digest))
             .await
         {
-            Ok(()) => tokio::time::sleep(share_delay(m.store.kind())).await,
+            Ok(()) => tokio::time::sleep(share_delay(m.store.shared())).await,
             Err(e) => {
                 tracing::warn!(error = %chain(&e), "challenge not shared; only this replica can answer it")
             }

@@ -28,7 +28,7 @@ async fn redis() -> (SharedStore, RedisServer) {
     let store = RedisStore::connect(options(server.url(), Duration::from_secs(5)))
         .await
         .expect("connecting to the test redis-server");
-    (Arc::new(store), server)
+    (super::guarded(Arc::new(store)), server)
 }
 
 crate::store::conformance_tests!(redis_conformance, super::redis);

@@ -1,0 +1,182 @@
+//! The one decorator around the store the bridge uses, applied at start-up: the argument
+//! checks of [`check`](super::check), the read time limit (`OP_STORE_TIMEOUT`) and the store
+//! latency histogram, so no backend and no caller repeats them.
+//!
+//! Reads (and the reachability ping) past the limit fail with [`StoreError::Timeout`]. Writes and
+//! leases are never cut short here: once a batch is handed to a backend its real outcome is
+//! awaited, so a timeout answer never hides a committed write (a Redis command's own timeout
+//! still ends a script the server never confirms; the engine says the outcome is unknown).
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use prometheus::HistogramVec;
+use tokio::{sync::broadcast, time::Instant};
+
+use super::{
+    check, Change, Committed, Record, SharedStore, StateStore, StoreError, StoreKey, WriteBatch,
+};
+
+/// A store with the checks, the read limit and the histogram applied.
+pub struct Guarded {
+    inner: SharedStore,
+    read_timeout: Duration,
+    latency: Option<HistogramVec>,
+}
+
+impl Guarded {
+    /// Wraps `inner`: reads are bounded by `read_timeout`; each call is observed in `latency`
+    /// (labels `operation` and `outcome`) when given.
+    pub fn wrap(
+        inner: SharedStore,
+        read_timeout: Duration,
+        latency: Option<HistogramVec>,
+    ) -> SharedStore {
+        Arc::new(Self {
+            inner,
+            read_timeout,
+            latency,
+        })
+    }
+
+    async fn read<T>(
+        &self,
+        operation: &'static str,
+        fut: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let limit = self.read_timeout;
+        self.observed(operation, async {
+            tokio::time::timeout(limit, fut).await.unwrap_or_else(|_| {
+                Err(StoreError::Timeout {
+                    context: format!("{operation} took longer than {limit:?}"),
+                })
+            })
+        })
+        .await
+    }
+
+    async fn observed<T>(
+        &self,
+        operation: &'static str,
+        fut: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let started = Instant::now();
+        let result = fut.await;
+        if let Some(h) = &self.latency {
+            let outcome = match &result {
+                Ok(_) => "ok",
+                Err(StoreError::Timeout { .. }) => "timeout",
+                Err(StoreError::Conflict { .. } | StoreError::Unique { .. }) => "refused",
+                Err(_) => "error",
+            };
+            h.with_label_values(&[operation, outcome])
+                .observe(started.elapsed().as_secs_f64());
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl StateStore for Guarded {
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+
+    fn shared(&self) -> bool {
+        self.inner.shared()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read("ping", self.inner.ping()).await
+    }
+
+    async fn get(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+        check::name("space", &key.space)?;
+        self.read("get", self.inner.get(key)).await
+    }
+
+    async fn get_many(
+        &self,
+        space: &str,
+        ids: &[String],
+    ) -> Result<Vec<Option<Record>>, StoreError> {
+        check::name("space", space)?;
+        self.read("get_many", self.inner.get_many(space, ids)).await
+    }
+
+    async fn list(
+        &self,
+        space: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(String, Record)>, StoreError> {
+        check::name("space", space)?;
+        self.read("list", self.inner.list(space, offset, limit))
+            .await
+    }
+
+    async fn count(&self, space: &str) -> Result<usize, StoreError> {
+        check::name("space", space)?;
+        self.read("count", self.inner.count(space)).await
+    }
+
+    async fn lookup(&self, index: &str, term: &str) -> Result<Option<String>, StoreError> {
+        check::name("index", index)?;
+        self.read("lookup", self.inner.lookup(index, term)).await
+    }
+
+    async fn members(
+        &self,
+        set: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        check::name("set", set)?;
+        self.read("members", self.inner.members(set, after, limit))
+            .await
+    }
+
+    async fn is_member(&self, set: &str, member: &str) -> Result<bool, StoreError> {
+        check::name("set", set)?;
+        self.read("is_member", self.inner.is_member(set, member))
+            .await
+    }
+
+    async fn set_len(&self, set: &str) -> Result<usize, StoreError> {
+        check::name("set", set)?;
+        self.read("set_len", self.inner.set_len(set)).await
+    }
+
+    async fn write(&self, batch: WriteBatch) -> Result<Committed, StoreError> {
+        check::batch(&batch)?;
+        self.observed("write", self.inner.write(batch)).await
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        check::name("lease", name)?;
+        check::name("lease holder", holder)?;
+        self.observed("acquire_lease", self.inner.acquire_lease(name, holder, ttl))
+            .await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        check::name("lease", name)?;
+        self.observed("release_lease", self.inner.release_lease(name, holder))
+            .await
+    }
+
+    async fn lease_holder(&self, name: &str) -> Result<Option<String>, StoreError> {
+        check::name("lease", name)?;
+        self.read("lease_holder", self.inner.lease_holder(name))
+            .await
+    }
+
+    fn watch(&self) -> broadcast::Receiver<Change> {
+        self.inner.watch()
+    }
+}

@@ -122,11 +122,14 @@ async fn an_internal_fault_is_a_generic_500_logged_once_with_its_cause() {
     let a = s.get(&format!("/Users/{id}")).await;
     a.expect_error(500, None);
     assert_eq!(a.body["detail"], "internal server error");
+    // The bridge's stderr is read by a pump thread: wait (bounded) for the line to arrive.
+    let marker = "internal error answering a SCIM request";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !s.bridge.logs().contains(marker) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let logs = s.bridge.logs();
-    let lines: Vec<&str> = logs
-        .lines()
-        .filter(|l| l.contains("internal error answering a SCIM request"))
-        .collect();
+    let lines: Vec<&str> = logs.lines().filter(|l| l.contains(marker)).collect();
     assert_eq!(lines.len(), 1, "{logs}");
     assert!(lines[0].contains("store data corrupt"), "{}", lines[0]);
     assert!(lines[0].contains(&id), "{}", lines[0]);

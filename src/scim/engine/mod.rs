@@ -14,6 +14,8 @@
 mod members;
 mod render;
 mod search;
+#[cfg(test)]
+mod tests;
 mod write;
 
 use serde_json::Value;

@@ -1,0 +1,276 @@
+//! The engine's own rules on a real embedded store in a temporary directory: uniqueness under
+//! concurrent creates, per-resource write locks, version checks, all-or-nothing PATCH, no-op
+//! writes, partial PUTs, and membership kept as sets on both sides.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::{Ctx, Engine, EngineLimits, Input};
+use crate::scim::{
+    error::ScimError,
+    project::Projection,
+    schema::{ResourceType, GROUP_TYPE, USER_TYPE},
+    storage::Loaded,
+};
+use crate::store::{embedded::EmbeddedStore, guard::Guarded, SharedStore};
+
+/// An engine on a fresh embedded store (kept alive by the returned directory).
+fn engine() -> (Engine, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store: SharedStore = Arc::new(EmbeddedStore::open(dir.path()).expect("embedded store"));
+    let store = Guarded::wrap(store, std::time::Duration::from_secs(5), None);
+    (Engine::new(store, EngineLimits::default()), dir)
+}
+
+fn ctx() -> Ctx {
+    Ctx {
+        base_url: "https://scim.example.com/scim/v2".into(),
+    }
+}
+
+async fn create(e: &Engine, rt: &'static ResourceType, body: Value) -> Result<String, ScimError> {
+    Ok(e.create(rt, body, &Projection::default_for(rt), &ctx())
+        .await?
+        .id)
+}
+
+async fn patch(
+    e: &Engine,
+    rt: &'static ResourceType,
+    id: &str,
+    body: Value,
+) -> Result<Loaded, ScimError> {
+    let again = {
+        let body = body.clone();
+        move || Ok(body.clone())
+    };
+    e.patch(rt, id, Input::new(body, &again), None, &ctx())
+        .await
+}
+
+fn op(op: &str, path: &str, value: Value) -> Value {
+    json!({"Operations": [{"op": op, "path": path, "value": value}]})
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_creates_of_one_user_name_leave_exactly_one() {
+    let (e, _dir) = engine();
+    let tries = (0..16).map(|i| {
+        let e = e.clone();
+        tokio::spawn(async move {
+            // Case differs: userName is unique case-insensitively.
+            let name = if i % 2 == 0 {
+                "Ann@Example.com"
+            } else {
+                "ann@example.com"
+            };
+            create(&e, &USER_TYPE, json!({"userName": name})).await
+        })
+    });
+    let results: Vec<_> = futures_util::future::join_all(tries).await;
+    let won = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+    let refused = results
+        .iter()
+        .filter(|r| matches!(r, Ok(Err(ScimError::Uniqueness(_)))))
+        .count();
+    assert_eq!((won, refused), (1, 15), "{results:?}");
+    assert_eq!(e.directory().count(&USER_TYPE).await.unwrap(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_patches_of_one_group_all_land() {
+    let (e, _dir) = engine();
+    let group = create(&e, &GROUP_TYPE, json!({"displayName": "Everyone"}))
+        .await
+        .unwrap();
+    let mut users = Vec::new();
+    for i in 0..24 {
+        users.push(
+            create(
+                &e,
+                &USER_TYPE,
+                json!({"userName": format!("u{i}@example.com")}),
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    // Every PATCH reads and writes the same group: the write lock queues them, none fails.
+    let adds = users.iter().map(|u| {
+        let (e, group, u) = (e.clone(), group.clone(), u.clone());
+        tokio::spawn(async move {
+            patch(
+                &e,
+                &GROUP_TYPE,
+                &group,
+                op("add", "members", json!([{"value": u}])),
+            )
+            .await
+        })
+    });
+    for r in futures_util::future::join_all(adds).await {
+        r.unwrap().expect("every PATCH lands");
+    }
+    assert_eq!(e.directory().all_members(&group).await.unwrap().len(), 24);
+    for u in &users {
+        assert_eq!(
+            e.directory().groups_of(u).await.unwrap(),
+            vec![group.clone()]
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_stale_if_match_is_412_and_writes_nothing() {
+    let (e, _dir) = engine();
+    let id = create(&e, &USER_TYPE, json!({"userName": "v@example.com"}))
+        .await
+        .unwrap();
+    let v1 = e.load(&USER_TYPE, &id).await.unwrap().version;
+    patch(
+        &e,
+        &USER_TYPE,
+        &id,
+        op("replace", "displayName", json!("One")),
+    )
+    .await
+    .unwrap();
+    let body = op("replace", "displayName", json!("Two"));
+    let again = || Ok(op("replace", "displayName", json!("Two")));
+    let stale = e
+        .patch(&USER_TYPE, &id, Input::new(body, &again), Some(v1), &ctx())
+        .await;
+    assert!(
+        matches!(stale, Err(ScimError::PreconditionFailed(_))),
+        "{stale:?}"
+    );
+    assert_eq!(
+        e.load(&USER_TYPE, &id).await.unwrap().stored.doc["displayName"],
+        "One"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_operation_leaves_the_whole_patch_unwritten() {
+    let (e, _dir) = engine();
+    let id = create(&e, &USER_TYPE, json!({"userName": "atomic@example.com"}))
+        .await
+        .unwrap();
+    let before = e.load(&USER_TYPE, &id).await.unwrap();
+    let body = json!({"Operations": [
+        {"op": "replace", "path": "displayName", "value": "Changed"},
+        {"op": "replace", "path": "id", "value": "forged"},
+    ]});
+    let r = patch(&e, &USER_TYPE, &id, body).await;
+    assert!(matches!(r, Err(ScimError::Mutability(_))), "{r:?}");
+    assert_eq!(e.load(&USER_TYPE, &id).await.unwrap(), before);
+}
+
+#[tokio::test]
+async fn a_patch_that_changes_nothing_keeps_the_version_and_timestamp() {
+    let (e, _dir) = engine();
+    let id = create(
+        &e,
+        &USER_TYPE,
+        json!({"userName": "same@example.com", "displayName": "Same",
+        "emails": [{"value": "same@example.com", "type": "work"}]}),
+    )
+    .await
+    .unwrap();
+    let before = e.load(&USER_TYPE, &id).await.unwrap();
+    // Resent values, as identity providers do every cycle, in another key order.
+    let again = patch(&e, &USER_TYPE, &id, json!({"Operations": [
+        {"op": "replace", "value": {"displayName": "Same"}},
+        {"op": "add", "path": "emails", "value": [{"type": "work", "value": "same@example.com"}]},
+    ]})).await.unwrap();
+    assert_eq!(again.version, before.version);
+    assert_eq!(again.stored.last_modified, before.stored.last_modified);
+    assert_eq!(e.load(&USER_TYPE, &id).await.unwrap(), before);
+}
+
+#[tokio::test]
+async fn a_partial_put_keeps_active_and_members() {
+    let (e, _dir) = engine();
+    let user = create(
+        &e,
+        &USER_TYPE,
+        json!({"userName": "p@example.com", "active": false}),
+    )
+    .await
+    .unwrap();
+    let group = create(
+        &e,
+        &GROUP_TYPE,
+        json!({"displayName": "G", "members": [{"value": user}]}),
+    )
+    .await
+    .unwrap();
+    let body = json!({"userName": "p@example.com", "displayName": "P"});
+    let again = || Ok(json!({"userName": "p@example.com", "displayName": "P"}));
+    let u = e
+        .replace(&USER_TYPE, &user, Input::new(body, &again), None, &ctx())
+        .await
+        .unwrap();
+    assert_eq!(
+        u.stored.doc["active"], false,
+        "an absent active is kept, not reset"
+    );
+    let body = json!({"displayName": "G2"});
+    let again = || Ok(json!({"displayName": "G2"}));
+    e.replace(&GROUP_TYPE, &group, Input::new(body, &again), None, &ctx())
+        .await
+        .unwrap();
+    assert_eq!(
+        e.directory().all_members(&group).await.unwrap(),
+        vec![user.clone()]
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_user_removes_it_from_every_group() {
+    let (e, _dir) = engine();
+    let user = create(&e, &USER_TYPE, json!({"userName": "gone@example.com"}))
+        .await
+        .unwrap();
+    let mut groups = Vec::new();
+    for name in ["A", "B", "C"] {
+        groups.push(
+            create(
+                &e,
+                &GROUP_TYPE,
+                json!({"displayName": name, "members": [{"value": user}]}),
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    e.delete(&USER_TYPE, &user, None).await.unwrap();
+    for g in &groups {
+        assert!(e.directory().all_members(g).await.unwrap().is_empty());
+    }
+    assert!(e.directory().groups_of(&user).await.unwrap().is_empty());
+    // The name is free again.
+    create(&e, &USER_TYPE, json!({"userName": "gone@example.com"}))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_unknown_member_is_refused_and_nothing_is_written() {
+    let (e, _dir) = engine();
+    let group = create(&e, &GROUP_TYPE, json!({"displayName": "Strict"}))
+        .await
+        .unwrap();
+    let before = e.load(&GROUP_TYPE, &group).await.unwrap();
+    let r = patch(
+        &e,
+        &GROUP_TYPE,
+        &group,
+        op("add", "members", json!([{"value": "no-such-id"}])),
+    )
+    .await;
+    assert!(matches!(r, Err(ScimError::InvalidValue(_))), "{r:?}");
+    assert_eq!(e.load(&GROUP_TYPE, &group).await.unwrap(), before);
+    assert!(e.directory().all_members(&group).await.unwrap().is_empty());
+}

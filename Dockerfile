@@ -29,6 +29,8 @@ ENV OP_SESSION=/home/opuser/.op/scimsession \
     OP_PORT=3002 \
     OP_HTTPS_PORT=8443
 EXPOSE 3002 8443
-HEALTHCHECK --interval=30s --timeout=3s CMD ["/usr/local/bin/scim-bridge", "--version"]
+# `ping` asks this container's own plain-HTTP port (OP_PORT) for /ping on loopback, also with
+# OP_TLS_DOMAIN set: 0 when it answers "pong" within 2 s, else 1.
+HEALTHCHECK --interval=30s --timeout=3s CMD ["/usr/local/bin/scim-bridge", "ping"]
 ENTRYPOINT ["/usr/local/bin/scim-bridge"]
 CMD ["serve"]

@@ -46,6 +46,14 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Ask the running bridge for /ping over plain HTTP on loopback: exit 0 when it answers
+    /// 200 `pong` within 2 s, else 1 with the reason on standard error.
+    ///
+    /// Reads the same config file and OP_* variables as `serve` to find the port (OP_PORT, also
+    /// with OP_TLS_DOMAIN) and the bind address (0.0.0.0 is asked on 127.0.0.1, :: on ::1). For
+    /// container health checks; it checks that the bridge answers, not the store (that is
+    /// /health, which needs the token). Example: HEALTHCHECK CMD ["scim-bridge", "ping"]
+    Ping,
     /// Certificate commands (HTTPS with OP_TLS_DOMAIN).
     Cert {
         /// What to do.

@@ -40,6 +40,7 @@
 //! * [`logging`]: tracing subscriber set-up (plain, JSON, colour) and the bounded ring of recent
 //!   log lines ([`logging::recent`]) that the status page downloads.
 //! * [`shutdown`]: the SIGTERM/SIGINT future.
+//! * [`probe`]: the `ping` command's client: `GET /ping` on the bridge's own plain-HTTP port.
 
 pub mod app;
 pub mod auth;
@@ -51,6 +52,7 @@ pub mod error_chain;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod probe;
 pub mod scim;
 pub mod secret_file;
 pub mod session;

@@ -2,7 +2,7 @@
 //!
 //! Exit codes: 0 success; 1 runtime failure; 64 bad usage or configuration (EX_USAGE);
 //! 66 session file missing or unreadable (EX_NOINPUT); 69 store unreachable (EX_UNAVAILABLE);
-//! 73 session file cannot be created or rewritten (EX_CANTCREAT).
+//! 73 session file cannot be created or rewritten (EX_CANTCREAT). `ping` exits 0 or 1 only.
 
 use std::process::ExitCode;
 
@@ -10,7 +10,7 @@ use clap::Parser;
 use scim_bridge::{
     app,
     cli::{CertCommand, Cli, Command, TokenCommand},
-    config, logging,
+    config, logging, probe,
     session::{self, rotate, usage::TokenId, CreateOptions, SessionError},
     store::StoreError,
     usage::UsageRecord,
@@ -73,6 +73,7 @@ fn main() -> ExitCode {
             Ok(s) => cert_status(s),
             Err(code) => code,
         },
+        Command::Ping => ping(cli.config.as_deref()),
         Command::Serve => match settings(cli.config.as_deref()) {
             Ok(s) => serve(s),
             Err(code) => code,
@@ -277,6 +278,37 @@ fn cert_status(settings: config::Settings) -> ExitCode {
                 1
             })
         }
+    }
+}
+
+/// `ping`: 0 when the bridge answers `pong`, else 1 and one line on standard error (also for
+/// a configuration error: a health check knows only healthy or not).
+fn ping(config: Option<&std::path::Path>) -> ExitCode {
+    let fail = |why: &str| {
+        // One line, whatever the message: TOML syntax errors span several.
+        let why = why.split_whitespace().collect::<Vec<_>>().join(" ");
+        eprintln!("scim-bridge ping: {why}");
+        ExitCode::FAILURE
+    };
+    let chain = scim_bridge::error_chain::chain;
+    let settings = match load_settings(config) {
+        Ok(s) => s,
+        Err(e) => return fail(&format!("configuration error: {}", chain(&e))),
+    };
+    let addr = match probe::target(&settings) {
+        Ok(addr) => addr,
+        Err(e) => return fail(&chain(&e)),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+    };
+    match runtime.block_on(probe::ping(addr)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&chain(&e)),
     }
 }
 

@@ -224,9 +224,20 @@ pub fn read_file(named: Option<&std::path::Path>) -> Result<Option<String>, Conf
 
 /// The effective settings as `key = value` lines, secrets redacted (for `check-config` and the
 /// start-up log).
+///
+/// Every setting (`raw::KEYS`) that applies has a line under its own TOML key, except those
+/// that only shape another one's value: `ping_server` (shown as `ping_port`, `off` when it is
+/// off), the `redis_host` family and `redis_enable_ssl` (as the redacted `redis_url`),
+/// `json_logs`/`pretty_logs` (as `log_format`), `debug`/`trace` (as `log_level`) and
+/// `acme_staging` (as `acme_directory_url`). Without TLS the TLS settings are one line,
+/// `tls = off`; the Redis settings show only with Redis, `data_dir` only without.
 pub fn describe(settings: &Settings) -> Vec<(&'static str, String)> {
     let mut lines = vec![
         ("session", settings.session.path.display().to_string()),
+        (
+            "session_reload_interval",
+            format!("{:?}", settings.session_reload_interval),
+        ),
         ("bind_address", settings.bind_address.to_string()),
         ("port", settings.port.to_string()),
         (
@@ -242,17 +253,25 @@ pub fn describe(settings: &Settings) -> Vec<(&'static str, String)> {
             lines.push(("data_dir", data_dir.display().to_string()));
         }
         StoreSettings::Redis {
-            url, key_prefix, ..
+            url,
+            key_prefix,
+            insecure_tls,
         } => {
             lines.push(("store", "redis".into()));
             lines.push(("redis_url", parse::redact_url(url.expose())));
             lines.push(("redis_key_prefix", key_prefix.clone()));
+            lines.push(("redis_insecure_ssl", insecure_tls.to_string()));
         }
     }
+    lines.push(("store_timeout", format!("{:?}", settings.store_timeout)));
     lines.push(("log_format", format!("{:?}", settings.log_format)));
     lines.push(("log_level", format!("{:?}", settings.log_level)));
     lines.push(("shutdown_grace", format!("{:?}", settings.shutdown_grace)));
     lines.push(("request_timeout", format!("{:?}", settings.request_timeout)));
+    lines.push((
+        "header_read_timeout",
+        format!("{:?}", settings.header_read_timeout),
+    ));
     lines.push((
         "token_usage_flush",
         format!("{:?}", settings.token_usage_flush),
@@ -278,6 +297,10 @@ pub fn describe(settings: &Settings) -> Vec<(&'static str, String)> {
         Some(tls) => {
             lines.push(("tls_domain", tls.domain.clone()));
             lines.push(("https_port", tls.https_port.to_string()));
+            lines.push((
+                "tls_handshake_timeout",
+                format!("{:?}", tls.handshake_timeout),
+            ));
             lines.push(("allow_cidrs", tls.allow.to_string()));
             match &tls.source {
                 CertSource::Files { cert, key } => {
@@ -288,8 +311,20 @@ pub fn describe(settings: &Settings) -> Vec<(&'static str, String)> {
                     lines.push(("acme_directory_url", acme.directory_url.clone()));
                     lines.push(("acme_ca_roots", format!("{} extra", acme.ca_roots.len())));
                     lines.push((
+                        "letsencrypt_email",
+                        acme.email.clone().unwrap_or_else(|| "none".into()),
+                    ));
+                    lines.push((
                         "acme_eab_kid",
                         acme.eab.as_ref().map_or("none".into(), |(k, _)| k.clone()),
+                    ));
+                    lines.push((
+                        "acme_eab_hmac_key",
+                        if acme.eab.is_some() {
+                            "<redacted>".into()
+                        } else {
+                            "none".into()
+                        },
                     ));
                 }
             }
@@ -357,6 +392,91 @@ mod tests {
                 "README lacks {var}"
             );
         }
+    }
+
+    /// The settings `describe` folds into another line (see its doc): (setting, line).
+    const SHOWN_AS: &[(&str, &str)] = &[
+        ("ping_server", "ping_port"),
+        ("redis_host", "redis_url"),
+        ("redis_port", "redis_url"),
+        ("redis_username", "redis_url"),
+        ("redis_password", "redis_url"),
+        ("redis_enable_ssl", "redis_url"),
+        ("json_logs", "log_format"),
+        ("pretty_logs", "log_format"),
+        ("debug", "log_level"),
+        ("trace", "log_level"),
+        ("acme_staging", "acme_directory_url"),
+    ];
+
+    fn described(pairs: &[(&str, &str)]) -> Vec<(&'static str, String)> {
+        let env = |k: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        };
+        describe(&load(None, &env).expect("the test configuration must load"))
+    }
+
+    #[test]
+    fn check_config_shows_every_setting_and_no_secret() {
+        let (redis_password, metrics_token, hmac_key) = (
+            "hunter2-redis",
+            "m3tr1cs-t0ken-abcdef",
+            "c2VjcmV0LWhtYWMta2V5",
+        );
+        // The three shapes between them reach every branch of `describe`: the defaults
+        // (embedded store, no TLS), Redis with certificate files, and ACME with EAB.
+        let shapes = [
+            described(&[("OP_METRICS_TOKEN", metrics_token)]),
+            described(&[
+                ("OP_REDIS_HOST", "cache"),
+                ("OP_REDIS_USERNAME", "bridge"),
+                ("OP_REDIS_PASSWORD", redis_password),
+                ("OP_TLS_DOMAIN", "scim.example.com"),
+                ("OP_TLS_CERT_FILE", "/etc/tls/chain.pem"),
+                ("OP_TLS_KEY_FILE", "/etc/tls/key.pem"),
+            ]),
+            described(&[
+                ("OP_TLS_DOMAIN", "scim.example.com"),
+                ("OP_LETSENCRYPT_EMAIL", "ops@example.com"),
+                ("OP_ACME_EAB_KID", "kid-1"),
+                ("OP_ACME_EAB_HMAC_KEY", hmac_key),
+            ]),
+        ];
+        let names: Vec<&str> = shapes.iter().flatten().map(|(name, _)| *name).collect();
+        for key in raw::KEYS {
+            let line = SHOWN_AS
+                .iter()
+                .find(|(k, _)| k == key)
+                .map_or(*key, |(_, line)| *line);
+            assert!(
+                names.contains(&line),
+                "check-config shows no `{line}` line for the setting `{key}`: add it to \
+                 config::describe (or, if it only shapes another setting, to SHOWN_AS and \
+                 describe's doc; if it shows only in a case not built here, add that case)"
+            );
+        }
+        for (key, _) in SHOWN_AS {
+            assert!(raw::KEYS.contains(key), "SHOWN_AS names an unknown `{key}`");
+        }
+        for (name, value) in shapes.iter().flatten() {
+            for secret in [redis_password, metrics_token, hmac_key] {
+                assert!(!value.contains(secret), "{name} = {value} shows a secret");
+            }
+        }
+        let second: Vec<String> = shapes[1]
+            .iter()
+            .map(|(n, v)| format!("{n} = {v}"))
+            .collect();
+        assert!(second.contains(&"redis_url = redis://bridge:***@cache:6379".to_owned()));
+        let third: Vec<String> = shapes[2]
+            .iter()
+            .map(|(n, v)| format!("{n} = {v}"))
+            .collect();
+        assert!(third.contains(&"acme_eab_hmac_key = <redacted>".to_owned()));
+        assert!(third.contains(&"letsencrypt_email = ops@example.com".to_owned()));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Attribute paths (RFC 7644 §3.10: `name`, `name.sub`, `urn:…:name.sub`) and PATCH paths
-//! (the `PATH` rule of RFC 7644 §3.5.2: `attrPath / valuePath [subAttr]`), plus the
-//! comma-separated `attributes`/`excludedAttributes` lists of RFC 7644 §3.4.2.5.
+//! (the `PATH` rule of RFC 7644 §3.5.2: `attrPath / valuePath [subAttr]`). The
+//! comma-separated `attributes`/`excludedAttributes` lists of RFC 7644 §3.4.2.5 are parsed by
+//! [`super::project`], which resolves each name as it goes.
 //!
 //! It owns the syntax and schema resolution of paths only: what a path selects inside a
 //! document belongs to [`super::filter`] (reading) and [`super::patch`] (writing). Pure; no I/O.
@@ -97,15 +98,6 @@ pub fn parse_patch_path(s: &str) -> Result<PatchPath, ScimError> {
         ScimError::InvalidFilter(d) => ScimError::InvalidPath(d),
         other => other,
     })
-}
-
-/// Parses a comma-separated attribute list; blank items are skipped.
-pub fn parse_attribute_list(s: &str) -> Result<Vec<AttrPath>, ScimError> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|item| !item.is_empty())
-        .map(parse_attr_path)
-        .collect()
 }
 
 impl AttrPath {
@@ -270,14 +262,5 @@ mod tests {
             .unwrap()
             .resolve(&GROUP_TYPE)
             .is_some());
-    }
-
-    #[test]
-    fn attribute_lists_split_on_commas() {
-        let l = parse_attribute_list(" userName, name.givenName ,,members ").unwrap();
-        let names: Vec<String> = l.iter().map(ToString::to_string).collect();
-        assert_eq!(names, ["userName", "name.givenName", "members"]);
-        assert!(parse_attribute_list("").unwrap().is_empty());
-        assert!(parse_attribute_list("userName,bad name").is_err());
     }
 }

@@ -26,6 +26,7 @@
 //! Must not know about SCIM, certificates or any caller's value format.
 
 mod check;
+#[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod embedded;
 pub mod guard;

@@ -1,10 +1,11 @@
-//! The command line: `init`, `check-config`, and start-up failures with their exit codes.
+//! The command line: `init`, `check-config`, `ping`, and start-up failures with their exit
+//! codes.
 
 use std::os::unix::fs::PermissionsExt;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 
-use crate::helpers::bridge::{init_session, run};
+use crate::helpers::bridge::{init_session, run, Bridge};
 
 #[test]
 fn init_prints_only_the_token_and_writes_a_0600_session_without_it() {
@@ -238,11 +239,12 @@ fn usage_errors_exit_64() {
 #[test]
 fn every_command_explains_itself_with_an_example() {
     let dir = tempfile::tempdir().unwrap();
-    let commands: [&[&str]; 10] = [
+    let commands: [&[&str]; 11] = [
         &[],
         &["serve"],
         &["init"],
         &["check-config"],
+        &["ping"],
         &["cert"],
         &["cert", "status"],
         &["token"],
@@ -297,4 +299,62 @@ fn check_config_shows_the_exposure_settings_and_redacts_the_metrics_token() {
     );
     assert_eq!(status.code(), Some(64));
     assert!(stderr.contains("OP_METRICS_TOKEN") && !stderr.contains("short secret"));
+}
+
+#[test]
+fn ping_exits_0_when_the_running_bridge_answers_pong() {
+    let bridge = Bridge::start();
+    let dir = tempfile::tempdir().unwrap();
+    let port = bridge.addr.port().to_string();
+    // The bridge listens on 127.0.0.1; a bind address of 0.0.0.0 is asked on 127.0.0.1.
+    for bind in ["127.0.0.1", "0.0.0.0"] {
+        let (status, stdout, stderr) = run(
+            &["ping"],
+            &[("OP_BIND_ADDRESS", bind), ("OP_PORT", &port)],
+            dir.path(),
+        );
+        assert_eq!(status.code(), Some(0), "{bind}: {stderr}");
+        assert!(stdout.is_empty() && stderr.is_empty(), "{stdout}{stderr}");
+    }
+    // The port from the config file, as `serve` reads it.
+    std::fs::write(dir.path().join("bridge.toml"), format!("port = {port}\n")).unwrap();
+    let (status, _, stderr) = run(&["--config", "bridge.toml", "ping"], &[], dir.path());
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}
+
+#[test]
+fn ping_exits_1_with_one_line_when_nothing_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port that was free a moment ago: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (status, stdout, stderr) = run(&["ping"], &[("OP_PORT", &port.to_string())], dir.path());
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot connect to 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+
+    // A listener that accepts and never answers: the timeout, not a hang.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port().to_string();
+    let started = std::time::Instant::now();
+    let (status, _, stderr) = run(&["ping"], &[("OP_PORT", &port)], dir.path());
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no answer") && stderr.contains("within 2s"),
+        "{stderr}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+
+    // A configuration error is unhealthy too (1, not 64), on one line.
+    let (status, _, stderr) = run(&["ping"], &[("OP_PORT", "eighty")], dir.path());
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("OP_PORT"), "{stderr}");
 }

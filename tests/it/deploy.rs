@@ -180,6 +180,38 @@ fn dockerfile_sets_only_known_settings() {
     assert!(assert_known(names, "Dockerfile") >= 4);
 }
 
+/// The image's health check runs `ping` with the binary the image installs (not `--version`,
+/// which checks nothing), and gives it more time than its own timeout.
+#[test]
+fn dockerfile_healthcheck_pings_the_bridge() {
+    let text = read("Dockerfile");
+    let line = |prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} line in the Dockerfile"))
+    };
+    let installed = line("COPY --from=build ")
+        .split_whitespace()
+        .last()
+        .unwrap();
+    let healthcheck = line("HEALTHCHECK ");
+    let (options, command) = healthcheck
+        .split_once(" CMD ")
+        .expect("HEALTHCHECK ... CMD [...]");
+    let command: Vec<String> = serde_json::from_str(command).expect("the exec form");
+    assert_eq!(command, [installed, "ping"]);
+    let timeout = options
+        .split_whitespace()
+        .find_map(|o| o.strip_prefix("--timeout="))
+        .and_then(|t| t.strip_suffix('s'))
+        .and_then(|t| t.parse::<u64>().ok())
+        .expect("--timeout=Ns");
+    assert!(Duration::from_secs(timeout) > scim_bridge::probe::TIMEOUT);
+    let entrypoint: Vec<String> =
+        serde_json::from_str(line("ENTRYPOINT ").trim_start_matches("ENTRYPOINT ")).unwrap();
+    assert_eq!(entrypoint, [installed]);
+}
+
 /// Every document of every `deploy/kubernetes/*.yaml` (not `monitoring/`, which needs a CRD).
 fn manifests() -> Vec<(String, Value)> {
     let dir = repo("deploy/kubernetes");

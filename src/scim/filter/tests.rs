@@ -1,4 +1,5 @@
-//! Filter tests: RFC 7644 §3.4.2.2 examples and IdP filters from idp-quirks.md.
+//! Filter tests: RFC 7644 §3.4.2.2 examples and the filters identity providers send (Entra's
+//! and Okta's `userName eq`, Entra's `emails[type eq "work"].value eq`, ...).
 
 use serde_json::{json, Value};
 

@@ -1,5 +1,5 @@
-//! Group membership PATCH shapes from idp-quirks.md (Entra legacy and flagged, Okta delta and
-//! full replace), through both `apply` and `split_members`.
+//! Group membership PATCH shapes that identity providers send (Entra legacy and flagged, Okta
+//! delta and full replace), through both `apply` and `split_members`.
 
 use serde_json::json;
 

@@ -5,8 +5,9 @@
 //!
 //! The document is a `serde_json::Value` object with canonical attribute names at the top and
 //! extension attributes under their schema URN. This module knows schemas and values, not
-//! storage, versions (`meta`) or HTTP. Identity-provider quirks it accepts are listed in
-//! `/work/shared/reference/idp-quirks.md` and have a test each. Pure; no I/O.
+//! storage, versions (`meta`) or HTTP. The identity-provider quirks it accepts are listed in the
+//! README (section "The SCIM API", "Accepted quirks") and each has a test named after its
+//! provider under `tests/it/scim/`. Pure; no I/O.
 
 mod apply;
 mod index;

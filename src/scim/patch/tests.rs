@@ -1,5 +1,5 @@
-//! PATCH tests: RFC 7644 §3.5.2 examples and one test per quirk of idp-quirks.md, named after
-//! its source. Group membership shapes are in `member_tests`, properties in `proptests`.
+//! PATCH tests: RFC 7644 §3.5.2 examples and one test per identity-provider quirk (the README's
+//! "Accepted quirks"), named after its source. Group membership shapes are in `member_tests`, properties in `proptests`.
 
 use serde_json::{json, Value};
 

@@ -145,6 +145,14 @@ fn unknown_names_are_ignored_and_filters_are_invalid_paths() {
 }
 
 #[test]
+fn lists_trim_items_and_skip_blank_ones() {
+    let doc = project(Some(" userName, name.givenName ,,emails, "), None);
+    assert_eq!(keys(&doc), ["schemas", "id", "userName", "name", "emails"]);
+    let err = Projection::parse(Some("userName,bad name"), None, &USER_TYPE).unwrap_err();
+    assert!(matches!(err, ScimError::InvalidPath(_)));
+}
+
+#[test]
 fn attributes_wins_over_excluded_attributes() {
     let doc = project(Some("userName"), Some("userName"));
     assert_eq!(doc["userName"], "bjensen");

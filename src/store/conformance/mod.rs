@@ -3,6 +3,9 @@
 //! Every check is a `pub async fn` that panics with a message naming the check on failure, so
 //! tests can call them one by one or all through [`run_all`]. Checks use fresh random names
 //! (uuid) so several runs can share one server. Must not know which backend it is testing.
+//!
+//! Compiled only with the cargo feature `conformance`: the package's dev-dependency on itself
+//! turns it on for the test targets, so it stays out of the release binary.
 
 mod live;
 mod reads;

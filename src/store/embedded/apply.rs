@@ -10,7 +10,7 @@ use redb::{ReadableTable, Table, WriteTransaction};
 use super::tables::{
     bucket, now_ms, LEASES, RECORDS, RECORD_BUCKETS, RECORD_COUNTS, SETS, SET_LENS, UNIQUE,
 };
-use super::writer::{Job, Reply, Request};
+use super::writer::{Reply, Request};
 use crate::store::{Committed, Mutation, Precondition, StoreError, StoreKey, WriteBatch};
 
 /// The tables a write touches, opened once per group.
@@ -24,10 +24,11 @@ struct Tables<'txn> {
     leases: Table<'txn, &'static str, (&'static str, u64)>,
 }
 
-/// Applies every job of a group in order; storage errors fail the whole group.
-pub(super) fn apply_group(
+/// Applies every request of a group in order, one reply each; storage errors fail the whole
+/// group.
+pub(super) fn apply_group<'a>(
     txn: &WriteTransaction,
-    group: &[Job],
+    group: impl ExactSizeIterator<Item = &'a Request>,
     changed: &mut Vec<StoreKey>,
 ) -> Result<Vec<Reply>, redb::Error> {
     let mut t = Tables {
@@ -40,8 +41,8 @@ pub(super) fn apply_group(
         leases: txn.open_table(LEASES)?,
     };
     let mut replies = Vec::with_capacity(group.len());
-    for job in group {
-        let reply = match &job.request {
+    for request in group {
+        let reply = match request {
             Request::Write(batch) => Reply::Write(apply_batch(&mut t, batch, changed)?),
             Request::Acquire { name, holder, ttl } => {
                 Reply::Lease(acquire(&mut t, name, holder, *ttl)?)
@@ -200,9 +201,9 @@ fn apply_mutation(
     Ok(())
 }
 
-/// Adds `delta` to a counter, dropping the row at zero so empty spaces leave nothing behind.
-/// Adds `delta` to the counter at `key`, removing it when it reaches zero (absent means zero).
-/// One function for every counter table, whatever its key type.
+/// Adds `delta` to the counter at `key` (absent means zero), removing the row when it reaches
+/// zero so empty spaces and sets leave nothing behind. One function for every counter table,
+/// whatever its key type.
 fn bump<'k, K: redb::Key + 'static>(
     table: &mut Table<'_, K, u64>,
     key: K::SelfType<'k>,

@@ -1,8 +1,9 @@
 //! The embedded backend: one redb file in the data directory, crash-safe and fsynced per commit.
 //!
-//! Owns the database handle, the writer thread (see `writer`) and the read paths. Reads run on
-//! tokio's blocking pool in their own read transactions, never on the writer thread. Must not
-//! know about SCIM or any caller's value format.
+//! Owns the database handle, the writer thread (see `writer`) and the read paths. Every read runs
+//! in its own read transaction, never on the writer thread: short reads (point lookups, counts,
+//! batches and member pages of up to `INLINE_READS`) on the calling task, scans and larger
+//! batches on tokio's blocking pool. Must not know about SCIM or any caller's value format.
 
 mod apply;
 mod tables;
@@ -28,7 +29,8 @@ use super::{Change, Committed, Record, StateStore, StoreError, StoreKey, WriteBa
 
 /// The database file name inside the data directory.
 const FILE_NAME: &str = "scim-bridge.redb";
-/// Batches up to this size are read on the calling task; larger ones on the blocking pool.
+/// `get_many` batches and `members` pages of up to this many entries are read on the calling
+/// task; larger ones on the blocking pool.
 const INLINE_READS: usize = 128;
 /// The redb page cache.
 const CACHE_BYTES: usize = 64 * 1024 * 1024;
@@ -98,9 +100,9 @@ impl EmbeddedStore {
         answer.await.map_err(|_| gone())?
     }
 
-    /// Runs a read on the blocking pool inside a fresh read transaction.
-    /// Runs a short read (a point lookup: a few pages, microseconds from the page cache) on the
-    /// calling task; a hop to the blocking pool would cost more than the read.
+    /// Runs a short read (a point lookup or a small batch: a few pages, microseconds from the
+    /// page cache) on the calling task, inside a fresh read transaction; a hop to the blocking
+    /// pool would cost more than the read.
     fn read_now<T, F>(&self, what: &'static str, f: F) -> Result<T, StoreError>
     where
         F: FnOnce(&redb::ReadTransaction) -> Result<T, redb::Error>,
@@ -112,7 +114,8 @@ impl EmbeddedStore {
         f(&txn).map_err(|e| StoreError::unavailable(what, e))
     }
 
-    /// Runs a long read (scans, large batches) on the blocking pool, off the async workers.
+    /// Runs a long read (scans, large batches) on the blocking pool, off the async workers,
+    /// inside a fresh read transaction.
     async fn read<T, F>(&self, what: &'static str, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -131,8 +134,8 @@ impl EmbeddedStore {
 
 impl Drop for EmbeddedStore {
     fn drop(&mut self) {
-        // Closing the channel ends the writer after its current group; joining it releases the
-        // file lock so the same directory can be reopened right away.
+        // Closing the channel ends the writer once it has answered every queued job; joining it
+        // releases the file lock so the same directory can be reopened right away.
         self.jobs.take();
         if let Some(writer) = self.writer.take() {
             let _ = writer.join();
@@ -172,8 +175,7 @@ impl StateStore for EmbeddedStore {
     }
 
     async fn get(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        let key = key.clone();
-        self.read_now("reading a record", move |txn| {
+        self.read_now("reading a record", |txn| {
             let t = txn.open_table(RECORDS)?;
             Ok(t.get((key.space.as_str(), key.id.as_str()))?
                 .map(|g| record(g.value())))
@@ -255,22 +257,19 @@ impl StateStore for EmbeddedStore {
     }
 
     async fn count(&self, space: &str) -> Result<usize, StoreError> {
-        let space = space.to_owned();
-        self.read_now("counting records", move |txn| {
+        self.read_now("counting records", |txn| {
             let n = txn
                 .open_table(RECORD_COUNTS)?
-                .get(space.as_str())?
+                .get(space)?
                 .map_or(0, |g| g.value());
             Ok(usize::try_from(n).unwrap_or(usize::MAX))
         })
     }
 
     async fn lookup(&self, index: &str, term: &str) -> Result<Option<String>, StoreError> {
-        let (index, term) = (index.to_owned(), term.to_owned());
-        self.read_now("looking up a unique term", move |txn| {
+        self.read_now("looking up a unique term", |txn| {
             let t = txn.open_table(UNIQUE)?;
-            Ok(t.get((index.as_str(), term.as_str()))?
-                .map(|g| g.value().to_owned()))
+            Ok(t.get((index, term))?.map(|g| g.value().to_owned()))
         })
     }
 
@@ -308,22 +307,14 @@ impl StateStore for EmbeddedStore {
     }
 
     async fn is_member(&self, set: &str, member: &str) -> Result<bool, StoreError> {
-        let (set, member) = (set.to_owned(), member.to_owned());
-        self.read_now("checking set membership", move |txn| {
-            Ok(txn
-                .open_table(SETS)?
-                .get((set.as_str(), member.as_str()))?
-                .is_some())
+        self.read_now("checking set membership", |txn| {
+            Ok(txn.open_table(SETS)?.get((set, member))?.is_some())
         })
     }
 
     async fn set_len(&self, set: &str) -> Result<usize, StoreError> {
-        let set = set.to_owned();
-        self.read_now("counting set members", move |txn| {
-            let n = txn
-                .open_table(SET_LENS)?
-                .get(set.as_str())?
-                .map_or(0, |g| g.value());
+        self.read_now("counting set members", |txn| {
+            let n = txn.open_table(SET_LENS)?.get(set)?.map_or(0, |g| g.value());
             Ok(usize::try_from(n).unwrap_or(usize::MAX))
         })
     }
@@ -364,11 +355,10 @@ impl StateStore for EmbeddedStore {
     }
 
     async fn lease_holder(&self, name: &str) -> Result<Option<String>, StoreError> {
-        let name = name.to_owned();
-        self.read_now("reading a lease", move |txn| {
+        self.read_now("reading a lease", |txn| {
             let t = txn.open_table(LEASES)?;
             let now = now_ms();
-            Ok(t.get(name.as_str())?.and_then(|g| {
+            Ok(t.get(name)?.and_then(|g| {
                 let (holder, expires) = g.value();
                 (expires > now).then(|| holder.to_owned())
             }))

@@ -76,7 +76,7 @@ fn commit_group(db: &Database, group: Vec<Job>, changes: &broadcast::Sender<Chan
         .map_err(redb::Error::from)
         .and_then(|mut txn| {
             txn.set_durability(Durability::Immediate)?;
-            let replies = apply_group(&txn, &group, &mut changed)?;
+            let replies = apply_group(&txn, group.iter().map(|job| &job.request), &mut changed)?;
             txn.commit()?;
             Ok(replies)
         });

@@ -10,7 +10,7 @@ use super::{
     https_client, https_client_builder, DOMAIN,
 };
 use crate::helpers::{
-    bridge::{client, Bridge, Options},
+    bridge::{client, run, Bridge, Options},
     pebble::free_port,
 };
 
@@ -89,6 +89,28 @@ async fn every_https_answer_has_hsts_and_plain_http_serves_only_the_probes() {
             "{doc}"
         );
     }
+}
+
+/// `scim-bridge ping` with the HTTPS settings asks plain HTTP (`OP_PORT`), which answers the
+/// probes beside HTTPS, so the image's health check works with TLS on.
+#[test]
+fn ping_asks_the_plain_port_beside_https() {
+    let (_ca, dir, https_port, bridge) = start(Options::default());
+    let file = |name: &str| dir.path().join(name).display().to_string();
+    let (https_port, plain_port) = (https_port.to_string(), bridge.addr.port().to_string());
+    let (cert, key) = (file("chain.pem"), file("key.pem"));
+    let (status, _, stderr) = run(
+        &["ping"],
+        &[
+            ("OP_TLS_DOMAIN", DOMAIN),
+            ("OP_HTTPS_PORT", &https_port),
+            ("OP_TLS_CERT_FILE", &cert),
+            ("OP_TLS_KEY_FILE", &key),
+            ("OP_PORT", &plain_port),
+        ],
+        dir.path(),
+    );
+    assert_eq!(status.code(), Some(0), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,5 +1,5 @@
 //! The one decorator around the store the bridge uses, applied at start-up: the argument
-//! checks of [`check`](super::check), the read time limit (`OP_STORE_TIMEOUT`) and the store
+//! checks of `store::check`, the read time limit (`OP_STORE_TIMEOUT`) and the store
 //! latency histogram, so no backend and no caller repeats them.
 //!
 //! Reads (and the reachability ping) past the limit fail with [`StoreError::Timeout`]. Writes and

@@ -180,3 +180,126 @@ impl StateStore for Guarded {
         self.inner.watch()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{embedded::EmbeddedStore, Mutation};
+
+    /// A real embedded store whose reads of one space take 200 ms: a slow disk, in one place.
+    struct SlowReads(SharedStore);
+
+    #[async_trait]
+    impl StateStore for SlowReads {
+        fn kind(&self) -> &'static str {
+            self.0.kind()
+        }
+        fn shared(&self) -> bool {
+            self.0.shared()
+        }
+        async fn ping(&self) -> Result<(), StoreError> {
+            self.0.ping().await
+        }
+        async fn get(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            self.0.get(key).await
+        }
+        async fn get_many(
+            &self,
+            space: &str,
+            ids: &[String],
+        ) -> Result<Vec<Option<Record>>, StoreError> {
+            self.0.get_many(space, ids).await
+        }
+        async fn list(
+            &self,
+            space: &str,
+            offset: usize,
+            limit: usize,
+        ) -> Result<Vec<(String, Record)>, StoreError> {
+            self.0.list(space, offset, limit).await
+        }
+        async fn count(&self, space: &str) -> Result<usize, StoreError> {
+            self.0.count(space).await
+        }
+        async fn lookup(&self, index: &str, term: &str) -> Result<Option<String>, StoreError> {
+            self.0.lookup(index, term).await
+        }
+        async fn members(
+            &self,
+            set: &str,
+            after: Option<&str>,
+            limit: usize,
+        ) -> Result<Vec<String>, StoreError> {
+            self.0.members(set, after, limit).await
+        }
+        async fn is_member(&self, set: &str, member: &str) -> Result<bool, StoreError> {
+            self.0.is_member(set, member).await
+        }
+        async fn set_len(&self, set: &str) -> Result<usize, StoreError> {
+            self.0.set_len(set).await
+        }
+        async fn write(&self, batch: WriteBatch) -> Result<Committed, StoreError> {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            self.0.write(batch).await
+        }
+        async fn acquire_lease(
+            &self,
+            name: &str,
+            holder: &str,
+            ttl: Duration,
+        ) -> Result<bool, StoreError> {
+            self.0.acquire_lease(name, holder, ttl).await
+        }
+        async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+            self.0.release_lease(name, holder).await
+        }
+        async fn lease_holder(&self, name: &str) -> Result<Option<String>, StoreError> {
+            self.0.lease_holder(name).await
+        }
+        fn watch(&self) -> broadcast::Receiver<Change> {
+            self.0.watch()
+        }
+    }
+
+    #[tokio::test]
+    async fn reads_past_the_limit_time_out_and_writes_are_awaited() {
+        let dir = tempfile::tempdir().unwrap();
+        let real: SharedStore = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+        let latency = HistogramVec::new(
+            prometheus::HistogramOpts::new("t", "t"),
+            &["operation", "outcome"],
+        )
+        .unwrap();
+        let store = Guarded::wrap(
+            Arc::new(SlowReads(real)),
+            Duration::from_millis(50),
+            Some(latency.clone()),
+        );
+        let key = StoreKey::new("s", "a");
+        let mut batch = WriteBatch::default();
+        batch.mutations.push(Mutation::Put {
+            key: key.clone(),
+            value: bytes::Bytes::from_static(b"v"),
+        });
+        // The write takes 200 ms, four times the limit, and lands.
+        store.write(batch).await.expect("a slow write is awaited");
+        let r = store.get(&key).await;
+        assert!(matches!(r, Err(StoreError::Timeout { .. })), "{r:?}");
+        // Refused before the backend sees it.
+        let r = store.get(&StoreKey::new("", "a")).await;
+        assert!(matches!(r, Err(StoreError::Invalid { .. })), "{r:?}");
+        assert_eq!(
+            latency
+                .with_label_values(&["write", "ok"])
+                .get_sample_count(),
+            1
+        );
+        assert_eq!(
+            latency
+                .with_label_values(&["get", "timeout"])
+                .get_sample_count(),
+            1
+        );
+    }
+}

@@ -302,8 +302,22 @@ async fn embedded_a_store_timeout_bounds_reads_and_never_cuts_a_write_short() {
         let created = s.post("/Users", &body).await;
         ids.push(created.expect(201)["id"].as_str().unwrap().to_owned());
     }
-    // The scan outlives the limit: 503 with Retry-After.
-    let page = s.get("/Users?count=8").await;
+    // The scan outlives the limit: 503 with Retry-After. (A read that completes before the
+    // runtime sees its timer still answers 200: on a loaded machine the thread can be
+    // scheduled late, so a few tries are allowed, each either answer.)
+    let mut refused = None;
+    for _ in 0..10 {
+        let page = s.get("/Users?count=8").await;
+        match page.status.as_u16() {
+            503 => {
+                refused = Some(page);
+                break;
+            }
+            200 => assert_eq!(page.body["totalResults"], 8),
+            other => panic!("unexpected {other}"),
+        }
+    }
+    let page = refused.expect("no scan was cut short by the 1 ms limit in 10 tries");
     page.expect_error(503, None);
     assert!(page.header("retry-after").is_some(), "{}", page.body);
     // A write under the same limit: its load is a point read, its commit is awaited.

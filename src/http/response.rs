@@ -74,14 +74,9 @@ pub fn unauthorized(err: AuthError) -> Response<Body> {
 /// and a SCIM error body (RFC 7644 §3.12 lets a service answer 429 for too many requests).
 pub fn throttled(retry_after: std::time::Duration) -> Response<Body> {
     let secs = retry_after.as_secs().max(1);
-    let doc = serde_json::json!({
-        "schemas": [crate::scim::error::ERROR_SCHEMA],
-        "status": "429",
-        "detail": format!(
-            "too many failed bearer checks from this address; retry in {secs} s"
-        ),
-    });
-    let mut res = scim_json(StatusCode::TOO_MANY_REQUESTS, &doc);
+    let mut res = scim_error(&ScimError::TooManyRequests(format!(
+        "too many failed bearer checks from this address; retry in {secs} s"
+    )));
     res.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     res

@@ -65,6 +65,10 @@ pub enum ScimError {
     /// 501: a part of the protocol this server does not offer.
     #[error("{0}")]
     NotImplemented(String),
+    /// 429: too many requests of a kind from one client (RFC 7644 §3.12 allows it); the
+    /// caller adds `Retry-After`.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// 503: a dependency (the store) is unavailable; retry later.
     #[error("{0}")]
     Unavailable(String),
@@ -139,6 +143,7 @@ impl ScimError {
             ScimError::PayloadTooLarge(_) => (413, None),
             ScimError::UnsupportedMediaType(_) => (415, None),
             ScimError::NotImplemented(_) => (501, None),
+            ScimError::TooManyRequests(_) => (429, None),
             ScimError::Unavailable(_) => (503, None),
             ScimError::OutcomeUnknown(_) | ScimError::Internal(_) => (500, None),
         }

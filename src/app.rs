@@ -107,13 +107,13 @@ async fn open_store(
             connect_redis(settings, STORE_CONNECT_TIMEOUT, settings.store_timeout).await?
         }
     };
-    tokio::time::timeout(STORE_CONNECT_TIMEOUT, store.ping())
-        .await
-        .map_err(|_| crate::store::StoreError::Timeout {
-            context: "first store ping".into(),
-        })
-        .and_then(|r| r)
-        .with_context(|| format!("checking that the {} store is writable", store.kind()))?;
+    crate::store::guard::within(
+        STORE_CONNECT_TIMEOUT,
+        || "first store ping".into(),
+        store.ping(),
+    )
+    .await
+    .with_context(|| format!("checking that the {} store is writable", store.kind()))?;
     Ok(crate::store::guard::Guarded::wrap(
         store,
         settings.store_timeout,

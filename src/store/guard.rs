@@ -17,6 +17,20 @@ use super::{
     check, Change, Committed, Record, SharedStore, StateStore, StoreError, StoreKey, WriteBatch,
 };
 
+/// Awaits `fut` for at most `limit`; past it, a [`StoreError::Timeout`] with `context`. The one
+/// time limit on store calls: the guard's reads, and the callers that bound their own compound
+/// steps (the certificate manager, the token-usage sink).
+pub async fn within<T, E: From<StoreError>>(
+    limit: Duration,
+    context: impl FnOnce() -> String,
+    fut: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(result) => result,
+        Err(_) => Err(StoreError::Timeout { context: context() }.into()),
+    }
+}
+
 /// A store with the checks, the read limit and the histogram applied.
 pub struct Guarded {
     inner: SharedStore,
@@ -45,14 +59,8 @@ impl Guarded {
         fut: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
         let limit = self.read_timeout;
-        self.observed(operation, async {
-            tokio::time::timeout(limit, fut).await.unwrap_or_else(|_| {
-                Err(StoreError::Timeout {
-                    context: format!("{operation} took longer than {limit:?}"),
-                })
-            })
-        })
-        .await
+        let context = || format!("{operation} took longer than {limit:?}");
+        self.observed(operation, within(limit, context, fut)).await
     }
 
     async fn observed<T>(

@@ -111,14 +111,7 @@ impl CertManager {
         what: &'static str,
         fut: impl std::future::Future<Output = Result<T, TlsError>>,
     ) -> Result<T, TlsError> {
-        tokio::time::timeout(self.store_timeout, fut)
-            .await
-            .unwrap_or_else(|_| {
-                Err(crate::store::StoreError::Timeout {
-                    context: what.into(),
-                }
-                .into())
-            })
+        crate::store::guard::within(self.store_timeout, || what.into(), fut).await
     }
 
     /// Publishes a valid stored certificate if there is one; call before listening so a restart

@@ -104,12 +104,9 @@ async fn bounded<T>(
     what: &str,
     call: impl std::future::Future<Output = Result<T, StoreError>>,
 ) -> Result<T, UsageError> {
-    match tokio::time::timeout(timeout, call).await {
-        Ok(result) => result.map_err(UsageError::Store),
-        Err(_) => Err(UsageError::Store(StoreError::Timeout {
-            context: what.to_owned(),
-        })),
-    }
+    crate::store::guard::within(timeout, || what.to_owned(), call)
+        .await
+        .map_err(UsageError::Store)
 }
 
 async fn store_get(

@@ -8,6 +8,7 @@ use rand::Rng;
 use time::OffsetDateTime;
 
 use super::{chain, challenge, CertManager, State, LEASE_BUSY_RETRY, LEASE_TTL, ORDER_TIMEOUT};
+use crate::store::guard::within;
 use crate::tls::{
     acme::{self, AcmeError},
     files::publish,
@@ -23,29 +24,20 @@ impl CertManager {
     /// Takes the lease and orders, unless another replica is at it or has just finished.
     pub(super) async fn attempt(&self, st: &mut State) {
         let lease = self.storage.lease_name();
-        let taken = tokio::time::timeout(
+        let taken = within(
             self.store_timeout,
+            || "taking the order lease".into(),
             self.store.acquire_lease(&lease, &self.holder, LEASE_TTL),
         )
         .await;
         match taken {
-            Ok(Ok(true)) => {}
-            Ok(Ok(false)) => {
+            Ok(true) => {}
+            Ok(false) => {
                 tracing::debug!(acme.domain = %self.domain, "another replica is ordering");
                 st.next = OffsetDateTime::now_utc() + LEASE_BUSY_RETRY;
                 return;
             }
-            Ok(Err(e)) => return self.failed(st, &TlsError::Store(e)).await,
-            Err(_) => {
-                return self
-                    .failed(
-                        st,
-                        &TlsError::Store(crate::store::StoreError::Timeout {
-                            context: "taking the order lease".into(),
-                        }),
-                    )
-                    .await
-            }
+            Err(e) => return self.failed(st, &TlsError::Store(e)).await,
         }
         // Another replica may have stored a fresh certificate just before we got the lease.
         if self.refresh(st).await {
@@ -57,8 +49,9 @@ impl CertManager {
                 Err(e) => self.failed(st, &e).await,
             }
         }
-        let _ = tokio::time::timeout(
+        let _ = within(
             self.store_timeout,
+            || "giving up the order lease".into(),
             self.store.release_lease(&lease, &self.holder),
         )
         .await;

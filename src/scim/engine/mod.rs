@@ -178,10 +178,22 @@ fn unindex(changes: &mut Changes, rt: &ResourceType, id: &str, doc: &Value) {
     }
 }
 
+/// The attributes [`index`] reads: a write re-indexes only when one of them changes.
+const INDEXED: [&str; 3] = ["userName", "displayName", "externalId"];
+
+/// The indexed attributes of `doc` alone: what [`reindex`] needs of a document that is about to
+/// be changed in place.
+fn indexed(doc: &Value) -> Value {
+    let keys = INDEXED
+        .into_iter()
+        .filter_map(|k| Some((k.to_owned(), doc.get(k)?.clone())))
+        .collect();
+    Value::Object(keys)
+}
+
 /// Index changes between two versions of a document (only what differs).
 fn reindex(changes: &mut Changes, rt: &ResourceType, id: &str, old: &Value, new: &Value) {
-    let same = |k: &str| text(old, k) == text(new, k);
-    if !(same("userName") && same("displayName") && same("externalId")) {
+    if INDEXED.iter().any(|k| text(old, k) != text(new, k)) {
         unindex(changes, rt, id, old);
         index(changes, rt, id, new);
     }

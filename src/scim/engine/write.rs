@@ -5,7 +5,8 @@
 use serde_json::Value;
 
 use super::{
-    check_version, members, no_version, now, reindex, write_error, Ctx, Engine, MAX_ATTEMPTS,
+    check_version, indexed, members, no_version, now, reindex, write_error, Ctx, Engine,
+    MAX_ATTEMPTS,
 };
 use crate::scim::{
     cpu,
@@ -49,15 +50,6 @@ enum Edit<'a> {
     /// The operations decoded for the next attempt (`None` after one used them), and the body
     /// to decode them from again.
     Patch(Option<Vec<patch::PatchOp>>, Input<'a>),
-}
-
-/// The attributes a write re-indexes when they change, taken before the document is changed.
-fn indexed(doc: &Value) -> Value {
-    let keys = ["userName", "displayName", "externalId"]
-        .into_iter()
-        .filter_map(|k| Some((k.to_owned(), doc.get(k)?.clone())))
-        .collect();
-    Value::Object(keys)
 }
 
 /// The serialised form of a document about to be changed in place, to tell afterwards whether

@@ -1,5 +1,6 @@
 //! The status page: `/` and its files with strict security headers, `/status.json` and
-//! `/logs` behind the bearer token, and the page itself in a real headless Chromium.
+//! `/logs` behind the bearer token (served in-process), and the page itself in a real headless
+//! Chromium against the binary.
 
 mod browser;
 mod logs;
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::helpers::bridge::{client, Bridge};
+use crate::helpers::{app::App, bridge::client};
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
 frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
@@ -25,7 +26,7 @@ fn assert_page_headers(res: &reqwest::Response) {
 
 #[tokio::test]
 async fn the_page_and_its_files_carry_a_strict_policy_and_no_inline_script() {
-    let bridge = Bridge::start();
+    let bridge = App::start().await;
     let res = client().get(bridge.url("/")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert_page_headers(&res);
@@ -58,7 +59,7 @@ async fn the_page_and_its_files_carry_a_strict_policy_and_no_inline_script() {
     }
 }
 
-async fn status(bridge: &Bridge, authorization: Option<&str>) -> reqwest::Response {
+async fn status(bridge: &App, authorization: Option<&str>) -> reqwest::Response {
     let mut req = client().get(bridge.url("/status.json"));
     if let Some(a) = authorization {
         req = req.header("Authorization", a);
@@ -66,7 +67,7 @@ async fn status(bridge: &Bridge, authorization: Option<&str>) -> reqwest::Respon
     req.send().await.expect("GET /status.json")
 }
 
-async fn status_json(bridge: &Bridge) -> Value {
+async fn status_json(bridge: &App) -> Value {
     let res = status(bridge, Some(&bridge.bearer())).await;
     assert_eq!(res.status(), 200);
     res.json().await.expect("/status.json is JSON")
@@ -74,7 +75,7 @@ async fn status_json(bridge: &Bridge) -> Value {
 
 #[tokio::test]
 async fn status_json_needs_the_token_and_counts_users_and_activity() {
-    let bridge = Bridge::start();
+    let bridge = App::start().await;
     for auth in [None, Some("Bearer wrong")] {
         let res = status(&bridge, auth).await;
         assert_eq!(res.status(), 401, "{auth:?}");

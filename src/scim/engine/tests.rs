@@ -1,6 +1,7 @@
 //! The engine's own rules on a real embedded store in a temporary directory: uniqueness under
-//! concurrent creates, per-resource write locks, version checks, all-or-nothing PATCH, no-op
-//! writes, partial PUTs, and membership kept as sets on both sides.
+//! concurrent creates, per-resource write locks, version checks and the retry after a lost
+//! race (two engines on one store are two replicas: no lock is shared between them),
+//! all-or-nothing PATCH, no-op writes, partial PUTs, and membership kept as sets on both sides.
 
 use std::sync::Arc;
 
@@ -17,10 +18,25 @@ use crate::store::{embedded::EmbeddedStore, guard::Guarded, SharedStore};
 
 /// An engine on a fresh embedded store (kept alive by the returned directory).
 fn engine() -> (Engine, tempfile::TempDir) {
+    let (store, dir) = store();
+    (Engine::new(store, EngineLimits::default()), dir)
+}
+
+/// A fresh guarded embedded store, for one engine or several.
+fn store() -> (SharedStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store: SharedStore = Arc::new(EmbeddedStore::open(dir.path()).expect("embedded store"));
-    let store = Guarded::wrap(store, std::time::Duration::from_secs(5), None);
-    (Engine::new(store, EngineLimits::default()), dir)
+    (
+        Guarded::wrap(store, std::time::Duration::from_secs(5), None),
+        dir,
+    )
+}
+
+/// Two engines on one store: two replicas, each with its own write locks.
+fn replicas() -> ([Engine; 2], tempfile::TempDir) {
+    let (store, dir) = store();
+    let engine = || Engine::new(Arc::clone(&store), EngineLimits::default());
+    ([engine(), engine()], dir)
 }
 
 fn ctx() -> Ctx {
@@ -119,6 +135,60 @@ async fn concurrent_patches_of_one_group_all_land() {
             vec![group.clone()]
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replicas_racing_on_one_group_all_land_through_version_retries() {
+    let ([a, b], _dir) = replicas();
+    let group = create(&a, &GROUP_TYPE, json!({"displayName": "Everyone"}))
+        .await
+        .unwrap();
+    let mut users = Vec::new();
+    for i in 0..16 {
+        let user = json!({"userName": format!("r{i}@example.com")});
+        users.push(create(&a, &USER_TYPE, user).await.unwrap());
+    }
+    // Half the PATCHes go through each replica: their locks do not see each other, so a
+    // write that loses the race finds the version moved and plans again.
+    let adds = users.iter().enumerate().map(|(i, u)| {
+        let e = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let (group, u) = (group.clone(), u.clone());
+        tokio::spawn(async move {
+            let add = op("add", "members", json!([{"value": u}]));
+            patch(&e, &GROUP_TYPE, &group, add).await
+        })
+    });
+    for r in futures_util::future::join_all(adds).await {
+        r.unwrap().expect("every PATCH lands");
+    }
+    let mut members = b.directory().all_members(&group).await.unwrap();
+    members.sort();
+    users.sort();
+    assert_eq!(members, users, "no member lost to a race");
+    for u in &users {
+        assert_eq!(
+            a.directory().groups_of(u).await.unwrap(),
+            vec![group.clone()]
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replicas_creating_one_user_name_leave_exactly_one() {
+    let ([a, b], _dir) = replicas();
+    let tries = (0..12).map(|i| {
+        let e = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tokio::spawn(async move {
+            create(&e, &USER_TYPE, json!({"userName": "twin@example.com"})).await
+        })
+    });
+    let results: Vec<_> = futures_util::future::join_all(tries).await;
+    let won = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+    assert_eq!(won, 1, "{results:?}");
+    assert!(results
+        .iter()
+        .all(|r| matches!(r, Ok(Ok(_)) | Ok(Err(ScimError::Uniqueness(_))))));
+    assert_eq!(b.directory().count(&USER_TYPE).await.unwrap(), 1);
 }
 
 #[tokio::test]

@@ -1,5 +1,7 @@
-//! Shared test helpers: the real binary on loopback, and real backing services.
+//! Shared test helpers: the bridge in-process or as the real binary on loopback, and real
+//! backing services.
 
+pub mod app;
 pub mod bridge;
 pub mod pebble;
 pub(crate) mod redis;

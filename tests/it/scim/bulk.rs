@@ -11,7 +11,7 @@ on_both_stores!(
 );
 
 async fn bulk_group_with_a_member_created_in_the_same_request(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     // The group comes first and refers to a user declared later: order is resolved.
     let a = s
         .post("/Bulk", &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
@@ -57,7 +57,7 @@ async fn bulk_group_with_a_member_created_in_the_same_request(b: Backend) {
 }
 
 async fn bulk_fail_on_errors_stops_processing(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     s.user("taken@example.com").await;
     let a = s
         .post("/Bulk", &json!({"failOnErrors": 1, "Operations": [
@@ -89,7 +89,7 @@ async fn bulk_fail_on_errors_stops_processing(b: Backend) {
 }
 
 async fn bulk_limits_are_advertised_and_enforced(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let spc = s.get("/ServiceProviderConfig").await;
     let bulk = &spc.expect(200)["bulk"];
     assert_eq!(bulk["supported"], true);

@@ -17,7 +17,7 @@ on_both_stores!(
 );
 
 async fn create_returns_201_with_location_etag_and_meta(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let a = s
         .post("/Users", &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "bjensen@example.com"}))
         .await;
@@ -53,7 +53,7 @@ async fn create_returns_201_with_location_etag_and_meta(b: Backend) {
 }
 
 async fn values_come_back_exactly_as_sent(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let sent = json!({
         "userName": "Barbara.Jensen@Example.COM",
         "name": {"givenName": "Barbara", "familyName": "Jensen", "formatted": "Ms. Barbara J Jensen, III"},
@@ -85,7 +85,7 @@ async fn values_come_back_exactly_as_sent(b: Backend) {
 }
 
 async fn put_replaces_and_ignores_read_only_attributes(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let id = s.user("put.me@example.com").await;
     let a = s
         .put(
@@ -122,7 +122,7 @@ async fn put_replaces_and_ignores_read_only_attributes(b: Backend) {
 }
 
 async fn patch_on_a_user_answers_200_with_the_resource(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let id = s.user("patch.me@example.com").await;
     let a = s
         .patch(
@@ -141,7 +141,7 @@ async fn patch_on_a_user_answers_200_with_the_resource(b: Backend) {
 }
 
 async fn delete_answers_204_and_then_404(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let id = s.user("gone@example.com").await;
     let g = s.group("Doomed members", &[&id]).await;
     let a = s.delete(&format!("/Users/{id}")).await;
@@ -164,7 +164,7 @@ async fn delete_answers_204_and_then_404(b: Backend) {
 }
 
 async fn concurrent_creates_of_one_user_name_yield_exactly_one(b: Backend) {
-    let s = std::sync::Arc::new(Scim::start(b));
+    let s = std::sync::Arc::new(Scim::start(b).await);
     let mut tasks = Vec::new();
     for i in 0..32 {
         let s = std::sync::Arc::clone(&s);
@@ -199,7 +199,7 @@ async fn concurrent_creates_of_one_user_name_yield_exactly_one(b: Backend) {
 }
 
 async fn user_name_is_unique_ignoring_case(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let first = s.user("Unique@Example.com").await;
     let dup = s
         .post("/Users", &json!({"userName": "unique@example.COM"}))
@@ -222,7 +222,7 @@ async fn user_name_is_unique_ignoring_case(b: Backend) {
 }
 
 async fn enterprise_extension_round_trips(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
     let manager = s.user("boss@example.com").await;
     let a = s
@@ -248,7 +248,7 @@ async fn enterprise_extension_round_trips(b: Backend) {
 }
 
 async fn a_failed_request_changes_nothing(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let id = s.user("atomic@example.com").await;
     let before = s.get(&format!("/Users/{id}")).await.body;
     // The second operation fails: the first must not land either.

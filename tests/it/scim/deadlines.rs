@@ -31,7 +31,7 @@ fn emails(n: usize) -> Vec<Value> {
 /// `503` and nothing written, or its real `200` and everything written; never `503` over a
 /// committed write. The request must have outlived its deadline, or the test proves nothing.
 async fn a_request_slower_than_its_deadline_answers_what_the_store_holds(b: Backend) {
-    let s = Scim::start_with(b, Options::default().env("OP_REQUEST_TIMEOUT", "50ms"));
+    let s = Scim::start_with(b, Options::default().env("OP_REQUEST_TIMEOUT", "50ms")).await;
     let id = s.user("deadline@example.com").await;
     let path = format!("/Users/{id}");
     let body = json!({"Operations": [{"op": "add", "path": "emails", "value": emails(80_000)}]});
@@ -66,7 +66,7 @@ async fn a_request_slower_than_its_deadline_answers_what_the_store_holds(b: Back
 }
 
 async fn a_timeout_before_the_commit_point_writes_nothing(b: Backend) {
-    let s = Scim::start_with(
+    let s = Scim::binary(
         b,
         Options::default()
             .env("OP_REQUEST_TIMEOUT", "1s")
@@ -85,7 +85,7 @@ async fn a_timeout_before_the_commit_point_writes_nothing(b: Backend) {
 }
 
 async fn a_slow_commit_past_the_deadline_gets_its_real_answer(b: Backend) {
-    let s = Scim::start_with(
+    let s = Scim::binary(
         b,
         Options::default()
             .env("OP_REQUEST_TIMEOUT", "1s")
@@ -108,7 +108,7 @@ async fn a_slow_commit_past_the_deadline_gets_its_real_answer(b: Backend) {
 }
 
 async fn bodies_beyond_the_inflight_budget_get_503_with_retry_after(b: Backend) {
-    let s = Scim::start_with(
+    let s = Scim::binary(
         b,
         Options::default()
             .env("OP_MAX_BODY_BYTES", "1048576")
@@ -159,7 +159,8 @@ async fn ping_stays_fast_during_two_huge_patches() {
     let s = Scim::start_with(
         Backend::Embedded,
         Options::default().env("OP_REQUEST_TIMEOUT", "120s"),
-    );
+    )
+    .await;
     let ids = [
         s.user("h1@example.com").await,
         s.user("h2@example.com").await,
@@ -169,7 +170,7 @@ async fn ping_stays_fast_during_two_huge_patches() {
     let (first, second) = (format!("/Users/{}", ids[0]), format!("/Users/{}", ids[1]));
     let done = std::sync::atomic::AtomicBool::new(false);
     let ping = crate::helpers::bridge::client();
-    let url = s.bridge.url("/ping");
+    let url = s.url("/ping");
     let patches = async {
         let both = tokio::join!(s.patch(&first, &body), s.patch(&second, &body));
         done.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -206,7 +207,8 @@ async fn redis_a_store_timeout_on_a_read_is_503_and_on_a_write_says_the_outcome_
     let s = Scim::start_with(
         Backend::Redis,
         Options::default().env("OP_STORE_TIMEOUT", "500ms"),
-    );
+    )
+    .await;
     let redis = s.redis().expect("the Redis backend");
     let id = s.user("paused@example.com").await;
     let path = format!("/Users/{id}");
@@ -262,7 +264,8 @@ async fn redis_a_write_held_past_the_deadline_gets_its_real_answer() {
         Options::default()
             .env("OP_REQUEST_TIMEOUT", "500ms")
             .env("OP_STORE_TIMEOUT", "5s"),
-    );
+    )
+    .await;
     let redis = s.redis().expect("the Redis backend");
     let id = s.user("held@example.com").await;
     let path = format!("/Users/{id}");
@@ -295,7 +298,8 @@ async fn embedded_a_store_timeout_bounds_reads_and_never_cuts_a_write_short() {
     let s = Scim::start_with(
         Backend::Embedded,
         Options::default().env("OP_STORE_TIMEOUT", "1ms"),
-    );
+    )
+    .await;
     let mut ids = Vec::new();
     for i in 0..8 {
         let body = json!({"userName": format!("big{i}@example.com"), "emails": emails(45_000)});

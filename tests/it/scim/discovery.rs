@@ -21,7 +21,7 @@ fn assert_no_nulls(v: &Value, at: &str) {
 }
 
 async fn discovery_endpoints_describe_what_is_implemented(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let spc = s.get("/ServiceProviderConfig").await;
     let body = spc.expect(200).clone();
     assert_no_nulls(&body, "ServiceProviderConfig");

@@ -22,7 +22,7 @@ on_both_stores!(
 );
 
 async fn entra_test_connection_with_a_random_guid(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     s.user("someone@contoso.com").await;
     for attr in ["userName", "externalId", "id"] {
         let a = s
@@ -40,7 +40,7 @@ async fn entra_test_connection_with_a_random_guid(b: Backend) {
 }
 
 async fn entra_legacy_patch_with_capitalised_ops_and_string_booleans(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let id = s.user("leaver@contoso.com").await;
     let a = s
         .patch(
@@ -78,7 +78,7 @@ async fn entra_legacy_patch_with_capitalised_ops_and_string_booleans(b: Backend)
 }
 
 async fn entra_value_path_replace_creates_the_element(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let created = s
         .post("/Users", &json!({"userName": "vp@contoso.com"}))
         .await;
@@ -108,7 +108,7 @@ async fn entra_value_path_replace_creates_the_element(b: Backend) {
 }
 
 async fn entra_no_path_replace_with_dotted_and_urn_keys(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let id = s.user("dotted@contoso.com").await;
     let a = s
         .patch(
@@ -134,7 +134,7 @@ async fn entra_no_path_replace_with_dotted_and_urn_keys(b: Backend) {
 }
 
 async fn entra_group_create_with_extra_schema_and_lookup_without_members(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let u = s.user("member@contoso.com").await;
     let a = s
         .post("/Groups", &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group",
@@ -170,7 +170,7 @@ async fn entra_group_create_with_extra_schema_and_lookup_without_members(b: Back
 }
 
 async fn entra_legacy_member_removal_by_value_list(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let (u1, u2, u3) = (
         s.user("a@contoso.com").await,
         s.user("b@contoso.com").await,
@@ -189,7 +189,7 @@ async fn entra_legacy_member_removal_by_value_list(b: Backend) {
 }
 
 async fn entra_member_removal_by_filter_path(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let (u1, u2) = (
         s.user("f1@contoso.com").await,
         s.user("f2@contoso.com").await,
@@ -205,7 +205,7 @@ async fn entra_member_removal_by_filter_path(b: Backend) {
 }
 
 async fn entra_manager_as_an_array(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let boss = s.user("boss@contoso.com").await;
     let id = s.user("report@contoso.com").await;
     let a = s
@@ -219,7 +219,7 @@ async fn entra_manager_as_an_array(b: Backend) {
 }
 
 async fn entra_empty_operations_patch(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let id = s.user("empty@contoso.com").await;
     let before = s.get(&format!("/Users/{id}")).await;
     let a = s.patch(&format!("/Users/{id}"), &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": []})).await;
@@ -231,7 +231,7 @@ async fn entra_empty_operations_patch(b: Backend) {
 }
 
 async fn entra_uniqueness_filter_on_work_email(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let id = s.user("mail@contoso.com").await;
     let a = s
         .get(&format!(

@@ -9,14 +9,14 @@ use super::{on_both_stores, Backend, Scim};
 on_both_stores!(client_mistakes_get_scim_errors);
 
 async fn client_mistakes_get_scim_errors(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let id = s.user("err@example.com").await;
     let raw = |method: Method, path: String, body: &'static str| {
         let s = &s;
         async move {
             let res = crate::helpers::bridge::client()
-                .request(method, s.bridge.url(&format!("/scim/v2{path}")))
-                .header("Authorization", s.bridge.bearer())
+                .request(method, s.url(&format!("/scim/v2{path}")))
+                .header("Authorization", s.bearer())
                 .header("Content-Type", "application/scim+json")
                 .body(body)
                 .send()
@@ -114,7 +114,8 @@ async fn client_mistakes_get_scim_errors(b: Backend) {
 /// personal data in the line.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_internal_fault_is_a_generic_500_logged_once_with_its_cause() {
-    let s = Scim::start(Backend::Redis);
+    // The binary: its log output is what is checked.
+    let s = Scim::binary(Backend::Redis, crate::helpers::bridge::Options::default());
     let id = s.user("corrupt.person@example.com").await;
     let redis = s.redis().expect("the Redis backend");
     let key = format!("scim-bridge:r:10:scim.users:{id}");
@@ -125,10 +126,10 @@ async fn an_internal_fault_is_a_generic_500_logged_once_with_its_cause() {
     // The bridge's stderr is read by a pump thread: wait (bounded) for the line to arrive.
     let marker = "internal error answering a SCIM request";
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while !s.bridge.logs().contains(marker) && std::time::Instant::now() < deadline {
+    while !s.bridge().logs().contains(marker) && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    let logs = s.bridge.logs();
+    let logs = s.bridge().logs();
     let lines: Vec<&str> = logs.lines().filter(|l| l.contains(marker)).collect();
     assert_eq!(lines.len(), 1, "{logs}");
     assert!(lines[0].contains("store data corrupt"), "{}", lines[0]);

@@ -14,7 +14,7 @@ on_both_stores!(
 );
 
 async fn members_carry_value_ref_and_type_and_no_invented_display(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let u = s.user("m@example.com").await;
     let g = s.group("Team", &[&u]).await;
     let a = s.get(&format!("/Groups/{g}")).await;
@@ -84,7 +84,7 @@ async fn members_carry_value_ref_and_type_and_no_invented_display(b: Backend) {
 }
 
 async fn user_groups_are_computed_and_read_only(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let u = s.user("member@example.com").await;
     let g1 = s.group("One", &[&u]).await;
     let g2 = s.group("Two", &[&u]).await;
@@ -115,7 +115,7 @@ async fn user_groups_are_computed_and_read_only(b: Backend) {
 }
 
 async fn groups_can_contain_groups(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let inner = s.group("Inner", &[]).await;
     let outer = s.group("Outer", &[&inner]).await;
     let a = s.get(&format!("/Groups/{outer}")).await;
@@ -131,7 +131,7 @@ async fn groups_can_contain_groups(b: Backend) {
 }
 
 async fn group_display_names_and_external_ids_are_searchable(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let g = s
         .post(
             "/Groups",
@@ -172,7 +172,7 @@ async fn group_display_names_and_external_ids_are_searchable(b: Backend) {
 }
 
 async fn patch_add_is_idempotent_and_remove_of_a_non_member_is_harmless(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let (u1, u2) = (
         s.user("i1@example.com").await,
         s.user("i2@example.com").await,

@@ -1,5 +1,7 @@
-//! The SCIM API end to end, through the real binary, on BOTH stores: every test here is a
-//! function of a [`Backend`] and runs once on the embedded store and once on Redis.
+//! The SCIM API end to end over HTTP, on BOTH stores: every test here is a function of a
+//! [`Backend`] and runs once on the embedded store and once on Redis. The bridge runs inside
+//! the test process ([`App`]); the few tests that read the binary's logs or set its fault hooks
+//! start the binary ([`Scim::binary`]).
 //! Identity-provider replays are named after their provider.
 
 mod bulk;
@@ -20,6 +22,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::helpers::{
+    app::App,
     bridge::{Bridge, Options},
     redis::RedisServer,
 };
@@ -94,30 +97,55 @@ impl Answer {
     }
 }
 
+/// Where the bridge under test runs.
+enum Host {
+    /// Inside the test process (most tests).
+    App(App),
+    /// As the real binary, for tests that read its logs or set its fault hooks.
+    Binary(Bridge),
+}
+
 /// A bridge on the chosen backend plus a SCIM client for it.
 pub(crate) struct Scim {
-    pub bridge: Bridge,
+    host: Host,
     _redis: Option<RedisServer>,
     http: reqwest::Client,
 }
 
+/// The Redis server a backend needs (none for the embedded store), and the options that point
+/// the bridge at it.
+fn backing(backend: Backend, options: Options) -> (Options, Option<RedisServer>) {
+    match backend {
+        Backend::Embedded => (options, None),
+        Backend::Redis => {
+            let redis = RedisServer::start();
+            (options.env("OP_REDIS_URL", redis.url()), Some(redis))
+        }
+    }
+}
+
 impl Scim {
-    /// Starts a bridge on `backend`.
-    pub fn start(backend: Backend) -> Scim {
-        Self::start_with(backend, Options::default())
+    /// Starts a bridge on `backend`, in this process.
+    pub async fn start(backend: Backend) -> Scim {
+        Self::start_with(backend, Options::default()).await
     }
 
-    /// Starts a bridge on `backend` with extra options.
-    pub fn start_with(backend: Backend, options: Options) -> Scim {
-        let (options, redis) = match backend {
-            Backend::Embedded => (options, None),
-            Backend::Redis => {
-                let redis = RedisServer::start();
-                (options.env("OP_REDIS_URL", redis.url()), Some(redis))
-            }
-        };
+    /// Starts a bridge on `backend` with extra settings, in this process.
+    pub async fn start_with(backend: Backend, options: Options) -> Scim {
+        let (options, redis) = backing(backend, options);
         Scim {
-            bridge: Bridge::start_with(options),
+            host: Host::App(App::start_with(options).await),
+            _redis: redis,
+            http: crate::helpers::bridge::client(),
+        }
+    }
+
+    /// Starts the real binary on `backend`: for tests that read its log output or set the
+    /// `SCIM_BRIDGE_TEST_*` fault hooks it reads from its environment.
+    pub fn binary(backend: Backend, options: Options) -> Scim {
+        let (options, redis) = backing(backend, options);
+        Scim {
+            host: Host::Binary(Bridge::start_with(options)),
             _redis: redis,
             http: crate::helpers::bridge::client(),
         }
@@ -128,10 +156,58 @@ impl Scim {
         self._redis.as_ref()
     }
 
-    /// Stops the bridge (SIGTERM) and starts it again on the same data, session and store.
-    pub fn restart(self) -> Scim {
+    /// The binary's process, for its logs; panics for a bridge started in-process.
+    pub fn bridge(&self) -> &Bridge {
+        match &self.host {
+            Host::Binary(b) => b,
+            Host::App(_) => panic!("this test needs the binary: start it with Scim::binary"),
+        }
+    }
+
+    /// The plain-HTTP address.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        match &self.host {
+            Host::App(a) => a.addr,
+            Host::Binary(b) => b.addr,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        match &self.host {
+            Host::App(a) => a.url(path),
+            Host::Binary(b) => b.url(path),
+        }
+    }
+
+    /// `Bearer <token>`.
+    pub fn bearer(&self) -> String {
+        match &self.host {
+            Host::App(a) => a.bearer(),
+            Host::Binary(b) => b.bearer(),
+        }
+    }
+
+    /// `GET /metrics` as text.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("/metrics body")
+    }
+
+    /// Stops the bridge gracefully and starts it again on the same data, session and store.
+    pub async fn restart(self) -> Scim {
+        let host = match self.host {
+            Host::App(a) => Host::App(a.restart().await),
+            Host::Binary(b) => Host::Binary(b.restart()),
+        };
         Scim {
-            bridge: self.bridge.restart(),
+            host,
             _redis: self._redis,
             http: self.http,
         }
@@ -146,14 +222,14 @@ impl Scim {
         headers: &[(&str, &str)],
     ) -> Answer {
         let url = if path.starts_with("/scim") {
-            self.bridge.url(path)
+            self.url(path)
         } else {
-            self.bridge.url(&format!("/scim/v2{path}"))
+            self.url(&format!("/scim/v2{path}"))
         };
         let mut req = self
             .http
             .request(method, url)
-            .header("Authorization", self.bridge.bearer());
+            .header("Authorization", self.bearer());
         if let Some(b) = body {
             req = req
                 .header("Content-Type", "application/scim+json")

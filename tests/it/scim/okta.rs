@@ -15,7 +15,7 @@ on_both_stores!(
 );
 
 async fn okta_runscope_spec_sequence(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     s.user("existing.user@okta.local").await;
     // R1: integers, a user with name, emails and active.
     let r1 = s.get("/Users?count=1&startIndex=1").await;
@@ -66,7 +66,7 @@ async fn okta_runscope_spec_sequence(b: Backend) {
     s.get("/Groups").await.expect(200);
     // R11: bad token → 401 SCIM error.
     let bad = crate::helpers::bridge::client()
-        .get(s.bridge.url("/scim/v2/Users"))
+        .get(s.url("/scim/v2/Users"))
         .header("Authorization", "Bearer not-a-token")
         .send()
         .await
@@ -77,7 +77,7 @@ async fn okta_runscope_spec_sequence(b: Backend) {
 }
 
 async fn okta_create_with_password_groups_and_locale(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let a = s
         .post("/Users", &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "pw@okta.local",
             "password": "1mz050nq", "groups": [], "locale": "en-US", "externalId": "00u1", "active": true}))
@@ -100,7 +100,7 @@ async fn okta_create_with_password_groups_and_locale(b: Backend) {
 }
 
 async fn okta_no_path_deactivation(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let id = s.user("leaver@okta.local").await;
     let a = s
         .patch(
@@ -124,7 +124,7 @@ async fn okta_no_path_deactivation(b: Backend) {
 }
 
 async fn okta_aiw_put_everything_deactivation(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let id = s.user("aiw@okta.local").await;
     let mut full = s.get(&format!("/Users/{id}")).await.body;
     full["active"] = json!(false);
@@ -135,7 +135,7 @@ async fn okta_aiw_put_everything_deactivation(b: Backend) {
 }
 
 async fn okta_group_push(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let u1 = s.user("u1@okta.local").await;
     let u2 = s.user("u2@okta.local").await;
     let created = s.post("/Groups", &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Push Group", "members": []})).await;
@@ -184,7 +184,7 @@ async fn okta_group_push(b: Backend) {
 }
 
 async fn okta_256_members_in_one_patch(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let g = s.group("Big push", &[]).await;
     let mut ids = Vec::new();
     let bulk: Vec<serde_json::Value> = (0..256)

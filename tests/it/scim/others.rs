@@ -12,7 +12,7 @@ on_both_stores!(
 );
 
 async fn onelogin_single_email_object_without_primary(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let a = s.post("/Users", &json!({"userName": "ol@example.com", "emails": {"value": "ol@example.com", "type": "work"}})).await;
     assert_eq!(
         a.expect(201)["emails"],
@@ -21,7 +21,7 @@ async fn onelogin_single_email_object_without_primary(b: Backend) {
 }
 
 async fn jumpcloud_test_connection_user_and_group(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let u = s
         .post(
             "/Users",
@@ -39,7 +39,7 @@ async fn jumpcloud_test_connection_user_and_group(b: Backend) {
 }
 
 async fn rippling_updates_memberships_of_existing_groups(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let g = s.group("Department: Sales", &[]).await;
     let u = s.user("rip@example.com").await;
     s.patch(
@@ -52,7 +52,7 @@ async fn rippling_updates_memberships_of_existing_groups(b: Backend) {
 }
 
 async fn google_probe_count_one(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let a = s.get("/Users?count=1").await;
     assert_eq!(a.expect(200)["itemsPerPage"], 0);
     assert_eq!(a.body["totalResults"], 0);

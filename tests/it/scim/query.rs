@@ -33,7 +33,7 @@ async fn count(s: &Scim, filter: &str) -> u64 {
 }
 
 async fn filters_with_operators_precedence_and_dates(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     seed(&s).await;
     let cases: &[(&str, u64)] = &[
         (r#"userName eq "ALICE@example.com""#, 1),
@@ -80,7 +80,7 @@ async fn filters_with_operators_precedence_and_dates(b: Backend) {
 }
 
 async fn paging_is_stable_with_no_gap_or_duplicate(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let bulk: Vec<Value> = (0..45)
         .map(|i| json!({"method": "POST", "bulkId": format!("b{i}"), "path": "/Users", "data": {"userName": format!("page{i:02}@example.com")}}))
         .collect();
@@ -115,7 +115,7 @@ async fn paging_is_stable_with_no_gap_or_duplicate(b: Backend) {
 }
 
 async fn sorting_ascending_and_descending(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     seed(&s).await;
     let names = |v: &Value| -> Vec<String> {
         v["Resources"]
@@ -153,7 +153,7 @@ async fn sorting_ascending_and_descending(b: Backend) {
 }
 
 async fn attributes_and_excluded_attributes(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     seed(&s).await;
     let a = s
         .get("/Users?attributes=userName,emails.value&count=1")
@@ -173,7 +173,7 @@ async fn attributes_and_excluded_attributes(b: Backend) {
 }
 
 async fn search_by_post_per_type_and_at_the_root(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     seed(&s).await;
     s.group("Engineers", &[]).await;
     let req = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],

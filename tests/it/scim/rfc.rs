@@ -14,7 +14,7 @@ on_both_stores!(
 );
 
 async fn rfc7643_2_4_at_most_one_primary_value(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let two = json!({"userName": "two@example.com", "emails": [
         {"value": "a@example.com", "primary": true},
         {"value": "b@example.com", "primary": true}]});
@@ -52,7 +52,7 @@ async fn rfc7643_2_4_at_most_one_primary_value(b: Backend) {
 }
 
 async fn rfc7644_3_4_2_2_filter_on_schemas(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let with = s
         .post(
             "/Users",
@@ -81,7 +81,7 @@ async fn rfc7644_3_4_2_2_filter_on_schemas(b: Backend) {
 }
 
 async fn rfc7644_3_5_2_an_extension_patched_whole_may_carry_its_schemas(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let id = s.user("whole@example.com").await;
     let patched = s
         .patch(
@@ -103,7 +103,7 @@ async fn rfc7644_3_5_2_an_extension_patched_whole_may_carry_its_schemas(b: Backe
 on_both_stores!(rfc7644_3_5_2_1_a_write_that_changes_nothing_changes_nothing);
 
 async fn rfc7644_3_5_2_1_a_write_that_changes_nothing_changes_nothing(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let u = s.user("same@example.com").await;
     let g = s.group("Same", &[&u]).await;
     let state = |path: String| {
@@ -200,7 +200,7 @@ async fn rfc7644_3_5_2_1_a_write_that_changes_nothing_changes_nothing(b: Backend
 on_both_stores!(rfc7644_3_5_2_setting_a_primary_clears_the_others);
 
 async fn rfc7644_3_5_2_setting_a_primary_clears_the_others(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let created = s
         .post(
             "/Users",
@@ -273,7 +273,7 @@ on_both_stores!(rfc7644_3_7_4_an_oversized_body_gets_a_413_the_client_can_read);
 /// A 6 MiB `/Bulk` body against the default 4 MiB limit, over HTTP/1.1 with a length, over
 /// HTTP/1.1 raw with the client still writing, and over HTTP/2: each client reads the `413`.
 async fn rfc7644_3_7_4_an_oversized_body_gets_a_413_the_client_can_read(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let ops: Vec<serde_json::Value> = (0..40_000)
         .map(|i| {
             json!({"method": "POST", "bulkId": format!("b{i}"), "path": "/Users",
@@ -284,7 +284,7 @@ async fn rfc7644_3_7_4_an_oversized_body_gets_a_413_the_client_can_read(b: Backe
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops}))
     .unwrap();
     assert!(body.len() > 6 * 1024 * 1024, "{}", body.len());
-    let url = s.bridge.url("/scim/v2/Bulk");
+    let url = s.url("/scim/v2/Bulk");
     let h1 = crate::helpers::bridge::client();
     let h2 = reqwest::Client::builder()
         .no_proxy()
@@ -295,7 +295,7 @@ async fn rfc7644_3_7_4_an_oversized_body_gets_a_413_the_client_can_read(b: Backe
     for (name, client) in [("HTTP/1.1", &h1), ("HTTP/2", &h2)] {
         let res = client
             .post(&url)
-            .header("Authorization", s.bridge.bearer())
+            .header("Authorization", s.bearer())
             .header("Content-Type", "application/scim+json")
             .body(body.clone())
             .send()
@@ -329,7 +329,7 @@ async fn rfc7644_3_7_4_an_oversized_body_gets_a_413_the_client_can_read(b: Backe
                 extra,
             ])
             .arg("-H")
-            .arg(format!("Authorization: {}", s.bridge.bearer()))
+            .arg(format!("Authorization: {}", s.bearer()))
             .args(["-H", "Content-Type: application/scim+json", "--data-binary"])
             .arg(format!("@{}", file.path().display()))
             .arg(&url)
@@ -378,8 +378,8 @@ async fn rfc7644_3_7_4_an_oversized_body_gets_a_413_the_client_can_read(b: Backe
     );
     // A raw client that writes the whole body in one go, then reads: it must see the 413, not
     // a reset.
-    let addr = s.bridge.addr;
-    let bearer = s.bridge.bearer();
+    let addr = s.addr();
+    let bearer = s.bearer();
     let answer = tokio::task::spawn_blocking(move || {
         use std::io::{Read, Write};
         let mut stream = std::net::TcpStream::connect(addr).unwrap();

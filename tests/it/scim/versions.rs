@@ -8,7 +8,7 @@ use super::{on_both_stores, Backend, Scim};
 on_both_stores!(etags_preconditions_and_not_modified);
 
 async fn etags_preconditions_and_not_modified(b: Backend) {
-    let s = Scim::start(b);
+    let s = Scim::start(b).await;
     let id = s.user("v@example.com").await;
     let first = s.get(&format!("/Users/{id}")).await;
     let v1 = first.header("etag").unwrap().to_owned();

@@ -117,11 +117,13 @@ async fn bodies_beyond_the_inflight_budget_get_503_with_retry_after(b: Backend) 
             .env("OP_REQUEST_TIMEOUT", "8s")
             .env("SCIM_BRIDGE_TEST_COMMIT_DELAY_MS", "3000"),
     );
-    let ids = [
-        s.user("a@example.com").await,
-        s.user("b@example.com").await,
-        s.user("c@example.com").await,
-    ];
+    // Every commit waits 3 s: the three creates go at once.
+    let (ua, ub, uc) = tokio::join!(
+        s.user("a@example.com"),
+        s.user("b@example.com"),
+        s.user("c@example.com")
+    );
+    let ids = [ua, ub, uc];
     // Two PATCHes of nearly 1 MiB at once: large bodies share half the 1 MiB budget, so the
     // second waits 2 s for the first's share (held 3 s), then is refused. A small (~50 KB)
     // PATCH meanwhile takes the other half. (With one pool, the first body would have left it

@@ -197,7 +197,7 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
         store: Arc::clone(&store),
         engine: Engine::new(Arc::clone(&store), EngineLimits::default()),
         status: crate::status::PageState::new(
-            crate::scim::storage::Directory::new(Arc::clone(&store)),
+            crate::scim::records::Records::new(Arc::clone(&store)),
             logs,
             Arc::clone(&session),
         ),

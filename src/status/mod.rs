@@ -8,7 +8,7 @@
 //! * [`tokens`]: the session's tokens with their last use (never a secret).
 //!
 //! Must not know engine internals: it asks each component only whether it is well (the counts
-//! read the directory through its public paging API).
+//! read the records through their public paging API).
 
 pub mod activity;
 pub mod counts;
@@ -220,7 +220,7 @@ pub struct PageState {
     pub started: std::time::Instant,
     /// Recent SCIM requests.
     pub activity: activity::Activity,
-    /// Directory counts.
+    /// User and group counts.
     pub counts: counts::Counts,
     /// The recent log lines (empty when the subscriber does not feed them).
     pub logs: crate::logging::RecentLogs,
@@ -229,16 +229,16 @@ pub struct PageState {
 }
 
 impl PageState {
-    /// Fresh state over the directory, the ring the subscriber feeds and the live session.
+    /// Fresh state over the records, the ring the subscriber feeds and the live session.
     pub fn new(
-        dir: crate::scim::storage::Directory,
+        records: crate::scim::records::Records,
         logs: crate::logging::RecentLogs,
         session: Arc<SessionHandle>,
     ) -> Self {
         Self {
             started: std::time::Instant::now(),
             activity: activity::Activity::new(),
-            counts: counts::Counts::new(dir),
+            counts: counts::Counts::new(records),
             logs,
             session,
         }

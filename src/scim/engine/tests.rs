@@ -10,8 +10,8 @@ use super::{Ctx, Engine, EngineLimits, Input};
 use crate::scim::{
     error::ScimError,
     project::Projection,
+    records::Loaded,
     schema::{ResourceType, GROUP_TYPE, USER_TYPE},
-    storage::Loaded,
 };
 use crate::store::{embedded::EmbeddedStore, guard::Guarded, SharedStore};
 
@@ -75,7 +75,7 @@ async fn concurrent_creates_of_one_user_name_leave_exactly_one() {
         .filter(|r| matches!(r, Ok(Err(ScimError::Uniqueness(_)))))
         .count();
     assert_eq!((won, refused), (1, 15), "{results:?}");
-    assert_eq!(e.directory().count(&USER_TYPE).await.unwrap(), 1);
+    assert_eq!(e.records().count(&USER_TYPE).await.unwrap(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -112,12 +112,9 @@ async fn concurrent_patches_of_one_group_all_land() {
     for r in futures_util::future::join_all(adds).await {
         r.unwrap().expect("every PATCH lands");
     }
-    assert_eq!(e.directory().all_members(&group).await.unwrap().len(), 24);
+    assert_eq!(e.records().all_members(&group).await.unwrap().len(), 24);
     for u in &users {
-        assert_eq!(
-            e.directory().groups_of(u).await.unwrap(),
-            vec![group.clone()]
-        );
+        assert_eq!(e.records().groups_of(u).await.unwrap(), vec![group.clone()]);
     }
 }
 
@@ -222,7 +219,7 @@ async fn a_partial_put_keeps_active_and_members() {
         .await
         .unwrap();
     assert_eq!(
-        e.directory().all_members(&group).await.unwrap(),
+        e.records().all_members(&group).await.unwrap(),
         vec![user.clone()]
     );
 }
@@ -247,9 +244,9 @@ async fn deleting_a_user_removes_it_from_every_group() {
     }
     e.delete(&USER_TYPE, &user, None).await.unwrap();
     for g in &groups {
-        assert!(e.directory().all_members(g).await.unwrap().is_empty());
+        assert!(e.records().all_members(g).await.unwrap().is_empty());
     }
-    assert!(e.directory().groups_of(&user).await.unwrap().is_empty());
+    assert!(e.records().groups_of(&user).await.unwrap().is_empty());
     // The name is free again.
     create(&e, &USER_TYPE, json!({"userName": "gone@example.com"}))
         .await
@@ -272,5 +269,5 @@ async fn an_unknown_member_is_refused_and_nothing_is_written() {
     .await;
     assert!(matches!(r, Err(ScimError::InvalidValue(_))), "{r:?}");
     assert_eq!(e.load(&GROUP_TYPE, &group).await.unwrap(), before);
-    assert!(e.directory().all_members(&group).await.unwrap().is_empty());
+    assert!(e.records().all_members(&group).await.unwrap().is_empty());
 }

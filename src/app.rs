@@ -22,7 +22,7 @@ use crate::{
     session::{self, reload::ReloadOutcome, reload::SessionHandle, CreateOptions},
     status::Health,
     store::{embedded::EmbeddedStore, SharedStore},
-    usage::{Sink, UsageError, UsageRecord},
+    usage::{Ledger, UsageError, UsageRecord},
 };
 
 /// How long connecting to the store may take at start-up.
@@ -151,13 +151,13 @@ async fn connect_redis(
 
 /// Where the running bridge keeps token last use: the shared store with Redis, a file in the
 /// data directory beside the (locked) embedded database otherwise.
-fn usage_sink(settings: &Settings, store: &SharedStore) -> Sink {
+fn usage_ledger(settings: &Settings, store: &SharedStore) -> Ledger {
     match &settings.store {
-        StoreSettings::Embedded { data_dir } => Sink::File {
+        StoreSettings::Embedded { data_dir } => Ledger::File {
             dir: data_dir.clone(),
             timeout: settings.store_timeout,
         },
-        StoreSettings::Redis { .. } => Sink::Store {
+        StoreSettings::Redis { .. } => Ledger::Store {
             store: Arc::clone(store),
             timeout: settings.store_timeout,
         },
@@ -306,7 +306,7 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
     // final flush sees every request; the store outlives it.
     background_tasks.spawn(crate::usage::flush::run(
         Arc::clone(&session),
-        usage_sink(&settings, &store),
+        usage_ledger(&settings, &store),
         settings.token_usage_flush,
         background.child_token(),
     ));
@@ -350,8 +350,8 @@ pub async fn cert_status(settings: Settings) -> anyhow::Result<crate::tls::CertS
 /// read. Read-only: opens no embedded database (a running bridge holds its lock) and writes
 /// nothing; Redis gets a few seconds to answer. `Ok(None)` when nothing was persisted.
 pub async fn token_usage(settings: &Settings) -> (String, Result<Option<UsageRecord>, UsageError>) {
-    let sink = match &settings.store {
-        StoreSettings::Embedded { data_dir } => Sink::File {
+    let ledger = match &settings.store {
+        StoreSettings::Embedded { data_dir } => Ledger::File {
             dir: data_dir.clone(),
             timeout: USAGE_READ_TIMEOUT,
         },
@@ -367,13 +367,13 @@ pub async fn token_usage(settings: &Settings) -> (String, Result<Option<UsageRec
                     return ("the redis store".into(), Err(UsageError::Store(e)));
                 }
             };
-            Sink::Store {
+            Ledger::Store {
                 store,
                 timeout: USAGE_READ_TIMEOUT,
             }
         }
     };
-    (sink.describe(), sink.load().await)
+    (ledger.describe(), ledger.load().await)
 }
 
 /// Runs the bridge until SIGTERM or SIGINT, then shuts down gracefully.

@@ -11,7 +11,7 @@ use scim_bridge::{
     app,
     cli::{CertCommand, Cli, Command, TokenCommand},
     config, logging, probe,
-    session::{self, rotate, usage::TokenId, CreateOptions, SessionError},
+    session::{self, last_use::TokenId, rotate, CreateOptions, SessionError},
     store::StoreError,
     usage::UsageRecord,
 };

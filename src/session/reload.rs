@@ -5,7 +5,7 @@
 //! file is refused with an error log and the session already in memory keeps serving.
 //!
 //! The live snapshot ([`Live`]) pairs the session with its tokens' last-use clocks; a reload
-//! carries the clock of every token the new file keeps (see [`super::usage`]).
+//! carries the clock of every token the new file keeps (see [`super::last_use`]).
 
 use std::{
     path::{Path, PathBuf},
@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
-use super::{file, usage::LastUse, Session, SessionError};
+use super::{file, last_use::LastUse, Session, SessionError};
 
 /// The session in force and the last-use clocks of its tokens, swapped together so an index
 /// into one is always an index into the other.

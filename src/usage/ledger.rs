@@ -205,7 +205,7 @@ mod tests {
 
     use super::*;
     use crate::{
-        session::{usage::TokenId, Verifier},
+        session::{last_use::TokenId, Verifier},
         store::embedded::EmbeddedStore,
     };
 

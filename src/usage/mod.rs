@@ -2,7 +2,7 @@
 //!
 //! The session file stays read-only (in Kubernetes it is a Secret mount), so last use lives
 //! elsewhere. [`crate::auth`] records each authorised request in the live session's in-memory
-//! clocks ([`crate::session::usage`]); this module persists them, coarsely:
+//! clocks ([`crate::session::last_use`]); this module persists them, coarsely:
 //!
 //! * [`record`]: the persisted document, keyed by token id, merged by max (pure);
 //! * [`ledger`]: where it lives — a record in the shared store with Redis, a JSON file in the data

@@ -172,9 +172,9 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
     let metrics = Metrics::register(&registry).context("registering metrics")?;
     let store = open_store(&settings, Some(metrics.store_latency())).await?;
     // Before any port is bound: unusable certificate files stop start-up here.
-    let tls = match &settings.tls {
+    let certificates = match &settings.tls {
         Some(t) => Some(
-            crate::tls::TlsRuntime::prepare(
+            crate::tls::Certificates::prepare(
                 t,
                 Arc::clone(&store),
                 session.current().encryption_key.clone(),
@@ -187,8 +187,8 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
         None => None,
     };
     let mut health = Health::new(Arc::clone(&store), Arc::clone(&session), metrics.clone());
-    if let Some(t) = &tls {
-        health = health.with_certificates(Arc::clone(&t.status));
+    if let Some(c) = &certificates {
+        health = health.with_certificates(Arc::clone(&c.status));
     }
     let state = Arc::new(AppState {
         auth: Authorizer::new(Arc::clone(&session)),
@@ -276,8 +276,10 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
     }
 
     let mut background_tasks = JoinSet::new();
-    if let (Some(tls), Some(listener), Some(t)) = (tls, https_listener, &settings.tls) {
-        let (resolver, _, task) = tls.task(background.child_token());
+    if let (Some(certificates), Some(listener), Some(t)) =
+        (certificates, https_listener, &settings.tls)
+    {
+        let (resolver, _, task) = certificates.task(background.child_token());
         background_tasks.spawn(task);
         let handshake = edge::TlsHandshake::new(resolver, t.handshake_timeout, metrics.clone())
             .with_allowlist(t.allow.clone(), &t.domain);
@@ -342,7 +344,8 @@ pub async fn cert_status(settings: Settings) -> anyhow::Result<crate::tls::CertS
     let session =
         crate::session::load(&settings.session.path).context("loading the session file")?;
     let store = open_store(&settings, None).await?;
-    let status = crate::tls::TlsRuntime::stored_status(tls, store, session.encryption_key).await?;
+    let status =
+        crate::tls::Certificates::stored_status(tls, store, session.encryption_key).await?;
     Ok(status)
 }
 

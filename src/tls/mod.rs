@@ -1,6 +1,8 @@
 //! Certificates for the HTTPS edge: where they come from, where they are kept, how they are
 //! chosen during a handshake.
 //!
+//! * [`certificates`]: what the composition root builds from the settings ([`Certificates`]):
+//!   the resolver, what `/health` reports, and the one background task.
 //! * [`resolver`]: the synchronous rustls resolver over an atomically swapped snapshot, plus
 //!   pending TLS-ALPN-01 challenge certificates (RFC 8737).
 //! * [`acme`]: one ACME order (RFC 8555) through instant-acme, answered by TLS-ALPN-01.
@@ -14,11 +16,11 @@
 //! Must not know about HTTP routing, SCIM, or which store backend is in use.
 
 pub mod acme;
+pub mod certificates;
 pub mod files;
 pub mod manager;
 pub mod pem;
 pub mod resolver;
-pub mod runtime;
 pub mod schedule;
 pub mod seal;
 pub mod storage;
@@ -30,9 +32,9 @@ use std::{path::PathBuf, sync::Arc};
 use arc_swap::ArcSwap;
 use time::OffsetDateTime;
 
+pub use certificates::Certificates;
 pub use manager::CertManager;
 pub use resolver::CertResolver;
-pub use runtime::TlsRuntime;
 
 /// Everything that can go wrong with certificates, as the composition root sees it.
 #[derive(Debug, thiserror::Error)]

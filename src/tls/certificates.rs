@@ -26,7 +26,7 @@ pub const FILE_CHECK_EVERY: Duration = Duration::from_secs(5);
 type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// The certificate side, ready to serve.
-pub struct TlsRuntime {
+pub struct Certificates {
     /// The resolver the handshake reads.
     pub resolver: Arc<CertResolver>,
     /// What `/health` reports.
@@ -34,7 +34,7 @@ pub struct TlsRuntime {
     task: Box<dyn FnOnce(CancellationToken) -> Task + Send>,
 }
 
-impl TlsRuntime {
+impl Certificates {
     /// Prepares certificates for `settings`; errors on unusable self-managed files.
     pub async fn prepare(
         settings: &TlsSettings,

@@ -93,11 +93,11 @@ impl Certificates {
                     metrics,
                     store_timeout,
                 );
-                let primed = manager.start().await;
+                let serving = manager.publish_stored().await;
                 Ok(Self {
                     resolver,
                     status,
-                    task: Box::new(move |cancel| Box::pin(primed.run(cancel))),
+                    task: Box::new(move |cancel| Box::pin(serving.run(cancel))),
                 })
             }
         }

@@ -18,9 +18,9 @@ use crate::{
     http::{self, AppState, Limits},
     logging::RecentLogs,
     metrics::Metrics,
+    operator::Health,
     scim::engine::{Engine, EngineLimits},
     session::{self, reload::ReloadOutcome, reload::SessionHandle, CreateOptions},
-    status::Health,
     store::{embedded::EmbeddedStore, SharedStore},
     usage::{Ledger, UsageError, UsageRecord},
 };
@@ -196,7 +196,7 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
         health,
         store: Arc::clone(&store),
         engine: Engine::new(Arc::clone(&store), EngineLimits::default()),
-        status: crate::status::PageState::new(
+        status: crate::operator::PageState::new(
             crate::scim::records::Records::new(Arc::clone(&store)),
             logs,
             Arc::clone(&session),

@@ -34,9 +34,9 @@ pub const BUILD: &str = match option_env!("SCIM_BRIDGE_BUILD") {
 /// How long a report stays valid; load balancers should re-ask after this.
 const REPORT_TTL: Duration = Duration::from_secs(60);
 
-/// A component's state.
+/// A component's condition (the `state` of its `/health` report).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum State {
+pub enum Condition {
     /// Working.
     Healthy,
     /// Working with a problem an operator should look at.
@@ -45,12 +45,12 @@ pub enum State {
     Unhealthy,
 }
 
-impl State {
+impl Condition {
     fn as_str(self) -> &'static str {
         match self {
-            State::Healthy => "healthy",
-            State::Degraded => "degraded",
-            State::Unhealthy => "unhealthy",
+            Condition::Healthy => "healthy",
+            Condition::Degraded => "degraded",
+            Condition::Unhealthy => "unhealthy",
         }
     }
 }
@@ -60,8 +60,8 @@ impl State {
 pub struct Report {
     /// The component (`Store`, `Session`, `SCIMServer`).
     pub source: &'static str,
-    /// Its state.
-    pub state: State,
+    /// Its condition (`state` in the document).
+    pub condition: Condition,
     /// A short explanation when not healthy (never a secret).
     pub detail: Option<String>,
 }
@@ -80,8 +80,8 @@ pub struct Health {
     last_store_check: Arc<std::sync::Mutex<Option<(std::time::Instant, StoreCheck)>>>,
 }
 
-/// The outcome of one store check: the state and, when not healthy, why.
-type StoreCheck = (State, Option<String>);
+/// The outcome of one store check: the condition and, when not healthy, why.
+type StoreCheck = (Condition, Option<String>);
 
 /// How long one store check answers for.
 const STORE_CHECK_TTL: Duration = Duration::from_secs(2);
@@ -99,21 +99,21 @@ pub fn certificate_report(status: &crate::tls::CertStatus, now: OffsetDateTime) 
     if let Some(t) = status.next_renewal {
         detail.push_str(&format!(" nextRenewal={}", rfc3339(t)));
     }
-    let state = match (&status.failure, status.not_after) {
-        (_, Some(t)) if t <= now => State::Unhealthy,
+    let condition = match (&status.failure, status.not_after) {
+        (_, Some(t)) if t <= now => Condition::Unhealthy,
         (Some(f), _) => {
             detail.push_str(&format!(" failures={} lastError=\"{f}\"", status.failures));
-            State::Degraded
+            Condition::Degraded
         }
         (None, None) => {
             detail.push_str(" (no certificate yet)");
-            State::Degraded
+            Condition::Degraded
         }
-        (None, Some(_)) => State::Healthy,
+        (None, Some(_)) => Condition::Healthy,
     };
     Report {
         source: "CertificateManager",
-        state,
+        condition,
         detail: Some(detail),
     }
 }
@@ -132,10 +132,10 @@ impl Health {
 
     /// Whether the store answers (for `/ready`).
     pub async fn store_ready(&self) -> bool {
-        self.store_check().await.0 == State::Healthy
+        self.store_check().await.0 == Condition::Healthy
     }
 
-    /// The store's state, checked at most once per [`STORE_CHECK_TTL`].
+    /// The store's condition, checked at most once per [`STORE_CHECK_TTL`].
     async fn store_check(&self) -> StoreCheck {
         let cached = self
             .last_store_check
@@ -145,16 +145,16 @@ impl Health {
         // Only a healthy result is reused: after a failure every call checks again, so a
         // recovery shows at once.
         if let Some((at, result)) = cached {
-            if result.0 == State::Healthy && at.elapsed() < STORE_CHECK_TTL {
+            if result.0 == Condition::Healthy && at.elapsed() < STORE_CHECK_TTL {
                 return result;
             }
         }
         // The store guard bounds the ping by OP_STORE_TIMEOUT.
         let result = match self.store.ping().await {
-            Ok(()) => (State::Healthy, None),
-            Err(e) => (State::Unhealthy, Some(e.to_string())),
+            Ok(()) => (Condition::Healthy, None),
+            Err(e) => (Condition::Unhealthy, Some(e.to_string())),
         };
-        self.metrics.set_store_up(result.0 == State::Healthy);
+        self.metrics.set_store_up(result.0 == Condition::Healthy);
         *self
             .last_store_check
             .lock()
@@ -177,9 +177,9 @@ impl Health {
     pub async fn reports(&self) -> Vec<Report> {
         let store = self.store_check().await;
         let session = match self.session.status().error {
-            None => (State::Healthy, None),
+            None => (Condition::Healthy, None),
             Some(e) => (
-                State::Degraded,
+                Condition::Degraded,
                 Some(format!(
                     "latest session file refused, previous one in force: {e}"
                 )),
@@ -188,17 +188,17 @@ impl Health {
         let mut reports = vec![
             Report {
                 source: "Store",
-                state: store.0,
+                condition: store.0,
                 detail: store.1.map(|d| format!("{} store: {d}", self.store.kind())),
             },
             Report {
                 source: "Session",
-                state: session.0,
+                condition: session.0,
                 detail: session.1,
             },
             Report {
                 source: "SCIMServer",
-                state: State::Healthy,
+                condition: Condition::Healthy,
                 detail: None,
             },
         ];
@@ -299,7 +299,7 @@ pub fn document(reports: &[Report]) -> (Value, bool) {
         .map(|r| {
             let mut item = json!({
                 "source": r.source,
-                "state": r.state.as_str(),
+                "state": r.condition.as_str(),
                 "time": rfc3339(now),
                 "expires": rfc3339(expires),
             });
@@ -309,7 +309,7 @@ pub fn document(reports: &[Report]) -> (Value, bool) {
             item
         })
         .collect();
-    let ok = reports.iter().all(|r| r.state != State::Unhealthy);
+    let ok = reports.iter().all(|r| r.condition != Condition::Unhealthy);
     let doc = json!({
         "build": BUILD,
         "version": env!("CARGO_PKG_VERSION"),
@@ -328,12 +328,12 @@ mod tests {
         let reports = vec![
             Report {
                 source: "Store",
-                state: State::Healthy,
+                condition: Condition::Healthy,
                 detail: None,
             },
             Report {
                 source: "Session",
-                state: State::Degraded,
+                condition: Condition::Degraded,
                 detail: Some("x".into()),
             },
         ];
@@ -358,15 +358,18 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            certificate_report(&st, now).state,
-            State::Degraded,
+            certificate_report(&st, now).condition,
+            Condition::Degraded,
             "no certificate yet"
         );
         st.not_after = Some(now + time::Duration::days(30));
         st.issuer = Some("CN=CA".into());
         st.next_renewal = Some(now + time::Duration::days(10));
         let r = certificate_report(&st, now);
-        assert_eq!((r.source, r.state), ("CertificateManager", State::Healthy));
+        assert_eq!(
+            (r.source, r.condition),
+            ("CertificateManager", Condition::Healthy)
+        );
         let d = r.detail.unwrap();
         assert!(
             d.contains("a.test") && d.contains("CN=CA") && d.contains("nextRenewal="),
@@ -375,12 +378,12 @@ mod tests {
         st.failure = Some("ACME new order failed".into());
         st.failures = 2;
         let r = certificate_report(&st, now);
-        assert_eq!(r.state, State::Degraded);
+        assert_eq!(r.condition, Condition::Degraded);
         assert!(r.detail.unwrap().contains("failures=2"));
         st.not_after = Some(now - time::Duration::seconds(1));
         assert_eq!(
-            certificate_report(&st, now).state,
-            State::Unhealthy,
+            certificate_report(&st, now).condition,
+            Condition::Unhealthy,
             "expired"
         );
     }
@@ -389,7 +392,7 @@ mod tests {
     fn an_unhealthy_component_fails_the_check() {
         let reports = vec![Report {
             source: "Store",
-            state: State::Unhealthy,
+            condition: Condition::Unhealthy,
             detail: None,
         }];
         assert!(!document(&reports).1);

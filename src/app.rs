@@ -188,7 +188,7 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
     };
     let mut health = Health::new(Arc::clone(&store), Arc::clone(&session), metrics.clone());
     if let Some(c) = &certificates {
-        health = health.with_certificates(Arc::clone(&c.status));
+        health = health.with_certificates(Arc::clone(&c.report));
     }
     let state = Arc::new(AppState {
         auth: Authorizer::new(Arc::clone(&session)),
@@ -336,7 +336,7 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
 }
 
 /// The certificate as stored, for `scim-bridge cert status` (opens the store; no CA contact).
-pub async fn cert_status(settings: Settings) -> anyhow::Result<crate::tls::CertStatus> {
+pub async fn cert_report(settings: Settings) -> anyhow::Result<crate::tls::CertReport> {
     let tls = settings
         .tls
         .as_ref()
@@ -344,9 +344,9 @@ pub async fn cert_status(settings: Settings) -> anyhow::Result<crate::tls::CertS
     let session =
         crate::session::load(&settings.session.path).context("loading the session file")?;
     let store = open_store(&settings, None).await?;
-    let status =
-        crate::tls::Certificates::stored_status(tls, store, session.encryption_key).await?;
-    Ok(status)
+    let report =
+        crate::tls::Certificates::stored_report(tls, store, session.encryption_key).await?;
+    Ok(report)
 }
 
 /// Token last use as the bridge persisted it, for `scim-bridge token list`, and where it was

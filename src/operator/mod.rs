@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
 use crate::{
-    metrics::Metrics, session::reload::SessionHandle, store::SharedStore, tls::StatusHandle,
+    metrics::Metrics, session::reload::SessionHandle, store::SharedStore, tls::CertReportCell,
 };
 
 /// The build identifier, set by the release build (`SCIM_BRIDGE_BUILD`), else `dev`.
@@ -72,7 +72,7 @@ pub struct Health {
     store: SharedStore,
     session: Arc<SessionHandle>,
     metrics: Metrics,
-    certificates: Option<StatusHandle>,
+    certificates: Option<CertReportCell>,
     /// The last store check and when it ran. `/metrics` needs no token, and an embedded-store
     /// ping is a durable (fsynced) empty commit, so a healthy check is reused for
     /// [`STORE_CHECK_TTL`] rather than letting any client drive fsyncs (an outage is still seen
@@ -88,21 +88,21 @@ const STORE_CHECK_TTL: Duration = Duration::from_secs(2);
 
 /// The `CertificateManager` report: degraded while renewal fails or before the first
 /// certificate, unhealthy once the certificate served has expired.
-pub fn certificate_report(status: &crate::tls::CertStatus, now: OffsetDateTime) -> Report {
-    let mut detail = format!("domain={} source={}", status.domain, status.source);
-    if let Some(issuer) = &status.issuer {
+pub fn certificate_report(cert: &crate::tls::CertReport, now: OffsetDateTime) -> Report {
+    let mut detail = format!("domain={} source={}", cert.domain, cert.source);
+    if let Some(issuer) = &cert.issuer {
         detail.push_str(&format!(" issuer=\"{issuer}\""));
     }
-    if let Some(t) = status.not_after {
+    if let Some(t) = cert.not_after {
         detail.push_str(&format!(" notAfter={}", rfc3339(t)));
     }
-    if let Some(t) = status.next_renewal {
+    if let Some(t) = cert.next_renewal {
         detail.push_str(&format!(" nextRenewal={}", rfc3339(t)));
     }
-    let condition = match (&status.failure, status.not_after) {
+    let condition = match (&cert.failure, cert.not_after) {
         (_, Some(t)) if t <= now => Condition::Unhealthy,
         (Some(f), _) => {
-            detail.push_str(&format!(" failures={} lastError=\"{f}\"", status.failures));
+            detail.push_str(&format!(" failures={} lastError=\"{f}\"", cert.failures));
             Condition::Degraded
         }
         (None, None) => {
@@ -120,13 +120,13 @@ pub fn certificate_report(status: &crate::tls::CertStatus, now: OffsetDateTime) 
 
 impl Health {
     /// Adds the `CertificateManager` report (when TLS is on).
-    pub fn with_certificates(mut self, status: StatusHandle) -> Self {
-        self.certificates = Some(status);
+    pub fn with_certificates(mut self, report: CertReportCell) -> Self {
+        self.certificates = Some(report);
         self
     }
 
     /// The certificate served, when HTTPS is on.
-    pub fn certificate(&self) -> Option<Arc<crate::tls::CertStatus>> {
+    pub fn certificate(&self) -> Option<Arc<crate::tls::CertReport>> {
         self.certificates.as_ref().map(|c| c.load_full())
     }
 
@@ -252,7 +252,7 @@ pub fn status_document(
     reports: &[Report],
     uptime: Duration,
     store_kind: &str,
-    certificate: Option<&crate::tls::CertStatus>,
+    certificate: Option<&crate::tls::CertReport>,
     counts: Option<&counts::Snapshot>,
     activity: &activity::Activity,
     tokens: Value,
@@ -277,7 +277,7 @@ pub fn status_document(
 
 /// The certificate as the status page shows it: each field on its own (the
 /// `CertificateManager` report has the same facts as one line).
-fn certificate_json(c: &crate::tls::CertStatus) -> Value {
+fn certificate_json(c: &crate::tls::CertReport) -> Value {
     let time = |t: Option<OffsetDateTime>| t.map_or(Value::Null, |t| json!(rfc3339(t)));
     json!({
         "domain": c.domain,
@@ -352,20 +352,20 @@ mod tests {
     #[test]
     fn the_certificate_report_follows_the_manager() {
         let now = OffsetDateTime::now_utc();
-        let mut st = crate::tls::CertStatus {
+        let mut cert = crate::tls::CertReport {
             domain: "a.test".into(),
             source: "acme",
             ..Default::default()
         };
         assert_eq!(
-            certificate_report(&st, now).condition,
+            certificate_report(&cert, now).condition,
             Condition::Degraded,
             "no certificate yet"
         );
-        st.not_after = Some(now + time::Duration::days(30));
-        st.issuer = Some("CN=CA".into());
-        st.next_renewal = Some(now + time::Duration::days(10));
-        let r = certificate_report(&st, now);
+        cert.not_after = Some(now + time::Duration::days(30));
+        cert.issuer = Some("CN=CA".into());
+        cert.next_renewal = Some(now + time::Duration::days(10));
+        let r = certificate_report(&cert, now);
         assert_eq!(
             (r.source, r.condition),
             ("CertificateManager", Condition::Healthy)
@@ -375,14 +375,14 @@ mod tests {
             d.contains("a.test") && d.contains("CN=CA") && d.contains("nextRenewal="),
             "{d}"
         );
-        st.failure = Some("ACME new order failed".into());
-        st.failures = 2;
-        let r = certificate_report(&st, now);
+        cert.failure = Some("ACME new order failed".into());
+        cert.failures = 2;
+        let r = certificate_report(&cert, now);
         assert_eq!(r.condition, Condition::Degraded);
         assert!(r.detail.unwrap().contains("failures=2"));
-        st.not_after = Some(now - time::Duration::seconds(1));
+        cert.not_after = Some(now - time::Duration::seconds(1));
         assert_eq!(
-            certificate_report(&st, now).condition,
+            certificate_report(&cert, now).condition,
             Condition::Unhealthy,
             "expired"
         );

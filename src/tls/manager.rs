@@ -26,7 +26,7 @@ use super::{
     pem::{self, CertMeta},
     schedule,
     storage::{CertStorage, StoredCert},
-    CertResolver, CertStatus, StatusHandle, TlsError,
+    CertReport, CertReportCell, CertResolver, TlsError,
 };
 use crate::{metrics::Metrics, store::SharedStore};
 
@@ -53,7 +53,7 @@ pub struct CertManager {
     acme: AcmeConfig,
     store: SharedStore,
     holder: String,
-    status: StatusHandle,
+    report: CertReportCell,
     metrics: Metrics,
     store_timeout: Duration,
 }
@@ -91,7 +91,7 @@ impl CertManager {
         storage: CertStorage,
         acme: AcmeConfig,
         store: SharedStore,
-        status: StatusHandle,
+        report: CertReportCell,
         metrics: Metrics,
         store_timeout: Duration,
     ) -> Self {
@@ -102,7 +102,7 @@ impl CertManager {
             acme,
             store,
             holder: uuid::Uuid::new_v4().to_string(),
-            status,
+            report,
             metrics,
             store_timeout,
         }
@@ -228,7 +228,7 @@ impl CertManager {
             return false;
         }
         tracing::info!(acme.domain = %self.domain, not_after = %loaded.meta.not_after, "serving the stored certificate");
-        publish(&loaded, &self.resolver, &self.status, &self.metrics, None);
+        publish(&loaded, &self.resolver, &self.report, &self.metrics, None);
         st.current = Some((loaded.meta, loaded.key.cert[0].clone()));
         st.failures = 0;
         true
@@ -245,7 +245,7 @@ impl CertManager {
             at = ari.min(meta.not_after);
         }
         st.next = at;
-        self.status.rcu(|s| CertStatus {
+        self.report.rcu(|s| CertReport {
             next_renewal: Some(at),
             ..(**s).clone()
         });

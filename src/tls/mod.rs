@@ -101,7 +101,7 @@ impl TlsError {
 
 /// What `/health` and `cert status` say about the certificate.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CertStatus {
+pub struct CertReport {
     /// The domain served.
     pub domain: String,
     /// `acme` or `files`.
@@ -118,15 +118,16 @@ pub struct CertStatus {
     pub failures: u32,
 }
 
-/// A shared, atomically replaced [`CertStatus`].
-pub type StatusHandle = Arc<ArcSwap<CertStatus>>;
+/// The cell holding the current [`CertReport`]: shared, replaced atomically by whoever
+/// publishes a certificate or a failure, read by `/health`.
+pub type CertReportCell = Arc<ArcSwap<CertReport>>;
 
-/// A new status handle for `domain`.
-pub fn status_handle(domain: &str, source: &'static str) -> StatusHandle {
-    Arc::new(ArcSwap::from_pointee(CertStatus {
+/// A new cell for `domain`, with nothing served yet.
+pub fn cert_report_cell(domain: &str, source: &'static str) -> CertReportCell {
+    Arc::new(ArcSwap::from_pointee(CertReport {
         domain: domain.to_owned(),
         source,
-        ..CertStatus::default()
+        ..CertReport::default()
     }))
 }
 

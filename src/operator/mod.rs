@@ -176,7 +176,7 @@ impl Health {
     /// Asks every component; never takes longer than the store time limit.
     pub async fn reports(&self) -> Vec<Report> {
         let store = self.store_check().await;
-        let session = match self.session.status().error {
+        let session = match self.session.report().error {
             None => (Condition::Healthy, None),
             Some(e) => (
                 Condition::Degraded,

@@ -248,7 +248,7 @@ impl PageState {
 /// The `/status.json` document: the `/health` document plus uptime, store kind, the
 /// certificate (`null` without HTTPS), counts, recent activity and the tokens (see
 /// [`tokens::document`]).
-pub fn status_document(
+pub fn status_json(
     reports: &[Report],
     uptime: Duration,
     store_kind: &str,

@@ -38,7 +38,7 @@ pub async fn json(state: &AppState) -> http::Response<Body> {
         }
     };
     let certificate = state.health.certificate();
-    let doc = operator::status_document(
+    let doc = operator::status_json(
         &reports,
         state.status.started.elapsed(),
         state.store.kind(),

@@ -18,11 +18,11 @@ use crate::{
     http::{self, AppState, Limits},
     logging::RecentLogs,
     metrics::Metrics,
+    operator::Health,
     scim::engine::{Engine, EngineLimits},
     session::{self, reload::ReloadOutcome, reload::SessionHandle, CreateOptions},
-    status::Health,
     store::{embedded::EmbeddedStore, SharedStore},
-    usage::{Sink, UsageError, UsageRecord},
+    usage::{Ledger, UsageError, UsageRecord},
 };
 
 /// How long connecting to the store may take at start-up.
@@ -151,13 +151,13 @@ async fn connect_redis(
 
 /// Where the running bridge keeps token last use: the shared store with Redis, a file in the
 /// data directory beside the (locked) embedded database otherwise.
-fn usage_sink(settings: &Settings, store: &SharedStore) -> Sink {
+fn usage_ledger(settings: &Settings, store: &SharedStore) -> Ledger {
     match &settings.store {
-        StoreSettings::Embedded { data_dir } => Sink::File {
+        StoreSettings::Embedded { data_dir } => Ledger::File {
             dir: data_dir.clone(),
             timeout: settings.store_timeout,
         },
-        StoreSettings::Redis { .. } => Sink::Store {
+        StoreSettings::Redis { .. } => Ledger::Store {
             store: Arc::clone(store),
             timeout: settings.store_timeout,
         },
@@ -172,9 +172,9 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
     let metrics = Metrics::register(&registry).context("registering metrics")?;
     let store = open_store(&settings, Some(metrics.store_latency())).await?;
     // Before any port is bound: unusable certificate files stop start-up here.
-    let tls = match &settings.tls {
+    let certificates = match &settings.tls {
         Some(t) => Some(
-            crate::tls::TlsRuntime::prepare(
+            crate::tls::Certificates::prepare(
                 t,
                 Arc::clone(&store),
                 session.current().encryption_key.clone(),
@@ -187,8 +187,8 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
         None => None,
     };
     let mut health = Health::new(Arc::clone(&store), Arc::clone(&session), metrics.clone());
-    if let Some(t) = &tls {
-        health = health.with_certificates(Arc::clone(&t.status));
+    if let Some(c) = &certificates {
+        health = health.with_certificates(Arc::clone(&c.report));
     }
     let state = Arc::new(AppState {
         auth: Authorizer::new(Arc::clone(&session)),
@@ -196,8 +196,8 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
         health,
         store: Arc::clone(&store),
         engine: Engine::new(Arc::clone(&store), EngineLimits::default()),
-        status: crate::status::PageState::new(
-            crate::scim::storage::Directory::new(Arc::clone(&store)),
+        status: crate::operator::PageState::new(
+            crate::scim::records::Records::new(Arc::clone(&store)),
             logs,
             Arc::clone(&session),
         ),
@@ -276,8 +276,10 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
     }
 
     let mut background_tasks = JoinSet::new();
-    if let (Some(tls), Some(listener), Some(t)) = (tls, https_listener, &settings.tls) {
-        let (resolver, _, task) = tls.task(background.child_token());
+    if let (Some(certificates), Some(listener), Some(t)) =
+        (certificates, https_listener, &settings.tls)
+    {
+        let (resolver, _, task) = certificates.task(background.child_token());
         background_tasks.spawn(task);
         let handshake = edge::TlsHandshake::new(resolver, t.handshake_timeout, metrics.clone())
             .with_allowlist(t.allow.clone(), &t.domain);
@@ -306,7 +308,7 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
     // final flush sees every request; the store outlives it.
     background_tasks.spawn(crate::usage::flush::run(
         Arc::clone(&session),
-        usage_sink(&settings, &store),
+        usage_ledger(&settings, &store),
         settings.token_usage_flush,
         background.child_token(),
     ));
@@ -334,7 +336,7 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
 }
 
 /// The certificate as stored, for `scim-bridge cert status` (opens the store; no CA contact).
-pub async fn cert_status(settings: Settings) -> anyhow::Result<crate::tls::CertStatus> {
+pub async fn cert_report(settings: Settings) -> anyhow::Result<crate::tls::CertReport> {
     let tls = settings
         .tls
         .as_ref()
@@ -342,16 +344,17 @@ pub async fn cert_status(settings: Settings) -> anyhow::Result<crate::tls::CertS
     let session =
         crate::session::load(&settings.session.path).context("loading the session file")?;
     let store = open_store(&settings, None).await?;
-    let status = crate::tls::TlsRuntime::stored_status(tls, store, session.encryption_key).await?;
-    Ok(status)
+    let report =
+        crate::tls::Certificates::stored_report(tls, store, session.encryption_key).await?;
+    Ok(report)
 }
 
 /// Token last use as the bridge persisted it, for `scim-bridge token list`, and where it was
 /// read. Read-only: opens no embedded database (a running bridge holds its lock) and writes
 /// nothing; Redis gets a few seconds to answer. `Ok(None)` when nothing was persisted.
 pub async fn token_usage(settings: &Settings) -> (String, Result<Option<UsageRecord>, UsageError>) {
-    let sink = match &settings.store {
-        StoreSettings::Embedded { data_dir } => Sink::File {
+    let ledger = match &settings.store {
+        StoreSettings::Embedded { data_dir } => Ledger::File {
             dir: data_dir.clone(),
             timeout: USAGE_READ_TIMEOUT,
         },
@@ -367,13 +370,13 @@ pub async fn token_usage(settings: &Settings) -> (String, Result<Option<UsageRec
                     return ("the redis store".into(), Err(UsageError::Store(e)));
                 }
             };
-            Sink::Store {
+            Ledger::Store {
                 store,
                 timeout: USAGE_READ_TIMEOUT,
             }
         }
     };
-    (sink.describe(), sink.load().await)
+    (ledger.describe(), ledger.load().await)
 }
 
 /// Runs the bridge until SIGTERM or SIGINT, then shuts down gracefully.

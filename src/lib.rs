@@ -33,8 +33,8 @@
 //!   behind trusted proxies, the HTTPS posture (HSTS, plain HTTP beside HTTPS, `/metrics`
 //!   token) and the base URL of locations.
 //! * [`scim`]: the SCIM protocol and the provisioning engine.
-//! * [`status`]: `/health`, `/ping`, and the status page with `/status.json` and the `/logs`
-//!   download.
+//! * [`operator`]: operators' read-outs: `/health`, `/ping`, and the status page with
+//!   `/status.json` and the `/logs` download.
 //! * [`metrics`]: Prometheus metrics registered into a registry passed in.
 //! * [`store`]: storage traits and the `embedded` (redb) and `redis` (fred) backends.
 //! * [`logging`]: tracing subscriber set-up (plain, JSON, colour) and the bounded ring of recent
@@ -52,12 +52,12 @@ pub mod error_chain;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod operator;
 pub mod probe;
 pub mod scim;
 pub mod secret_file;
 pub mod session;
 pub mod shutdown;
-pub mod status;
 pub mod store;
 pub mod tls;
 pub mod usage;

@@ -11,7 +11,7 @@ use scim_bridge::{
     app,
     cli::{CertCommand, Cli, Command, TokenCommand},
     config, logging, probe,
-    session::{self, rotate, usage::TokenId, CreateOptions, SessionError},
+    session::{self, last_use::TokenId, rotate, CreateOptions, SessionError},
     store::StoreError,
     usage::UsageRecord,
 };
@@ -241,6 +241,8 @@ fn last_use(config: Option<&std::path::Path>) -> Result<UsageRecord, String> {
     })
 }
 
+/// `cert status` (named after its sub-command, like `token_list` and `ping`): prints the stored
+/// certificate's report.
 fn cert_status(settings: config::Settings) -> ExitCode {
     if settings.tls.is_none() {
         eprintln!("scim-bridge: TLS is off: set OP_TLS_DOMAIN");
@@ -250,22 +252,22 @@ fn cert_status(settings: config::Settings) -> ExitCode {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    match runtime.block_on(app::cert_status(settings)) {
-        Ok(status) => {
+    match runtime.block_on(app::cert_report(settings)) {
+        Ok(report) => {
             let when = |t: Option<time::OffsetDateTime>| {
                 t.map_or("-".to_owned(), |t| {
                     t.format(&time::format_description::well_known::Rfc3339)
                         .unwrap_or_else(|_| t.to_string())
                 })
             };
-            println!("domain: {}", status.domain);
-            println!("source: {}", status.source);
-            match status.not_after {
+            println!("domain: {}", report.domain);
+            println!("source: {}", report.source);
+            match report.not_after {
                 None => println!("certificate: none stored yet"),
                 Some(_) => {
-                    println!("issuer: {}", status.issuer.unwrap_or_default());
-                    println!("not after: {}", when(status.not_after));
-                    println!("next renewal: {}", when(status.next_renewal));
+                    println!("issuer: {}", report.issuer.unwrap_or_default());
+                    println!("not after: {}", when(report.not_after));
+                    println!("next renewal: {}", when(report.next_renewal));
                 }
             }
             ExitCode::SUCCESS

@@ -5,7 +5,7 @@
 //! bytes matched nor which token. Tokens past their rotation grace period are refused.
 //!
 //! Only after that selection is the use recorded, by index, in the live snapshot's last-use
-//! clocks ([`crate::session::usage`]): one relaxed atomic, no lock, on every authorised request.
+//! clocks ([`crate::session::last_use`]): one relaxed atomic, no lock, on every authorised request.
 //!
 //! Failed checks are throttled per client address by [`throttle`]; the HTTP layer asks it
 //! how to answer each failure (401, or 429 once an address is over its limit).

@@ -47,12 +47,12 @@ use crate::{
     },
     edge::{ClientAddr, TlsConnection},
     metrics::Metrics,
+    operator::{activity, page::Asset, Health},
     scim::{
         commit_point::{self, CommitPoint},
         engine::Engine,
         error::{Fault, ScimError},
     },
-    status::{activity, page::Asset, Health},
     store::SharedStore,
 };
 use response::Body;
@@ -80,7 +80,7 @@ pub struct AppState {
     /// The provisioning engine.
     pub engine: Engine,
     /// The status page's uptime, activity and counts.
-    pub status: crate::status::PageState,
+    pub status: crate::operator::PageState,
     /// The largest page a query returns (advertised as filter maxResults).
     pub engine_max_page: usize,
     /// Request limits.

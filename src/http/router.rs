@@ -45,7 +45,7 @@ pub enum Route {
     /// `/logs` (the recent log lines as a file, bearer token required).
     Logs,
     /// A static file of the status page (no authentication: it holds no data).
-    StatusAsset(crate::status::page::Asset),
+    StatusAsset(crate::operator::page::Asset),
     /// An endpoint under `/scim` or `/scim/v2`; `v2` tells which prefix was used.
     Scim {
         /// True under `/scim/v2`.
@@ -168,7 +168,7 @@ pub fn route(path: &str) -> Routed {
         "/logs" => return simple(Route::Logs, "/logs"),
         _ => {}
     }
-    if let Some(asset) = crate::status::page::Asset::from_path(trimmed) {
+    if let Some(asset) = crate::operator::page::Asset::from_path(trimmed) {
         return simple(Route::StatusAsset(asset), "/status/{asset}");
     }
     let segments: Vec<std::borrow::Cow<'_, str>> = trimmed.split('/').skip(1).map(decode).collect();
@@ -264,7 +264,7 @@ mod tests {
         assert_eq!(route("/logs/x").route, Route::NotFound);
         assert_eq!(
             route("/status/app.js").route,
-            Route::StatusAsset(crate::status::page::Asset::Script)
+            Route::StatusAsset(crate::operator::page::Asset::Script)
         );
         assert_eq!(route("/status/other.js").route, Route::NotFound);
         assert_eq!(route("/ping").route, Route::Ping);

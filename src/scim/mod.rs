@@ -14,10 +14,10 @@
 //! * [`project`]: `attributes` / `excludedAttributes` projection (RFC 7644 §3.4.2.5).
 //! * [`resource`]: POST/PUT bodies into stored documents; `meta`, `location` and ETags.
 //! * [`schema`]: the User, Enterprise User and Group schemas with attribute characteristics.
-//! * [`storage`]: how users, groups, indexes and memberships map onto the store.
+//! * [`records`]: how users, groups, indexes and memberships map onto the store.
 //! * [`value`]: coercion of attribute values into their schema shape, with IdP leniency.
 //!
-//! Pure protocol logic (everything but `engine` and `storage`): no sockets, no HTTP types
+//! Pure protocol logic (everything but `engine` and `records`): no sockets, no HTTP types
 //! beyond status codes.
 
 pub mod bulk;
@@ -31,9 +31,9 @@ pub mod list;
 pub mod patch;
 pub mod path;
 pub mod project;
+pub mod records;
 pub mod resource;
 pub mod schema;
-pub mod storage;
 pub mod value;
 
 /// The media type of every SCIM response (RFC 7644 §3.1).

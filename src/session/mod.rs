@@ -7,14 +7,14 @@
 //!
 //! * [`reload`]: the live snapshot, re-read on an interval.
 //! * [`rotate`]: pure token rotation, revocation and listing.
-//! * [`usage`]: the in-memory last-use clock of each live token (the file stays read-only).
+//! * [`last_use`]: the in-memory last-use clock of each live token (the file stays read-only).
 //!
 //! Must not know about HTTP routing, the store or Redis.
 
 mod file;
+pub mod last_use;
 pub mod reload;
 pub mod rotate;
-pub mod usage;
 
 use std::path::PathBuf;
 

@@ -5,7 +5,7 @@
 //! file is refused with an error log and the session already in memory keeps serving.
 //!
 //! The live snapshot ([`Live`]) pairs the session with its tokens' last-use clocks; a reload
-//! carries the clock of every token the new file keeps (see [`super::usage`]).
+//! carries the clock of every token the new file keeps (see [`super::last_use`]).
 
 use std::{
     path::{Path, PathBuf},
@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
-use super::{file, usage::LastUse, Session, SessionError};
+use super::{file, last_use::LastUse, Session, SessionError};
 
 /// The session in force and the last-use clocks of its tokens, swapped together so an index
 /// into one is always an index into the other.
@@ -45,13 +45,13 @@ impl Live {
 pub struct SessionHandle {
     path: PathBuf,
     current: ArcSwap<Live>,
-    // A std mutex: held only to copy or replace the status, never across an await.
-    status: Mutex<ReloadStatus>,
+    // A std mutex: held only to copy or replace the report, never across an await.
+    report: Mutex<ReloadReport>,
 }
 
 /// The outcome of the latest look at the file, for `/health`.
 #[derive(Clone, Debug)]
-pub struct ReloadStatus {
+pub struct ReloadReport {
     /// When the file was last read.
     pub checked_at: OffsetDateTime,
     /// When the session in memory was loaded.
@@ -86,7 +86,7 @@ impl SessionHandle {
         Self {
             path: path.to_path_buf(),
             current: ArcSwap::from_pointee(Live::new(session, None)),
-            status: Mutex::new(ReloadStatus {
+            report: Mutex::new(ReloadReport {
                 checked_at: now,
                 loaded_at: now,
                 error: None,
@@ -112,8 +112,8 @@ impl SessionHandle {
     }
 
     /// How the last reload went.
-    pub fn status(&self) -> ReloadStatus {
-        self.status
+    pub fn report(&self) -> ReloadReport {
+        self.report
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
@@ -123,37 +123,37 @@ impl SessionHandle {
     pub fn reload(&self) -> ReloadOutcome {
         let result = file::read(&self.path).and_then(|bytes| {
             let digest: [u8; 32] = Sha256::digest(&bytes).into();
-            if digest == self.status().digest {
+            if digest == self.report().digest {
                 return Ok(None);
             }
             file::parse(&bytes, &self.path).map(|s| Some((s, digest)))
         });
         let now = OffsetDateTime::now_utc();
-        let mut status = self
-            .status
+        let mut report = self
+            .report
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        status.checked_at = now;
+        report.checked_at = now;
         match result {
             Ok(None) => {
-                status.error = None;
+                report.error = None;
                 ReloadOutcome::Unchanged
             }
             Ok(Some((session, digest))) => {
-                // Under the status lock, so two reloads never race to carry the clocks.
+                // Under the report lock, so two reloads never race to carry the clocks.
                 let live = Live::new(session, Some(&self.current.load()));
                 self.current.store(Arc::new(live));
-                status.digest = digest;
-                status.loaded_at = now;
-                status.error = None;
+                report.digest = digest;
+                report.loaded_at = now;
+                report.error = None;
                 tracing::info!(path = %self.path.display(), "session file reloaded");
                 ReloadOutcome::Reloaded
             }
             Err(e) => {
-                if status.error.as_deref() != Some(&e.to_string()) {
+                if report.error.as_deref() != Some(&e.to_string()) {
                     tracing::error!(error = %e, "session file change refused; the previous session stays in force");
                 }
-                status.error = Some(e.to_string());
+                report.error = Some(e.to_string());
                 ReloadOutcome::Refused
             }
         }
@@ -204,7 +204,7 @@ mod tests {
         std::fs::write(&path, b"{ broken").unwrap();
         assert_eq!(handle.reload(), ReloadOutcome::Refused);
         assert_eq!(handle.current().tokens[0].verifier, second.verifier());
-        assert!(handle.status().error.is_some());
+        assert!(handle.report().error.is_some());
 
         std::fs::remove_file(&path).unwrap();
         assert_eq!(handle.reload(), ReloadOutcome::Refused);
@@ -225,7 +225,7 @@ mod tests {
         assert_eq!(handle.reload(), ReloadOutcome::Refused);
         assert_eq!(handle.current().tokens[0].verifier, first.verifier());
         assert_ne!(handle.current().tokens[0].verifier, planted.verifier());
-        let error = handle.status().error.expect("the refusal is reported");
+        let error = handle.report().error.expect("the refusal is reported");
         assert!(
             error.contains("0666") && error.contains("chmod 600"),
             "{error}"

@@ -19,7 +19,7 @@ use super::{
 
 /// Awaits `fut` for at most `limit`; past it, a [`StoreError::Timeout`] with `context`. The one
 /// time limit on store calls: the guard's reads, and the callers that bound their own compound
-/// steps (the certificate manager, the token-usage sink).
+/// steps (the certificate manager, the token-usage ledger).
 pub async fn within<T, E: From<StoreError>>(
     limit: Duration,
     context: impl FnOnce() -> String,

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     pem::{self, Loaded, PemError},
-    CertResolver, CertStatus, StatusHandle, TlsError,
+    CertReport, CertReportCell, CertResolver, TlsError,
 };
 use crate::metrics::Metrics;
 
@@ -67,11 +67,11 @@ impl CertFiles {
     pub fn publish_initial(
         &self,
         resolver: &CertResolver,
-        status: &StatusHandle,
+        report: &CertReportCell,
         metrics: &Metrics,
     ) -> Result<Fingerprint, TlsError> {
         let (loaded, fingerprint) = self.load()?;
-        publish(&loaded, resolver, status, metrics, None);
+        publish(&loaded, resolver, report, metrics, None);
         Ok(fingerprint)
     }
 
@@ -81,7 +81,7 @@ impl CertFiles {
         mut fingerprint: Fingerprint,
         interval: Duration,
         resolver: Arc<CertResolver>,
-        status: StatusHandle,
+        report: CertReportCell,
         metrics: Metrics,
         cancel: CancellationToken,
     ) {
@@ -97,15 +97,15 @@ impl CertFiles {
                 Ok(Ok((loaded, fp))) if fp != fingerprint => {
                     fingerprint = fp;
                     tracing::info!(acme.domain = %self.domain, not_after = %loaded.meta.not_after, "certificate files changed; reloaded");
-                    publish(&loaded, &resolver, &status, &metrics, None);
+                    publish(&loaded, &resolver, &report, &metrics, None);
                     last = Some(loaded);
                 }
                 Ok(Ok(_)) => {
                     if let Some(l) = &last {
                         set_expiry(l, &metrics);
                     }
-                    if status.load().failure.is_some() {
-                        status.rcu(|s| CertStatus {
+                    if report.load().failure.is_some() {
+                        report.rcu(|s| CertReport {
                             failure: None,
                             failures: 0,
                             ..(**s).clone()
@@ -115,7 +115,7 @@ impl CertFiles {
                 Ok(Err(e)) => {
                     let msg = crate::error_chain::chain(&e);
                     tracing::warn!(error = %msg, "certificate files not reloaded; the previous certificate stays in service");
-                    status.rcu(|s| CertStatus {
+                    report.rcu(|s| CertReport {
                         failure: Some(msg.clone()),
                         failures: s.failures + 1,
                         ..(**s).clone()
@@ -131,17 +131,17 @@ fn set_expiry(loaded: &Loaded, metrics: &Metrics) {
     metrics.set_cert_expiry((loaded.meta.not_after - OffsetDateTime::now_utc()).whole_seconds());
 }
 
-/// Publishes a loaded certificate to the resolver, the status and the expiry gauge.
+/// Publishes a loaded certificate to the resolver, the certificate report and the expiry gauge.
 pub(crate) fn publish(
     loaded: &Loaded,
     resolver: &CertResolver,
-    status: &StatusHandle,
+    report: &CertReportCell,
     metrics: &Metrics,
     next_renewal: Option<OffsetDateTime>,
 ) {
     resolver.publish(Arc::clone(&loaded.key));
     set_expiry(loaded, metrics);
-    status.rcu(|s| CertStatus {
+    report.rcu(|s| CertReport {
         issuer: Some(loaded.meta.issuer.clone()),
         not_after: Some(loaded.meta.not_after),
         next_renewal,

@@ -1,6 +1,8 @@
 //! The certificate lifecycle for ACME: load from the store, publish, renew, persist.
 //!
-//! One task per process (`CertManager::run`). It wakes when the planned renewal time comes,
+//! [`CertManager::publish_stored`] serves a valid stored certificate before the listener binds
+//! and returns a [`Serving`] manager; [`Serving::run`] is then the one task per process (the
+//! renewal loop, `CertManager::renew_loop`). It wakes when the planned renewal time comes,
 //! when the store's change feed says another replica stored a certificate, and at least every
 //! [`RELOAD_EVERY`] (in case a notice was lost). Before ordering it takes a store lease, so one
 //! replica orders while the others pick the result up from the store. A failing CA only delays
@@ -24,7 +26,7 @@ use super::{
     pem::{self, CertMeta},
     schedule,
     storage::{CertStorage, StoredCert},
-    CertResolver, CertStatus, StatusHandle, TlsError,
+    CertReport, CertReportCell, CertResolver, TlsError,
 };
 use crate::{metrics::Metrics, store::SharedStore};
 
@@ -51,21 +53,21 @@ pub struct CertManager {
     acme: AcmeConfig,
     store: SharedStore,
     holder: String,
-    status: StatusHandle,
+    report: CertReportCell,
     metrics: Metrics,
     store_timeout: Duration,
 }
 
-/// A manager whose stored certificate (if any) is already served.
-pub struct Primed {
+/// A manager whose stored certificate, if any, is already served; [`Serving::run`] renews it.
+pub struct Serving {
     manager: CertManager,
     state: State,
 }
 
-impl Primed {
-    /// Runs the lifecycle until `cancel`.
+impl Serving {
+    /// Runs the lifecycle (the renewal loop) until `cancel`.
     pub async fn run(self, cancel: CancellationToken) {
-        self.manager.run(self.state, cancel).await
+        self.manager.renew_loop(self.state, cancel).await
     }
 }
 
@@ -89,7 +91,7 @@ impl CertManager {
         storage: CertStorage,
         acme: AcmeConfig,
         store: SharedStore,
-        status: StatusHandle,
+        report: CertReportCell,
         metrics: Metrics,
         store_timeout: Duration,
     ) -> Self {
@@ -100,7 +102,7 @@ impl CertManager {
             acme,
             store,
             holder: uuid::Uuid::new_v4().to_string(),
-            status,
+            report,
             metrics,
             store_timeout,
         }
@@ -114,9 +116,9 @@ impl CertManager {
         crate::store::guard::within(self.store_timeout, || what.into(), fut).await
     }
 
-    /// Publishes a valid stored certificate if there is one; call before listening so a restart
-    /// serves at once. Returns the loop's starting state.
-    async fn prime(&self) -> State {
+    /// The renewal loop's first state, after publishing a valid stored certificate if there is
+    /// one (so a restart serves at once).
+    async fn initial_state(&self) -> State {
         let mut st = State {
             current: None,
             next: OffsetDateTime::now_utc(),
@@ -131,16 +133,18 @@ impl CertManager {
         st
     }
 
-    /// Publishes the stored certificate (if valid) and returns the manager ready to run.
-    pub async fn start(self) -> Primed {
-        let state = self.prime().await;
-        Primed {
+    /// Publishes the stored certificate (if valid) and returns the manager serving it, ready to
+    /// run; call before listening.
+    pub async fn publish_stored(self) -> Serving {
+        let state = self.initial_state().await;
+        Serving {
             manager: self,
             state,
         }
     }
 
-    async fn run(self, mut st: State, cancel: CancellationToken) {
+    /// The renewal loop: wakes, picks up stored certificates, renews when due, until `cancel`.
+    async fn renew_loop(self, mut st: State, cancel: CancellationToken) {
         let mut changes = Some(self.store.watch());
         let cert_key = self.storage.cert_key();
         let challenge_key = self.storage.challenge_key();
@@ -224,7 +228,7 @@ impl CertManager {
             return false;
         }
         tracing::info!(acme.domain = %self.domain, not_after = %loaded.meta.not_after, "serving the stored certificate");
-        publish(&loaded, &self.resolver, &self.status, &self.metrics, None);
+        publish(&loaded, &self.resolver, &self.report, &self.metrics, None);
         st.current = Some((loaded.meta, loaded.key.cert[0].clone()));
         st.failures = 0;
         true
@@ -241,7 +245,7 @@ impl CertManager {
             at = ari.min(meta.not_after);
         }
         st.next = at;
-        self.status.rcu(|s| CertStatus {
+        self.report.rcu(|s| CertReport {
             next_renewal: Some(at),
             ..(**s).clone()
         });

@@ -1,6 +1,8 @@
 //! Certificates for the HTTPS edge: where they come from, where they are kept, how they are
 //! chosen during a handshake.
 //!
+//! * [`certificates`]: what the composition root builds from the settings ([`Certificates`]):
+//!   the resolver, what `/health` reports, and the one background task.
 //! * [`resolver`]: the synchronous rustls resolver over an atomically swapped snapshot, plus
 //!   pending TLS-ALPN-01 challenge certificates (RFC 8737).
 //! * [`acme`]: one ACME order (RFC 8555) through instant-acme, answered by TLS-ALPN-01.
@@ -14,11 +16,11 @@
 //! Must not know about HTTP routing, SCIM, or which store backend is in use.
 
 pub mod acme;
+pub mod certificates;
 pub mod files;
 pub mod manager;
 pub mod pem;
 pub mod resolver;
-pub mod runtime;
 pub mod schedule;
 pub mod seal;
 pub mod storage;
@@ -30,9 +32,9 @@ use std::{path::PathBuf, sync::Arc};
 use arc_swap::ArcSwap;
 use time::OffsetDateTime;
 
+pub use certificates::Certificates;
 pub use manager::CertManager;
 pub use resolver::CertResolver;
-pub use runtime::TlsRuntime;
 
 /// Everything that can go wrong with certificates, as the composition root sees it.
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +101,7 @@ impl TlsError {
 
 /// What `/health` and `cert status` say about the certificate.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CertStatus {
+pub struct CertReport {
     /// The domain served.
     pub domain: String,
     /// `acme` or `files`.
@@ -116,15 +118,16 @@ pub struct CertStatus {
     pub failures: u32,
 }
 
-/// A shared, atomically replaced [`CertStatus`].
-pub type StatusHandle = Arc<ArcSwap<CertStatus>>;
+/// The cell holding the current [`CertReport`]: shared, replaced atomically by whoever
+/// publishes a certificate or a failure, read by `/health`.
+pub type CertReportCell = Arc<ArcSwap<CertReport>>;
 
-/// A new status handle for `domain`.
-pub fn status_handle(domain: &str, source: &'static str) -> StatusHandle {
-    Arc::new(ArcSwap::from_pointee(CertStatus {
+/// A new cell for `domain`, with nothing served yet.
+pub fn cert_report_cell(domain: &str, source: &'static str) -> CertReportCell {
+    Arc::new(ArcSwap::from_pointee(CertReport {
         domain: domain.to_owned(),
         source,
-        ..CertStatus::default()
+        ..CertReport::default()
     }))
 }
 

@@ -1,14 +1,14 @@
-//! The bridge's last-use task: seed the live clocks from the sink, then persist them
+//! The bridge's last-use task: seed the live clocks from the ledger, then persist them
 //! periodically (only when something changed) and once more at shutdown.
 //!
-//! Requests never wait for it: they only touch the clocks. A sink outage is a warning and a
+//! Requests never wait for it: they only touch the clocks. A ledger outage is a warning and a
 //! retry at the next tick; the clocks keep counting in memory meanwhile.
 
 use std::{sync::Arc, time::Duration};
 
 use tokio_util::sync::CancellationToken;
 
-use super::{Sink, UsageRecord};
+use super::{Ledger, UsageRecord};
 use crate::session::reload::{Live, SessionHandle};
 
 /// What the live session's clocks know, as a record (tokens never used are left out).
@@ -29,16 +29,16 @@ pub fn seed(live: &Live, record: &UsageRecord) {
     }
 }
 
-/// Persists the clocks of `session` into `sink` every `period` until `cancel`, then once more.
+/// Persists the clocks of `session` into `ledger` every `period` until `cancel`, then once more.
 pub async fn run(
     session: Arc<SessionHandle>,
-    sink: Sink,
+    ledger: Ledger,
     period: Duration,
     cancel: CancellationToken,
 ) {
     let mut flusher = Flusher {
         session,
-        sink,
+        ledger,
         persisted: UsageRecord::default(),
     };
     flusher.seed().await;
@@ -56,35 +56,36 @@ pub async fn run(
 
 struct Flusher {
     session: Arc<SessionHandle>,
-    sink: Sink,
-    /// What the sink held after our last successful read or merge.
+    ledger: Ledger,
+    /// What the ledger held after our last successful read or merge.
     persisted: UsageRecord,
 }
 
 impl Flusher {
     /// Loads what earlier runs and other replicas recorded, so read-outs survive a restart.
     async fn seed(&mut self) {
-        match self.sink.load().await {
+        match self.ledger.load().await {
             Ok(Some(record)) => {
                 seed(&self.session.live(), &record);
                 self.persisted = record;
             }
             Ok(None) => {}
+            // The log field keeps its name `sink` (log output does not change with the type).
             Err(e) => tracing::warn!(
                 error = %crate::error_chain::chain(&e),
-                sink = %self.sink.describe(),
+                sink = %self.ledger.describe(),
                 "cannot read token last use; starting from what this process sees"
             ),
         }
     }
 
-    /// Merges the clocks into the sink when they know something it does not.
+    /// Merges the clocks into the ledger when they know something it does not.
     async fn flush(&mut self) {
         let local = collect(&self.session.live());
         if !self.persisted.clone().merge(&local) {
             return;
         }
-        match self.sink.merge_in(&local).await {
+        match self.ledger.merge_in(&local).await {
             Ok(merged) => {
                 // Other replicas' uses become visible here too (status page).
                 seed(&self.session.live(), &merged);
@@ -92,7 +93,7 @@ impl Flusher {
             }
             Err(e) => tracing::warn!(
                 error = %crate::error_chain::chain(&e),
-                sink = %self.sink.describe(),
+                sink = %self.ledger.describe(),
                 "cannot persist token last use; will retry"
             ),
         }
@@ -109,7 +110,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("scimsession");
         create(&path, CreateOptions::default()).unwrap();
-        let sink = Sink::File {
+        let ledger = Ledger::File {
             dir: dir.path().to_path_buf(),
             timeout: Duration::from_secs(5),
         };
@@ -117,13 +118,13 @@ mod tests {
         let cancel = CancellationToken::new();
         let task = tokio::spawn(run(
             Arc::clone(&session),
-            sink.clone(),
+            ledger.clone(),
             Duration::from_millis(20),
             cancel.clone(),
         ));
         session.live().last_use.record(0, 1_000);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while sink.load().await.unwrap().is_none() {
+        while ledger.load().await.unwrap().is_none() {
             assert!(tokio::time::Instant::now() < deadline, "never persisted");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -131,7 +132,7 @@ mod tests {
         cancel.cancel();
         task.await.unwrap();
         let id = session.live().last_use.get(0).unwrap().0;
-        let stored = sink.load().await.unwrap().unwrap();
+        let stored = ledger.load().await.unwrap().unwrap();
         assert_eq!(
             stored.get(id).map(|u| u.at),
             Some(2_000),
@@ -145,7 +146,7 @@ mod tests {
         cancel.cancel();
         run(
             Arc::clone(&restarted),
-            sink,
+            ledger,
             Duration::from_secs(60),
             cancel,
         )

@@ -2,24 +2,24 @@
 //!
 //! The session file stays read-only (in Kubernetes it is a Secret mount), so last use lives
 //! elsewhere. [`crate::auth`] records each authorised request in the live session's in-memory
-//! clocks ([`crate::session::usage`]); this module persists them, coarsely:
+//! clocks ([`crate::session::last_use`]); this module persists them, coarsely:
 //!
 //! * [`record`]: the persisted document, keyed by token id, merged by max (pure);
-//! * [`sink`]: where it lives — a record in the shared store with Redis, a JSON file in the data
+//! * [`ledger`]: where it lives — a record in the shared store with Redis, a JSON file in the data
 //!   directory with the embedded store (whose database is locked while the bridge runs);
-//! * [`flush`]: the bridge's task that seeds the clocks at start, merges them into the sink
+//! * [`flush`]: the bridge's task that seeds the clocks at start, merges them into the ledger
 //!   every `OP_TOKEN_USAGE_FLUSH` when they changed, and once more at shutdown.
 //!
 //! Must not know about HTTP, the backend kind behind a store, or the session file's format.
 
 pub mod flush;
+pub mod ledger;
 pub mod record;
-pub mod sink;
 
 use std::path::PathBuf;
 
+pub use ledger::Ledger;
 pub use record::{TokenUse, UsageRecord};
-pub use sink::Sink;
 
 use crate::store::StoreError;
 

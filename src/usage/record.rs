@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
-use crate::session::usage::TokenId;
+use crate::session::last_use::TokenId;
 
 /// The most tokens one document remembers.
 pub const MAX_TOKENS: usize = 256;

@@ -4,7 +4,7 @@ use http::StatusCode;
 
 use crate::{
     http::{response, response::Body, AppState},
-    status,
+    operator,
 };
 
 /// `/ping`: liveness for load balancers, no authentication.
@@ -15,7 +15,7 @@ pub fn ping() -> http::Response<Body> {
 /// `/health`: one report per component; 503 when a component is unhealthy.
 pub async fn health(state: &AppState) -> http::Response<Body> {
     let reports = state.health.reports().await;
-    let (doc, ok) = status::document(&reports);
+    let (doc, ok) = operator::document(&reports);
     let code = if ok {
         StatusCode::OK
     } else {
@@ -26,7 +26,7 @@ pub async fn health(state: &AppState) -> http::Response<Body> {
 
 /// `/ready`: 200 while the store answers, 503 otherwise; no token, so Kubernetes readiness
 /// probes can use it. It reveals only "ready" or not, and reuses a recent healthy store check
-/// (see `status::Health`), so probing it cannot drive store writes.
+/// (see `operator::Health`), so probing it cannot drive store writes.
 pub async fn ready(state: &AppState) -> http::Response<Body> {
     if state.health.store_ready().await {
         response::text(StatusCode::OK, "text/plain; charset=utf-8", "ready")

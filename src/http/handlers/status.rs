@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use crate::{
     http::{response, response::Body, AppState},
-    status::{self, page::Asset},
+    operator::{self, page::Asset},
 };
 
 /// `/` or one of the page's files.
@@ -38,14 +38,14 @@ pub async fn json(state: &AppState) -> http::Response<Body> {
         }
     };
     let certificate = state.health.certificate();
-    let doc = status::status_document(
+    let doc = operator::status_json(
         &reports,
         state.status.started.elapsed(),
         state.store.kind(),
         certificate.as_deref(),
         counts.as_ref(),
         &state.status.activity,
-        status::tokens::document(
+        operator::tokens::document(
             &state.status.session.live(),
             time::OffsetDateTime::now_utc(),
         ),
@@ -58,9 +58,12 @@ pub async fn json(state: &AppState) -> http::Response<Body> {
 pub fn logs(state: &AppState) -> http::Response<Body> {
     let now = OffsetDateTime::now_utc();
     let logs = &state.status.logs;
-    let text = status::logs::render(&logs.snapshot(), logs.limits(), now);
+    let text = operator::logs::render(&logs.snapshot(), logs.limits(), now);
     let mut res = response::text(StatusCode::OK, "text/plain; charset=utf-8", text);
-    let disposition = format!("attachment; filename=\"{}\"", status::logs::file_name(now));
+    let disposition = format!(
+        "attachment; filename=\"{}\"",
+        operator::logs::file_name(now)
+    );
     res.headers_mut().insert(
         header::CONTENT_DISPOSITION,
         HeaderValue::try_from(disposition).expect("the file name is ASCII digits and letters"),

@@ -168,7 +168,7 @@ async fn execute(
     let data =
         || data.ok_or_else(|| ScimError::InvalidSyntax("this bulk operation needs data".into()));
     let if_match = op.version.as_deref().and_then(parse_etag);
-    let done = |status, l: crate::scim::storage::Loaded| Done {
+    let done = |status, l: crate::scim::records::Loaded| Done {
         status,
         resource: Some((l.id, l.version)),
     };

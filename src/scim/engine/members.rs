@@ -12,8 +12,8 @@ use crate::scim::{
     error::ScimError,
     filter::element_matches,
     patch::MemberChange,
+    records::Changes,
     schema::{ResourceKind, ResourceType, GROUP_SCHEMA, GROUP_TYPE, USER_TYPE},
-    storage::Changes,
 };
 
 /// The most members one request may name (Okta sends up to 256 at a time).
@@ -68,7 +68,7 @@ impl Engine {
         ids: &[String],
     ) -> Result<Vec<(&'static ResourceType, String)>, ScimError> {
         let users = self
-            .dir
+            .records
             .load_many(&USER_TYPE, ids)
             .await
             .map_err(store_error)?;
@@ -81,7 +81,7 @@ impl Engine {
         let groups: HashSet<String> = if rest.is_empty() {
             HashSet::new()
         } else {
-            self.dir
+            self.records
                 .load_many(&GROUP_TYPE, &rest)
                 .await
                 .map_err(store_error)?
@@ -131,7 +131,7 @@ impl Engine {
         ids: &[String],
     ) -> Result<(), ScimError> {
         let current: BTreeSet<String> = self
-            .dir
+            .records
             .all_members(group_id)
             .await
             .map_err(store_error)?
@@ -169,7 +169,11 @@ impl Engine {
                 MemberChange::Add(objects) => (member_ids(&Value::Array(objects.clone()))?, true),
                 MemberChange::Remove(ids) => (ids.clone(), false),
                 MemberChange::Clear => {
-                    let stored = self.dir.member_count(group_id).await.map_err(store_error)?;
+                    let stored = self
+                        .records
+                        .member_count(group_id)
+                        .await
+                        .map_err(store_error)?;
                     if stored > 0 || seen.values().any(|(_, after)| *after) {
                         // Clearing a non-empty set (unless a later add restores each member,
                         // which no client does) is a change.
@@ -185,7 +189,7 @@ impl Engine {
                     continue;
                 }
                 let before = self
-                    .dir
+                    .records
                     .is_member(group_id, &id)
                     .await
                     .map_err(store_error)?;
@@ -218,7 +222,12 @@ impl Engine {
                     }
                 }
                 MemberChange::Clear => {
-                    for id in self.dir.all_members(group_id).await.map_err(store_error)? {
+                    for id in self
+                        .records
+                        .all_members(group_id)
+                        .await
+                        .map_err(store_error)?
+                    {
                         changes.remove_member(group_id, &id);
                     }
                 }

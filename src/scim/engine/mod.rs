@@ -27,9 +27,9 @@ pub use write::Input;
 use super::{
     error::{Fault, ScimError},
     project::Projection,
+    records::{Changes, Expect, Loaded, Records, Stored},
     resource::normalize_input,
     schema::{ResourceKind, ResourceType},
-    storage::{Changes, Directory, Expect, Loaded, Stored},
 };
 use crate::store::{SharedStore, StoreError};
 
@@ -95,7 +95,7 @@ impl WriteLocks {
 /// The provisioning engine.
 #[derive(Clone)]
 pub struct Engine {
-    dir: Directory,
+    records: Records,
     limits: EngineLimits,
     locks: std::sync::Arc<WriteLocks>,
 }
@@ -225,15 +225,15 @@ impl Engine {
     /// An engine over `store`.
     pub fn new(store: SharedStore, limits: EngineLimits) -> Self {
         Self {
-            dir: Directory::new(store),
+            records: Records::new(store),
             limits,
             locks: std::sync::Arc::new(WriteLocks::new()),
         }
     }
 
-    /// The directory reads, for status read-outs.
-    pub fn directory(&self) -> &Directory {
-        &self.dir
+    /// The records it works on, for reads outside the engine.
+    pub fn records(&self) -> &Records {
+        &self.records
     }
 
     /// Creates a resource from a POST body.
@@ -260,7 +260,7 @@ impl Engine {
             self.add_members(&mut changes, &id, &ids).await?;
         }
         let version = self
-            .dir
+            .records
             .commit(changes)
             .await
             .map_err(|e| write_error(rt, &stored.doc, e))?
@@ -275,7 +275,7 @@ impl Engine {
 
     /// Loads one resource or answers 404.
     pub async fn load(&self, rt: &'static ResourceType, id: &str) -> Result<Loaded, ScimError> {
-        self.dir
+        self.records
             .load(rt, id)
             .await
             .map_err(store_error)?
@@ -308,17 +308,17 @@ impl Engine {
             let mut changes = Changes::new();
             changes.delete(rt, id, loaded.version);
             unindex(&mut changes, rt, id, &loaded.stored.doc);
-            for group in self.dir.groups_of(id).await.map_err(store_error)? {
+            for group in self.records.groups_of(id).await.map_err(store_error)? {
                 changes.remove_member(&group, id);
             }
             changes.clear_member_of(id);
             if rt.kind == ResourceKind::Group {
-                for member in self.dir.all_members(id).await.map_err(store_error)? {
+                for member in self.records.all_members(id).await.map_err(store_error)? {
                     changes.remove_member(id, &member);
                 }
                 changes.clear_members(id);
             }
-            match self.dir.commit(changes).await {
+            match self.records.commit(changes).await {
                 Ok(_) => return Ok(()),
                 // The resource (or a membership) changed under us: look again.
                 Err(StoreError::Conflict { .. }) if if_match.is_none() => continue,

@@ -9,9 +9,9 @@ use super::{store_error, Ctx, Engine, Resource};
 use crate::scim::{
     error::ScimError,
     project::Projection,
+    records::Loaded,
     resource::{with_meta, Meta},
     schema::{ResourceKind, ResourceType, GROUP_TYPE, USER_TYPE},
-    storage::Loaded,
 };
 
 /// A display name for a member or group reference: displayName, else a user's userName.
@@ -104,12 +104,12 @@ impl Engine {
 
     /// `User.groups`: the groups `id` is a direct member of.
     async fn group_refs(&self, id: &str, ctx: &Ctx) -> Result<Vec<Value>, ScimError> {
-        let ids = self.dir.groups_of(id).await.map_err(store_error)?;
+        let ids = self.records.groups_of(id).await.map_err(store_error)?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let groups = self
-            .dir
+            .records
             .load_many(&GROUP_TYPE, &ids)
             .await
             .map_err(store_error)?;
@@ -131,7 +131,7 @@ impl Engine {
 
     /// `Group.members`, resolved to users or groups for `$ref` and `type`.
     pub(super) async fn member_refs(&self, id: &str, ctx: &Ctx) -> Result<Vec<Value>, ScimError> {
-        let ids = self.dir.all_members(id).await.map_err(store_error)?;
+        let ids = self.records.all_members(id).await.map_err(store_error)?;
         self.resolve_members(&ids, ctx).await
     }
 
@@ -144,7 +144,7 @@ impl Engine {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(1_000) {
             let users = self
-                .dir
+                .records
                 .load_many(&USER_TYPE, chunk)
                 .await
                 .map_err(store_error)?;
@@ -158,7 +158,7 @@ impl Engine {
             let groups = if rest.is_empty() {
                 Vec::new()
             } else {
-                self.dir
+                self.records
                     .load_many(&GROUP_TYPE, &rest)
                     .await
                     .map_err(store_error)?

@@ -13,9 +13,9 @@ use crate::scim::{
     filter::{self, Filter},
     list::{self, ListResponse, Page, SortOrder},
     project::Projection,
+    records::Loaded,
     resource::with_meta,
     schema::{ResourceKind, ResourceType},
-    storage::Loaded,
 };
 
 /// How many resources a scan reads per store call.
@@ -129,11 +129,11 @@ impl Engine {
         projection: &Projection,
         ctx: &Ctx,
     ) -> Result<ListResponse, ScimError> {
-        let total = self.dir.count(rt).await.map_err(store_error)?;
+        let total = self.records.count(rt).await.map_err(store_error)?;
         let loaded = if page.count == 0 {
             Vec::new()
         } else {
-            self.dir
+            self.records
                 .page(rt, page.start_index - 1, page.count)
                 .await
                 .map_err(store_error)?
@@ -164,7 +164,11 @@ impl Engine {
             }
         };
         if let Some(ids) = self.candidates(rt, filter).await? {
-            let loaded = self.dir.load_many(rt, &ids).await.map_err(store_error)?;
+            let loaded = self
+                .records
+                .load_many(rt, &ids)
+                .await
+                .map_err(store_error)?;
             for l in loaded {
                 let full = self.full(rt, &l, computed, ctx).await?;
                 consider(l, full);
@@ -174,7 +178,7 @@ impl Engine {
         let mut offset = 0;
         loop {
             let chunk = self
-                .dir
+                .records
                 .page(rt, offset, SCAN_CHUNK)
                 .await
                 .map_err(store_error)?;
@@ -202,12 +206,12 @@ impl Engine {
         }
         if rt.kind == ResourceKind::User {
             if let Some(name) = f.equality(rt, "userName") {
-                let owner = self.dir.user_by_name(name).await.map_err(store_error)?;
+                let owner = self.records.user_by_name(name).await.map_err(store_error)?;
                 return Ok(Some(owner.into_iter().collect()));
             }
         } else if let Some(name) = f.equality(rt, "displayName") {
             return self
-                .dir
+                .records
                 .groups_by_name(name)
                 .await
                 .map(Some)
@@ -215,7 +219,7 @@ impl Engine {
         }
         if let Some(ext) = f.equality(rt, "externalId") {
             return self
-                .dir
+                .records
                 .by_external_id(rt, ext)
                 .await
                 .map(Some)

@@ -11,8 +11,8 @@ use super::{Ctx, Engine, EngineLimits, Input};
 use crate::scim::{
     error::ScimError,
     project::Projection,
+    records::Loaded,
     schema::{ResourceType, GROUP_TYPE, USER_TYPE},
-    storage::Loaded,
 };
 use crate::store::{embedded::EmbeddedStore, guard::Guarded, SharedStore};
 
@@ -91,7 +91,7 @@ async fn concurrent_creates_of_one_user_name_leave_exactly_one() {
         .filter(|r| matches!(r, Ok(Err(ScimError::Uniqueness(_)))))
         .count();
     assert_eq!((won, refused), (1, 15), "{results:?}");
-    assert_eq!(e.directory().count(&USER_TYPE).await.unwrap(), 1);
+    assert_eq!(e.records().count(&USER_TYPE).await.unwrap(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -128,12 +128,9 @@ async fn concurrent_patches_of_one_group_all_land() {
     for r in futures_util::future::join_all(adds).await {
         r.unwrap().expect("every PATCH lands");
     }
-    assert_eq!(e.directory().all_members(&group).await.unwrap().len(), 24);
+    assert_eq!(e.records().all_members(&group).await.unwrap().len(), 24);
     for u in &users {
-        assert_eq!(
-            e.directory().groups_of(u).await.unwrap(),
-            vec![group.clone()]
-        );
+        assert_eq!(e.records().groups_of(u).await.unwrap(), vec![group.clone()]);
     }
 }
 
@@ -161,15 +158,12 @@ async fn replicas_racing_on_one_group_all_land_through_version_retries() {
     for r in futures_util::future::join_all(adds).await {
         r.unwrap().expect("every PATCH lands");
     }
-    let mut members = b.directory().all_members(&group).await.unwrap();
+    let mut members = b.records().all_members(&group).await.unwrap();
     members.sort();
     users.sort();
     assert_eq!(members, users, "no member lost to a race");
     for u in &users {
-        assert_eq!(
-            a.directory().groups_of(u).await.unwrap(),
-            vec![group.clone()]
-        );
+        assert_eq!(a.records().groups_of(u).await.unwrap(), vec![group.clone()]);
     }
 }
 
@@ -188,7 +182,7 @@ async fn replicas_creating_one_user_name_leave_exactly_one() {
     assert!(results
         .iter()
         .all(|r| matches!(r, Ok(Ok(_)) | Ok(Err(ScimError::Uniqueness(_))))));
-    assert_eq!(b.directory().count(&USER_TYPE).await.unwrap(), 1);
+    assert_eq!(b.records().count(&USER_TYPE).await.unwrap(), 1);
 }
 
 #[tokio::test]
@@ -292,7 +286,7 @@ async fn a_partial_put_keeps_active_and_members() {
         .await
         .unwrap();
     assert_eq!(
-        e.directory().all_members(&group).await.unwrap(),
+        e.records().all_members(&group).await.unwrap(),
         vec![user.clone()]
     );
 }
@@ -317,9 +311,9 @@ async fn deleting_a_user_removes_it_from_every_group() {
     }
     e.delete(&USER_TYPE, &user, None).await.unwrap();
     for g in &groups {
-        assert!(e.directory().all_members(g).await.unwrap().is_empty());
+        assert!(e.records().all_members(g).await.unwrap().is_empty());
     }
-    assert!(e.directory().groups_of(&user).await.unwrap().is_empty());
+    assert!(e.records().groups_of(&user).await.unwrap().is_empty());
     // The name is free again.
     create(&e, &USER_TYPE, json!({"userName": "gone@example.com"}))
         .await
@@ -342,5 +336,5 @@ async fn an_unknown_member_is_refused_and_nothing_is_written() {
     .await;
     assert!(matches!(r, Err(ScimError::InvalidValue(_))), "{r:?}");
     assert_eq!(e.load(&GROUP_TYPE, &group).await.unwrap(), before);
-    assert!(e.directory().all_members(&group).await.unwrap().is_empty());
+    assert!(e.records().all_members(&group).await.unwrap().is_empty());
 }

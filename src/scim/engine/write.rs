@@ -12,9 +12,9 @@ use crate::scim::{
     cpu,
     error::ScimError,
     patch,
+    records::{Changes, Expect, Loaded, Stored},
     resource::{check_immutable, normalize_input},
     schema::{ResourceKind, ResourceType},
-    storage::{Changes, Expect, Loaded, Stored},
 };
 use crate::store::StoreError;
 
@@ -148,7 +148,7 @@ impl Engine {
                 doc,
             };
             changes.put(rt, id, &stored, Expect::Version(loaded.version));
-            match self.dir.commit(changes).await {
+            match self.records.commit(changes).await {
                 Ok(Some(version)) => {
                     return Ok(Loaded {
                         id: id.to_owned(),

@@ -14,7 +14,7 @@ use crate::tls::{
     files::publish,
     pem, schedule,
     storage::StoredCert,
-    CertStatus, TlsError,
+    CertReport, TlsError,
 };
 
 /// The least wait after the CA said we are rate limited.
@@ -93,7 +93,7 @@ impl CertManager {
             domain: self.domain.clone(),
             source,
         })?;
-        publish(&loaded, &self.resolver, &self.status, &self.metrics, None);
+        publish(&loaded, &self.resolver, &self.report, &self.metrics, None);
         self.metrics.acme_order("issued");
         tracing::info!(acme.domain = %self.domain, not_after = %loaded.meta.not_after, took_ms = started.elapsed().as_millis() as u64, "certificate issued and served");
         st.current = Some((loaded.meta, loaded.key.cert[0].clone()));
@@ -136,7 +136,7 @@ impl CertManager {
         let delay = schedule::backoff(st.failures, rand::thread_rng().gen_range(0.8..1.2), least);
         st.next = OffsetDateTime::now_utc() + delay;
         tracing::warn!(error = %msg, acme.domain = %self.domain, failures = st.failures, retry_in_s = delay.as_secs(), "certificate renewal failed; the current certificate stays in service");
-        self.status.rcu(|s| CertStatus {
+        self.report.rcu(|s| CertReport {
             failure: Some(msg.clone()),
             failures: st.failures,
             next_renewal: Some(st.next),

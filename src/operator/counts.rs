@@ -1,9 +1,9 @@
-//! Directory counts for the status page: users (total, active, inactive) and groups.
+//! User and group counts for the status page: users (total, active, inactive) and groups.
 //!
 //! Totals come from the store's counters on every call (cheap). Active and inactive need each
 //! user's `active` attribute, so they come from a full scan that is cached: a scan is reused
 //! until it is older than twenty times its own duration, at least [`MIN_TTL`] and at most
-//! [`MAX_TTL`]. A small directory is thus fresh within a second; 100 000 users (a scan of about
+//! [`MAX_TTL`]. A small user base is thus fresh within a second; 100 000 users (a scan of about
 //! a second) are rescanned at most every ~20 s, keeping the scan under 5 % of one core however
 //! many status pages are open. One scan runs at a time; concurrent callers wait for it.
 //! A user without `active` counts as active (RFC 7643 leaves it optional; identity providers
@@ -15,8 +15,8 @@ use time::OffsetDateTime;
 
 use crate::{
     scim::{
+        records::Records,
         schema::{GROUP_TYPE, USER_TYPE},
-        storage::Directory,
     },
     store::StoreError,
 };
@@ -54,22 +54,22 @@ pub struct Snapshot {
 
 /// Counts with a cached active/inactive scan.
 pub struct Counts {
-    dir: Directory,
+    records: Records,
     scan: tokio::sync::Mutex<Option<Scan>>,
     min_ttl: Duration,
 }
 
 impl Counts {
-    /// Counts over `dir`.
-    pub fn new(dir: Directory) -> Self {
-        Self::with_min_ttl(dir, MIN_TTL)
+    /// Counts over `records`.
+    pub fn new(records: Records) -> Self {
+        Self::with_min_ttl(records, MIN_TTL)
     }
 
     /// Counts whose scans are reused for at least `min_ttl` (at most the larger of `min_ttl`
     /// and [`MAX_TTL`]).
-    pub fn with_min_ttl(dir: Directory, min_ttl: Duration) -> Self {
+    pub fn with_min_ttl(records: Records, min_ttl: Duration) -> Self {
         Self {
-            dir,
+            records,
             scan: tokio::sync::Mutex::new(None),
             min_ttl,
         }
@@ -77,8 +77,8 @@ impl Counts {
 
     /// The current counts, scanning users when the cached scan has expired.
     pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
-        let users = self.dir.count(&USER_TYPE).await? as u64;
-        let groups = self.dir.count(&GROUP_TYPE).await? as u64;
+        let users = self.records.count(&USER_TYPE).await? as u64;
+        let groups = self.records.count(&GROUP_TYPE).await? as u64;
         let scan = {
             let mut cached = self.scan.lock().await;
             match *cached {
@@ -104,7 +104,7 @@ impl Counts {
         let time = OffsetDateTime::now_utc();
         let (mut active, mut inactive, mut offset) = (0u64, 0u64, 0usize);
         loop {
-            let page = self.dir.page(&USER_TYPE, offset, PAGE).await?;
+            let page = self.records.page(&USER_TYPE, offset, PAGE).await?;
             for user in &page {
                 if user.stored.doc.get("active") == Some(&serde_json::Value::Bool(false)) {
                     inactive += 1;
@@ -136,11 +136,11 @@ mod tests {
 
     use super::*;
     use crate::{
-        scim::storage::{Changes, Expect, Stored},
+        scim::records::{Changes, Expect, Stored},
         store::embedded::EmbeddedStore,
     };
 
-    async fn add_user(dir: &Directory, id: &str, doc: serde_json::Value) {
+    async fn add_user(records: &Records, id: &str, doc: serde_json::Value) {
         let mut c = Changes::new();
         let stored = Stored {
             created: "2026-01-01T00:00:00Z".into(),
@@ -148,23 +148,23 @@ mod tests {
             doc,
         };
         c.put(&USER_TYPE, id, &stored, Expect::Absent);
-        dir.commit(c).await.unwrap();
+        records.commit(c).await.unwrap();
     }
 
     #[tokio::test]
     async fn active_and_inactive_come_from_a_cached_scan() {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = Directory::new(Arc::new(EmbeddedStore::open(tmp.path()).unwrap()));
-        add_user(&dir, "u1", json!({"userName": "a", "active": true})).await;
-        add_user(&dir, "u2", json!({"userName": "b", "active": false})).await;
-        add_user(&dir, "u3", json!({"userName": "c"})).await;
+        let records = Records::new(Arc::new(EmbeddedStore::open(tmp.path()).unwrap()));
+        add_user(&records, "u1", json!({"userName": "a", "active": true})).await;
+        add_user(&records, "u2", json!({"userName": "b", "active": false})).await;
+        add_user(&records, "u3", json!({"userName": "c"})).await;
 
-        let counts = Counts::with_min_ttl(dir.clone(), Duration::from_secs(3600));
+        let counts = Counts::with_min_ttl(records.clone(), Duration::from_secs(3600));
         let first = counts.snapshot().await.unwrap();
         assert_eq!((first.users, first.active, first.inactive), (3, 2, 1));
         assert_eq!(first.groups, 0);
 
-        add_user(&dir, "u4", json!({"userName": "d", "active": false})).await;
+        add_user(&records, "u4", json!({"userName": "d", "active": false})).await;
         let second = counts.snapshot().await.unwrap();
         assert_eq!(second.users, 4, "totals are read every time");
         assert_eq!(
@@ -174,7 +174,7 @@ mod tests {
         );
         assert_eq!(second.scanned_at, first.scanned_at);
 
-        let fresh = Counts::with_min_ttl(dir, Duration::ZERO)
+        let fresh = Counts::with_min_ttl(records, Duration::ZERO)
             .snapshot()
             .await
             .unwrap();

@@ -1,4 +1,5 @@
-//! Where the last-use record lives, and merging into it.
+//! The ledger of token last use: where the persisted record lives, reading it, and merging
+//! into it.
 //!
 //! * With a shared store (Redis), one record `session.usage/tokens` that every replica merges
 //!   into with an optimistic version check, so concurrent replicas never lose each other's uses.
@@ -6,7 +7,7 @@
 //!   directory: redb locks its file while the bridge runs, so `token list` could not open it.
 //!   Written atomically (temp file, fsync, rename) with mode 0600; one bridge owns the directory.
 //!
-//! Every call is bounded by the sink's time limit. Must not know the session or scheduling.
+//! Every call is bounded by the ledger's time limit. Must not know the session or scheduling.
 
 use std::{
     path::{Path, PathBuf},
@@ -25,9 +26,10 @@ pub const FILE_NAME: &str = "token-usage.json";
 /// How many times a merge retries after losing a race with another replica.
 const MERGE_ATTEMPTS: usize = 5;
 
-/// Where the record is kept.
+/// Where the last-use record is kept: read by [`Ledger::load`], written by
+/// [`Ledger::merge_in`].
 #[derive(Clone)]
-pub enum Sink {
+pub enum Ledger {
     /// A record in a store shared by every replica.
     Store {
         /// The store.
@@ -44,31 +46,33 @@ pub enum Sink {
     },
 }
 
-impl std::fmt::Debug for Sink {
+impl std::fmt::Debug for Ledger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.describe())
     }
 }
 
-impl Sink {
+impl Ledger {
     /// Where the record is, for logs and notes.
     pub fn describe(&self) -> String {
         match self {
-            Sink::Store { store, .. } => {
+            Ledger::Store { store, .. } => {
                 format!("{} store record {SPACE}/{RECORD_ID}", store.kind())
             }
-            Sink::File { dir, .. } => dir.join(FILE_NAME).display().to_string(),
+            Ledger::File { dir, .. } => dir.join(FILE_NAME).display().to_string(),
         }
     }
 
     /// Reads the record; `None` when nothing was persisted yet.
     ///
-    /// A file sink whose data directory does not exist is [`UsageError::NoDataDir`]: the
+    /// A file ledger whose data directory does not exist is [`UsageError::NoDataDir`]: the
     /// bridge has not run with this directory (a different `OP_DATA_DIR`, or another cwd).
     pub async fn load(&self) -> Result<Option<UsageRecord>, UsageError> {
         match self {
-            Sink::Store { store, timeout } => Ok(store_get(store, *timeout).await?.map(|(_, r)| r)),
-            Sink::File { dir, timeout } => {
+            Ledger::Store { store, timeout } => {
+                Ok(store_get(store, *timeout).await?.map(|(_, r)| r))
+            }
+            Ledger::File { dir, timeout } => {
                 let dir = dir.clone();
                 blocking(*timeout, move || read_file(&dir)).await
             }
@@ -79,8 +83,8 @@ impl Sink {
     /// only when `local` adds something.
     pub async fn merge_in(&self, local: &UsageRecord) -> Result<UsageRecord, UsageError> {
         match self {
-            Sink::Store { store, timeout } => store_merge(store, *timeout, local).await,
-            Sink::File { dir, timeout } => {
+            Ledger::Store { store, timeout } => store_merge(store, *timeout, local).await,
+            Ledger::File { dir, timeout } => {
                 let (dir, local) = (dir.clone(), local.clone());
                 blocking(*timeout, move || {
                     let mut merged = read_file(&dir)?.unwrap_or_default();
@@ -201,7 +205,7 @@ mod tests {
 
     use super::*;
     use crate::{
-        session::{usage::TokenId, Verifier},
+        session::{last_use::TokenId, Verifier},
         store::embedded::EmbeddedStore,
     };
 
@@ -219,30 +223,36 @@ mod tests {
 
     const LIMIT: Duration = Duration::from_secs(5);
 
-    async fn merges_by_max(sink: &Sink) {
-        assert_eq!(sink.load().await.unwrap(), None, "nothing persisted yet");
-        let first = sink.merge_in(&record(&[(1, 100), (2, 200)])).await.unwrap();
+    async fn merges_by_max(ledger: &Ledger) {
+        assert_eq!(ledger.load().await.unwrap(), None, "nothing persisted yet");
+        let first = ledger
+            .merge_in(&record(&[(1, 100), (2, 200)]))
+            .await
+            .unwrap();
         assert_eq!(first, record(&[(1, 100), (2, 200)]));
         // Another writer (replica, earlier run) with older and newer news.
-        let merged = sink.merge_in(&record(&[(1, 50), (3, 300)])).await.unwrap();
+        let merged = ledger
+            .merge_in(&record(&[(1, 50), (3, 300)]))
+            .await
+            .unwrap();
         assert_eq!(merged, record(&[(1, 100), (2, 200), (3, 300)]));
-        assert_eq!(sink.load().await.unwrap(), Some(merged));
+        assert_eq!(ledger.load().await.unwrap(), Some(merged));
     }
 
     #[tokio::test]
-    async fn the_file_sink_merges_by_max_and_writes_0600() {
+    async fn the_file_ledger_merges_by_max_and_writes_0600() {
         let dir = tempfile::tempdir().unwrap();
-        let sink = Sink::File {
+        let ledger = Ledger::File {
             dir: dir.path().to_path_buf(),
             timeout: LIMIT,
         };
-        merges_by_max(&sink).await;
+        merges_by_max(&ledger).await;
         let meta = std::fs::metadata(dir.path().join(FILE_NAME)).unwrap();
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
         let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(leftovers, 1, "no temp file is left behind");
 
-        let missing = Sink::File {
+        let missing = Ledger::File {
             dir: dir.path().join("absent"),
             timeout: LIMIT,
         };
@@ -252,26 +262,26 @@ mod tests {
         ));
         std::fs::write(dir.path().join(FILE_NAME), b"{ broken").unwrap();
         assert!(matches!(
-            sink.load().await,
+            ledger.load().await,
             Err(UsageError::Malformed { .. })
         ));
         assert!(
-            sink.merge_in(&record(&[(1, 900)])).await.is_err(),
+            ledger.merge_in(&record(&[(1, 900)])).await.is_err(),
             "a broken file is reported, never silently replaced"
         );
     }
 
     #[tokio::test]
-    async fn the_store_sink_merges_by_max_and_skips_writes_that_add_nothing() {
+    async fn the_store_ledger_merges_by_max_and_skips_writes_that_add_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store: SharedStore = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
-        let sink = Sink::Store {
+        let ledger = Ledger::Store {
             store: Arc::clone(&store),
             timeout: LIMIT,
         };
-        merges_by_max(&sink).await;
+        merges_by_max(&ledger).await;
         let version = store.get(&key()).await.unwrap().unwrap().version;
-        sink.merge_in(&record(&[(2, 150)])).await.unwrap();
+        ledger.merge_in(&record(&[(2, 150)])).await.unwrap();
         assert_eq!(
             store.get(&key()).await.unwrap().unwrap().version,
             version,
@@ -283,18 +293,18 @@ mod tests {
     async fn concurrent_store_merges_lose_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store: SharedStore = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
-        let sink = Sink::Store {
+        let ledger = Ledger::Store {
             store,
             timeout: LIMIT,
         };
         let merges = (0..4u8).map(|n| {
-            let sink = sink.clone();
-            tokio::spawn(async move { sink.merge_in(&record(&[(n, 10 + i64::from(n))])).await })
+            let ledger = ledger.clone();
+            tokio::spawn(async move { ledger.merge_in(&record(&[(n, 10 + i64::from(n))])).await })
         });
         for merge in merges {
             merge.await.unwrap().unwrap();
         }
-        let all = sink.load().await.unwrap().unwrap();
+        let all = ledger.load().await.unwrap().unwrap();
         assert_eq!(all, record(&[(0, 10), (1, 11), (2, 12), (3, 13)]));
     }
 }

@@ -8,7 +8,7 @@
 //! * [`tokens`]: the session's tokens with their last use (never a secret).
 //!
 //! Must not know engine internals: it asks each component only whether it is well (the counts
-//! read the directory through its public paging API).
+//! read the records through their public paging API).
 
 pub mod activity;
 pub mod counts;
@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
 use crate::{
-    metrics::Metrics, session::reload::SessionHandle, store::SharedStore, tls::StatusHandle,
+    metrics::Metrics, session::reload::SessionHandle, store::SharedStore, tls::CertReportCell,
 };
 
 /// The build identifier, set by the release build (`SCIM_BRIDGE_BUILD`), else `dev`.
@@ -34,9 +34,9 @@ pub const BUILD: &str = match option_env!("SCIM_BRIDGE_BUILD") {
 /// How long a report stays valid; load balancers should re-ask after this.
 const REPORT_TTL: Duration = Duration::from_secs(60);
 
-/// A component's state.
+/// A component's condition (the `state` of its `/health` report).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum State {
+pub enum Condition {
     /// Working.
     Healthy,
     /// Working with a problem an operator should look at.
@@ -45,12 +45,12 @@ pub enum State {
     Unhealthy,
 }
 
-impl State {
+impl Condition {
     fn as_str(self) -> &'static str {
         match self {
-            State::Healthy => "healthy",
-            State::Degraded => "degraded",
-            State::Unhealthy => "unhealthy",
+            Condition::Healthy => "healthy",
+            Condition::Degraded => "degraded",
+            Condition::Unhealthy => "unhealthy",
         }
     }
 }
@@ -60,8 +60,8 @@ impl State {
 pub struct Report {
     /// The component (`Store`, `Session`, `SCIMServer`).
     pub source: &'static str,
-    /// Its state.
-    pub state: State,
+    /// Its condition (`state` in the document).
+    pub condition: Condition,
     /// A short explanation when not healthy (never a secret).
     pub detail: Option<String>,
 }
@@ -72,7 +72,7 @@ pub struct Health {
     store: SharedStore,
     session: Arc<SessionHandle>,
     metrics: Metrics,
-    certificates: Option<StatusHandle>,
+    certificates: Option<CertReportCell>,
     /// The last store check and when it ran. `/metrics` needs no token, and an embedded-store
     /// ping is a durable (fsynced) empty commit, so a healthy check is reused for
     /// [`STORE_CHECK_TTL`] rather than letting any client drive fsyncs (an outage is still seen
@@ -80,62 +80,62 @@ pub struct Health {
     last_store_check: Arc<std::sync::Mutex<Option<(std::time::Instant, StoreCheck)>>>,
 }
 
-/// The outcome of one store check: the state and, when not healthy, why.
-type StoreCheck = (State, Option<String>);
+/// The outcome of one store check: the condition and, when not healthy, why.
+type StoreCheck = (Condition, Option<String>);
 
 /// How long one store check answers for.
 const STORE_CHECK_TTL: Duration = Duration::from_secs(2);
 
 /// The `CertificateManager` report: degraded while renewal fails or before the first
 /// certificate, unhealthy once the certificate served has expired.
-pub fn certificate_report(status: &crate::tls::CertStatus, now: OffsetDateTime) -> Report {
-    let mut detail = format!("domain={} source={}", status.domain, status.source);
-    if let Some(issuer) = &status.issuer {
+pub fn certificate_report(cert: &crate::tls::CertReport, now: OffsetDateTime) -> Report {
+    let mut detail = format!("domain={} source={}", cert.domain, cert.source);
+    if let Some(issuer) = &cert.issuer {
         detail.push_str(&format!(" issuer=\"{issuer}\""));
     }
-    if let Some(t) = status.not_after {
+    if let Some(t) = cert.not_after {
         detail.push_str(&format!(" notAfter={}", rfc3339(t)));
     }
-    if let Some(t) = status.next_renewal {
+    if let Some(t) = cert.next_renewal {
         detail.push_str(&format!(" nextRenewal={}", rfc3339(t)));
     }
-    let state = match (&status.failure, status.not_after) {
-        (_, Some(t)) if t <= now => State::Unhealthy,
+    let condition = match (&cert.failure, cert.not_after) {
+        (_, Some(t)) if t <= now => Condition::Unhealthy,
         (Some(f), _) => {
-            detail.push_str(&format!(" failures={} lastError=\"{f}\"", status.failures));
-            State::Degraded
+            detail.push_str(&format!(" failures={} lastError=\"{f}\"", cert.failures));
+            Condition::Degraded
         }
         (None, None) => {
             detail.push_str(" (no certificate yet)");
-            State::Degraded
+            Condition::Degraded
         }
-        (None, Some(_)) => State::Healthy,
+        (None, Some(_)) => Condition::Healthy,
     };
     Report {
         source: "CertificateManager",
-        state,
+        condition,
         detail: Some(detail),
     }
 }
 
 impl Health {
     /// Adds the `CertificateManager` report (when TLS is on).
-    pub fn with_certificates(mut self, status: StatusHandle) -> Self {
-        self.certificates = Some(status);
+    pub fn with_certificates(mut self, report: CertReportCell) -> Self {
+        self.certificates = Some(report);
         self
     }
 
     /// The certificate served, when HTTPS is on.
-    pub fn certificate(&self) -> Option<Arc<crate::tls::CertStatus>> {
+    pub fn certificate(&self) -> Option<Arc<crate::tls::CertReport>> {
         self.certificates.as_ref().map(|c| c.load_full())
     }
 
     /// Whether the store answers (for `/ready`).
     pub async fn store_ready(&self) -> bool {
-        self.store_check().await.0 == State::Healthy
+        self.store_check().await.0 == Condition::Healthy
     }
 
-    /// The store's state, checked at most once per [`STORE_CHECK_TTL`].
+    /// The store's condition, checked at most once per [`STORE_CHECK_TTL`].
     async fn store_check(&self) -> StoreCheck {
         let cached = self
             .last_store_check
@@ -145,16 +145,16 @@ impl Health {
         // Only a healthy result is reused: after a failure every call checks again, so a
         // recovery shows at once.
         if let Some((at, result)) = cached {
-            if result.0 == State::Healthy && at.elapsed() < STORE_CHECK_TTL {
+            if result.0 == Condition::Healthy && at.elapsed() < STORE_CHECK_TTL {
                 return result;
             }
         }
         // The store guard bounds the ping by OP_STORE_TIMEOUT.
         let result = match self.store.ping().await {
-            Ok(()) => (State::Healthy, None),
-            Err(e) => (State::Unhealthy, Some(e.to_string())),
+            Ok(()) => (Condition::Healthy, None),
+            Err(e) => (Condition::Unhealthy, Some(e.to_string())),
         };
-        self.metrics.set_store_up(result.0 == State::Healthy);
+        self.metrics.set_store_up(result.0 == Condition::Healthy);
         *self
             .last_store_check
             .lock()
@@ -176,10 +176,10 @@ impl Health {
     /// Asks every component; never takes longer than the store time limit.
     pub async fn reports(&self) -> Vec<Report> {
         let store = self.store_check().await;
-        let session = match self.session.status().error {
-            None => (State::Healthy, None),
+        let session = match self.session.report().error {
+            None => (Condition::Healthy, None),
             Some(e) => (
-                State::Degraded,
+                Condition::Degraded,
                 Some(format!(
                     "latest session file refused, previous one in force: {e}"
                 )),
@@ -188,17 +188,17 @@ impl Health {
         let mut reports = vec![
             Report {
                 source: "Store",
-                state: store.0,
+                condition: store.0,
                 detail: store.1.map(|d| format!("{} store: {d}", self.store.kind())),
             },
             Report {
                 source: "Session",
-                state: session.0,
+                condition: session.0,
                 detail: session.1,
             },
             Report {
                 source: "SCIMServer",
-                state: State::Healthy,
+                condition: Condition::Healthy,
                 detail: None,
             },
         ];
@@ -220,7 +220,7 @@ pub struct PageState {
     pub started: std::time::Instant,
     /// Recent SCIM requests.
     pub activity: activity::Activity,
-    /// Directory counts.
+    /// User and group counts.
     pub counts: counts::Counts,
     /// The recent log lines (empty when the subscriber does not feed them).
     pub logs: crate::logging::RecentLogs,
@@ -229,16 +229,16 @@ pub struct PageState {
 }
 
 impl PageState {
-    /// Fresh state over the directory, the ring the subscriber feeds and the live session.
+    /// Fresh state over the records, the ring the subscriber feeds and the live session.
     pub fn new(
-        dir: crate::scim::storage::Directory,
+        records: crate::scim::records::Records,
         logs: crate::logging::RecentLogs,
         session: Arc<SessionHandle>,
     ) -> Self {
         Self {
             started: std::time::Instant::now(),
             activity: activity::Activity::new(),
-            counts: counts::Counts::new(dir),
+            counts: counts::Counts::new(records),
             logs,
             session,
         }
@@ -248,11 +248,11 @@ impl PageState {
 /// The `/status.json` document: the `/health` document plus uptime, store kind, the
 /// certificate (`null` without HTTPS), counts, recent activity and the tokens (see
 /// [`tokens::document`]).
-pub fn status_document(
+pub fn status_json(
     reports: &[Report],
     uptime: Duration,
     store_kind: &str,
-    certificate: Option<&crate::tls::CertStatus>,
+    certificate: Option<&crate::tls::CertReport>,
     counts: Option<&counts::Snapshot>,
     activity: &activity::Activity,
     tokens: Value,
@@ -277,7 +277,7 @@ pub fn status_document(
 
 /// The certificate as the status page shows it: each field on its own (the
 /// `CertificateManager` report has the same facts as one line).
-fn certificate_json(c: &crate::tls::CertStatus) -> Value {
+fn certificate_json(c: &crate::tls::CertReport) -> Value {
     let time = |t: Option<OffsetDateTime>| t.map_or(Value::Null, |t| json!(rfc3339(t)));
     json!({
         "domain": c.domain,
@@ -299,7 +299,7 @@ pub fn document(reports: &[Report]) -> (Value, bool) {
         .map(|r| {
             let mut item = json!({
                 "source": r.source,
-                "state": r.state.as_str(),
+                "state": r.condition.as_str(),
                 "time": rfc3339(now),
                 "expires": rfc3339(expires),
             });
@@ -309,7 +309,7 @@ pub fn document(reports: &[Report]) -> (Value, bool) {
             item
         })
         .collect();
-    let ok = reports.iter().all(|r| r.state != State::Unhealthy);
+    let ok = reports.iter().all(|r| r.condition != Condition::Unhealthy);
     let doc = json!({
         "build": BUILD,
         "version": env!("CARGO_PKG_VERSION"),
@@ -328,12 +328,12 @@ mod tests {
         let reports = vec![
             Report {
                 source: "Store",
-                state: State::Healthy,
+                condition: Condition::Healthy,
                 detail: None,
             },
             Report {
                 source: "Session",
-                state: State::Degraded,
+                condition: Condition::Degraded,
                 detail: Some("x".into()),
             },
         ];
@@ -352,35 +352,38 @@ mod tests {
     #[test]
     fn the_certificate_report_follows_the_manager() {
         let now = OffsetDateTime::now_utc();
-        let mut st = crate::tls::CertStatus {
+        let mut cert = crate::tls::CertReport {
             domain: "a.test".into(),
             source: "acme",
             ..Default::default()
         };
         assert_eq!(
-            certificate_report(&st, now).state,
-            State::Degraded,
+            certificate_report(&cert, now).condition,
+            Condition::Degraded,
             "no certificate yet"
         );
-        st.not_after = Some(now + time::Duration::days(30));
-        st.issuer = Some("CN=CA".into());
-        st.next_renewal = Some(now + time::Duration::days(10));
-        let r = certificate_report(&st, now);
-        assert_eq!((r.source, r.state), ("CertificateManager", State::Healthy));
+        cert.not_after = Some(now + time::Duration::days(30));
+        cert.issuer = Some("CN=CA".into());
+        cert.next_renewal = Some(now + time::Duration::days(10));
+        let r = certificate_report(&cert, now);
+        assert_eq!(
+            (r.source, r.condition),
+            ("CertificateManager", Condition::Healthy)
+        );
         let d = r.detail.unwrap();
         assert!(
             d.contains("a.test") && d.contains("CN=CA") && d.contains("nextRenewal="),
             "{d}"
         );
-        st.failure = Some("ACME new order failed".into());
-        st.failures = 2;
-        let r = certificate_report(&st, now);
-        assert_eq!(r.state, State::Degraded);
+        cert.failure = Some("ACME new order failed".into());
+        cert.failures = 2;
+        let r = certificate_report(&cert, now);
+        assert_eq!(r.condition, Condition::Degraded);
         assert!(r.detail.unwrap().contains("failures=2"));
-        st.not_after = Some(now - time::Duration::seconds(1));
+        cert.not_after = Some(now - time::Duration::seconds(1));
         assert_eq!(
-            certificate_report(&st, now).state,
-            State::Unhealthy,
+            certificate_report(&cert, now).condition,
+            Condition::Unhealthy,
             "expired"
         );
     }
@@ -389,7 +392,7 @@ mod tests {
     fn an_unhealthy_component_fails_the_check() {
         let reports = vec![Report {
             source: "Store",
-            state: State::Unhealthy,
+            condition: Condition::Unhealthy,
             detail: None,
         }];
         assert!(!document(&reports).1);

@@ -1,5 +1,6 @@
-//! How the directory maps onto the store: record spaces, index and set names, the stored
-//! envelope of a resource, and a batch builder for the engine's atomic writes.
+//! How the SCIM records (users, groups, their indexes and memberships) map onto the store:
+//! record spaces, index and set names, the stored envelope of a resource, and a batch builder
+//! for the engine's atomic writes.
 //!
 //! Layout (names live only here):
 //! * records `scim.users/<id>`, `scim.groups/<id>`: a [`Stored`] envelope as JSON;
@@ -89,14 +90,15 @@ fn decode(id: String, record: Record) -> Result<Loaded, StoreError> {
     })
 }
 
-/// Typed reads of the directory. Time limits are the store guard's (`store::guard`).
+/// The SCIM records over the store: typed reads, and [`Records::commit`] for the batches
+/// [`Changes`] builds. Time limits are the store guard's (`store::guard`).
 #[derive(Clone)]
-pub struct Directory {
+pub struct Records {
     store: SharedStore,
 }
 
-impl Directory {
-    /// A directory over `store`.
+impl Records {
+    /// The records in `store`.
     pub fn new(store: SharedStore) -> Self {
         Self { store }
     }
@@ -241,7 +243,7 @@ pub enum Expect {
     Version(Version),
 }
 
-/// Builds one atomic directory change.
+/// Builds one atomic change to the records.
 #[derive(Debug, Default)]
 pub struct Changes {
     batch: WriteBatch,
@@ -254,7 +256,7 @@ impl Changes {
         Self::default()
     }
 
-    /// Writes a resource, expecting `expect`; its new version is what [`Directory::commit`]
+    /// Writes a resource, expecting `expect`; its new version is what [`Records::commit`]
     /// returns.
     pub fn put(&mut self, rt: &ResourceType, id: &str, stored: &Stored, expect: Expect) {
         let key = StoreKey::new(space(rt), id);
@@ -391,7 +393,7 @@ mod tests {
     #[tokio::test]
     async fn users_groups_indexes_and_memberships_round_trip() {
         let dir = tempfile::tempdir().unwrap();
-        let d = Directory::new(Arc::new(EmbeddedStore::open(dir.path()).unwrap()));
+        let records = Records::new(Arc::new(EmbeddedStore::open(dir.path()).unwrap()));
 
         let mut c = Changes::new();
         c.put(
@@ -402,7 +404,7 @@ mod tests {
         );
         c.claim_user_name("Alice", "u1");
         c.index_external_id(&USER_TYPE, "ext-1", "u1");
-        assert_eq!(d.commit(c).await.unwrap(), Some(1));
+        assert_eq!(records.commit(c).await.unwrap(), Some(1));
 
         let mut c = Changes::new();
         c.put(
@@ -414,18 +416,21 @@ mod tests {
         c.index_group_name("Eng", "g1");
         c.require(&USER_TYPE, "u1");
         c.add_member("g1", "u1");
-        d.commit(c).await.unwrap();
+        records.commit(c).await.unwrap();
 
         assert_eq!(
-            d.user_by_name("ALICE").await.unwrap().as_deref(),
+            records.user_by_name("ALICE").await.unwrap().as_deref(),
             Some("u1")
         );
-        assert_eq!(d.by_external_id(&USER_TYPE, "ext-1").await.unwrap(), ["u1"]);
-        assert_eq!(d.groups_by_name("eng").await.unwrap(), ["g1"]);
-        assert_eq!(d.all_members("g1").await.unwrap(), ["u1"]);
-        assert_eq!(d.groups_of("u1").await.unwrap(), ["g1"]);
-        assert_eq!(d.count(&USER_TYPE).await.unwrap(), 1);
-        let u = d.load(&USER_TYPE, "u1").await.unwrap().unwrap();
+        assert_eq!(
+            records.by_external_id(&USER_TYPE, "ext-1").await.unwrap(),
+            ["u1"]
+        );
+        assert_eq!(records.groups_by_name("eng").await.unwrap(), ["g1"]);
+        assert_eq!(records.all_members("g1").await.unwrap(), ["u1"]);
+        assert_eq!(records.groups_of("u1").await.unwrap(), ["g1"]);
+        assert_eq!(records.count(&USER_TYPE).await.unwrap(), 1);
+        let u = records.load(&USER_TYPE, "u1").await.unwrap().unwrap();
         assert_eq!(u.stored.doc["userName"], "Alice");
 
         // A second user may not take the same name in another case; nothing of it is written.
@@ -437,17 +442,20 @@ mod tests {
             Expect::Absent,
         );
         c.claim_user_name("alice", "u2");
-        assert!(matches!(d.commit(c).await, Err(StoreError::Unique { .. })));
-        assert!(d.load(&USER_TYPE, "u2").await.unwrap().is_none());
+        assert!(matches!(
+            records.commit(c).await,
+            Err(StoreError::Unique { .. })
+        ));
+        assert!(records.load(&USER_TYPE, "u2").await.unwrap().is_none());
 
         // Adding a member that does not exist fails the whole batch.
         let mut c = Changes::new();
         c.require(&USER_TYPE, "ghost");
         c.add_member("g1", "ghost");
         assert!(matches!(
-            d.commit(c).await,
+            records.commit(c).await,
             Err(StoreError::Conflict { .. })
         ));
-        assert_eq!(d.member_count("g1").await.unwrap(), 1);
+        assert_eq!(records.member_count("g1").await.unwrap(), 1);
     }
 }

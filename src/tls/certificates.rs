@@ -1,5 +1,5 @@
-//! Builds the certificate side of the HTTPS edge from settings: the resolver, the status read by
-//! `/health`, and the one background task (ACME manager or PEM file watcher).
+//! Builds the certificate side of the HTTPS edge from settings: the resolver, the certificate
+//! report read by `/health`, and the one background task (ACME manager or PEM file watcher).
 //!
 //! Start-up order matters: self-managed files are loaded (and refused with an error naming the
 //! file) and a stored ACME certificate is published before the listener binds, so a restart
@@ -10,8 +10,8 @@ use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    acme::AcmeConfig, files::CertFiles, pem, schedule, status_handle, storage::CertStorage,
-    CertManager, CertResolver, CertStatus, StatusHandle, TlsError,
+    acme::AcmeConfig, cert_report_cell, files::CertFiles, pem, schedule, storage::CertStorage,
+    CertManager, CertReport, CertReportCell, CertResolver, TlsError,
 };
 use crate::{
     config::{CertSource, TlsSettings},
@@ -26,15 +26,15 @@ pub const FILE_CHECK_EVERY: Duration = Duration::from_secs(5);
 type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// The certificate side, ready to serve.
-pub struct TlsRuntime {
+pub struct Certificates {
     /// The resolver the handshake reads.
     pub resolver: Arc<CertResolver>,
-    /// What `/health` reports.
-    pub status: StatusHandle,
+    /// What `/health` reports about the certificate.
+    pub report: CertReportCell,
     task: Box<dyn FnOnce(CancellationToken) -> Task + Send>,
 }
 
-impl TlsRuntime {
+impl Certificates {
     /// Prepares certificates for `settings`; errors on unusable self-managed files.
     pub async fn prepare(
         settings: &TlsSettings,
@@ -50,24 +50,24 @@ impl TlsRuntime {
                 cert,
                 key: key_file,
             } => {
-                let status = status_handle(&settings.domain, "files");
+                let report = cert_report_cell(&settings.domain, "files");
                 let files = CertFiles {
                     cert: cert.clone(),
                     key: key_file.clone(),
                     domain: settings.domain.clone(),
                 };
-                let fingerprint = files.publish_initial(&resolver, &status, &metrics)?;
-                let (r, s) = (Arc::clone(&resolver), Arc::clone(&status));
+                let fingerprint = files.publish_initial(&resolver, &report, &metrics)?;
+                let (r, s) = (Arc::clone(&resolver), Arc::clone(&report));
                 Ok(Self {
                     resolver,
-                    status,
+                    report,
                     task: Box::new(move |cancel| {
                         Box::pin(files.watch(fingerprint, FILE_CHECK_EVERY, r, s, metrics, cancel))
                     }),
                 })
             }
             CertSource::Acme(acme) => {
-                let status = status_handle(&settings.domain, "acme");
+                let report = cert_report_cell(&settings.domain, "acme");
                 let storage = CertStorage::new(
                     Arc::clone(&store),
                     key,
@@ -89,26 +89,26 @@ impl TlsRuntime {
                     storage,
                     config,
                     store,
-                    Arc::clone(&status),
+                    Arc::clone(&report),
                     metrics,
                     store_timeout,
                 );
-                let primed = manager.start().await;
+                let serving = manager.publish_stored().await;
                 Ok(Self {
                     resolver,
-                    status,
-                    task: Box::new(move |cancel| Box::pin(primed.run(cancel))),
+                    report,
+                    task: Box::new(move |cancel| Box::pin(serving.run(cancel))),
                 })
             }
         }
     }
 
     /// What the store (or the files) hold now, for `scim-bridge cert status`; no CA contact.
-    pub async fn stored_status(
+    pub async fn stored_report(
         settings: &TlsSettings,
         store: SharedStore,
         key: EncryptionKey,
-    ) -> Result<CertStatus, TlsError> {
+    ) -> Result<CertReport, TlsError> {
         let (source, loaded) = match &settings.source {
             CertSource::Files {
                 cert,
@@ -140,7 +140,7 @@ impl TlsRuntime {
                 ("acme", loaded)
             }
         };
-        Ok(CertStatus {
+        Ok(CertReport {
             domain: settings.domain.clone(),
             source,
             issuer: loaded.as_ref().map(|l| l.meta.issuer.clone()),
@@ -156,9 +156,9 @@ impl TlsRuntime {
     }
 
     /// The background task (renewal or file reload); stops when `cancel` fires.
-    pub fn task(self, cancel: CancellationToken) -> (Arc<CertResolver>, StatusHandle, Task) {
+    pub fn task(self, cancel: CancellationToken) -> (Arc<CertResolver>, CertReportCell, Task) {
         let task = (self.task)(cancel);
-        (self.resolver, self.status, task)
+        (self.resolver, self.report, task)
     }
 }
 

@@ -112,7 +112,8 @@ impl Engine {
         ctx: &Ctx,
     ) -> Result<Loaded, ScimError> {
         let _writer = self.locks.lock(id).await;
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_ATTEMPTS {
+            super::back_off(attempt).await;
             let mut loaded = self.load(rt, id).await?;
             check_version(rt, &loaded, if_match)?;
             let mut changes = Changes::new();

@@ -43,14 +43,7 @@ impl App {
     /// `options.env` exactly as the binary reads its `OP_*` environment, over the loopback
     /// defaults [`Bridge`](super::bridge::Bridge) uses.
     pub async fn start_with(options: Options) -> App {
-        let (dir, root) = match options.dir {
-            Some(d) => (None, d),
-            None => {
-                let t = tempfile::tempdir().expect("temp dir");
-                let p = t.path().to_path_buf();
-                (Some(t), p)
-            }
-        };
+        let (dir, root) = super::bridge::workspace(options.dir);
         let session = root.join("scimsession");
         let token = if session.exists() {
             String::new()

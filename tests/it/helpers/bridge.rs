@@ -108,6 +108,19 @@ fn listening_addr(line: &str) -> Option<SocketAddr> {
     rest[..end].parse().ok()
 }
 
+/// The directory a bridge keeps its session and data in: `dir`, or a new temporary one (owned by
+/// the first value, removed when it is dropped).
+pub fn workspace(dir: Option<PathBuf>) -> (Option<tempfile::TempDir>, PathBuf) {
+    match dir {
+        Some(d) => (None, d),
+        None => {
+            let t = tempfile::tempdir().expect("temp dir");
+            let p = t.path().to_path_buf();
+            (Some(t), p)
+        }
+    }
+}
+
 impl Bridge {
     /// Starts a bridge with a fresh session and embedded store.
     pub fn start() -> Bridge {
@@ -116,14 +129,7 @@ impl Bridge {
 
     /// Starts a bridge with options; panics if it is not listening within 30 s.
     pub fn start_with(options: Options) -> Bridge {
-        let (dir, root) = match options.dir {
-            Some(d) => (None, d),
-            None => {
-                let t = tempfile::tempdir().expect("temp dir");
-                let p = t.path().to_path_buf();
-                (Some(t), p)
-            }
-        };
+        let (dir, root) = workspace(options.dir);
         let session = root.join("scimsession");
         let token = if session.exists() {
             String::new()
@@ -251,14 +257,7 @@ impl Bridge {
 
     /// `GET /metrics` as text.
     pub async fn metrics(&self) -> String {
-        client()
-            .get(self.url("/metrics"))
-            .send()
-            .await
-            .expect("GET /metrics")
-            .text()
-            .await
-            .expect("/metrics body")
+        metrics(self.addr).await
     }
 
     /// Everything written to standard error so far.
@@ -358,6 +357,18 @@ fn wait_output(mut child: Child, limit: Duration) -> std::process::Output {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// `GET /metrics` of the bridge listening on `addr`, as text.
+pub async fn metrics(addr: SocketAddr) -> String {
+    client()
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("/metrics body")
 }
 
 /// An HTTP client for tests (no proxies: everything stays on loopback).

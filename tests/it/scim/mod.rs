@@ -190,14 +190,7 @@ impl Scim {
 
     /// `GET /metrics` as text.
     pub async fn metrics(&self) -> String {
-        self.http
-            .get(self.url("/metrics"))
-            .send()
-            .await
-            .expect("GET /metrics")
-            .text()
-            .await
-            .expect("/metrics body")
+        crate::helpers::bridge::metrics(self.addr()).await
     }
 
     /// Stops the bridge gracefully and starts it again on the same data, session and store.

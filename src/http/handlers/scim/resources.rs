@@ -14,6 +14,7 @@ use crate::{
         engine::{Ctx, Input, Resource},
         error::ScimError,
         project::Projection,
+        records::Loaded,
         resource::etag,
         schema::{GROUP_TYPE, USER_TYPE},
     },
@@ -132,6 +133,36 @@ pub(super) async fn get(
     Ok(resource_response(StatusCode::OK, &resource, false))
 }
 
+/// How a PUT or PATCH changes a resource.
+#[derive(Clone, Copy)]
+enum Edit {
+    Replace,
+    Patch,
+}
+
+/// A PUT or PATCH through the engine: the body is decoded (and decoded again for a retry after
+/// a lost race), then the projection is read, then the write runs under `If-Match`.
+async fn edited(
+    state: &AppState,
+    parts: &Parts,
+    kind: ResourceKind,
+    (id, body): (&str, &Bytes),
+    ctx: &Ctx,
+    edit: Edit,
+) -> Result<(Loaded, Projection), ScimError> {
+    let rt = kind.resource_type();
+    let first = request::json_body(body)?;
+    let again = || request::json_body(body);
+    let projection = projection(parts, kind)?;
+    let input = Input::new(first, &again);
+    let if_match = request::if_match(parts)?;
+    let loaded = match edit {
+        Edit::Replace => state.engine.replace(rt, id, input, if_match, ctx).await,
+        Edit::Patch => state.engine.patch(rt, id, input, if_match, ctx).await,
+    }?;
+    Ok((loaded, projection))
+}
+
 /// `PUT /Users/{id}`.
 pub(super) async fn replace(
     state: &AppState,
@@ -141,20 +172,8 @@ pub(super) async fn replace(
     body: &Bytes,
     ctx: &Ctx,
 ) -> Answer {
+    let (loaded, projection) = edited(state, parts, kind, (id, body), ctx, Edit::Replace).await?;
     let rt = kind.resource_type();
-    let first = request::json_body(body)?;
-    let again = || request::json_body(body);
-    let projection = projection(parts, kind)?;
-    let loaded = state
-        .engine
-        .replace(
-            rt,
-            id,
-            Input::new(first, &again),
-            request::if_match(parts)?,
-            ctx,
-        )
-        .await?;
     let resource = state.engine.render(rt, &loaded, &projection, ctx).await?;
     Ok(resource_response(StatusCode::OK, &resource, false))
 }
@@ -169,20 +188,8 @@ pub(super) async fn patch(
     body: &Bytes,
     ctx: &Ctx,
 ) -> Answer {
+    let (loaded, projection) = edited(state, parts, kind, (id, body), ctx, Edit::Patch).await?;
     let rt = kind.resource_type();
-    let first = request::json_body(body)?;
-    let again = || request::json_body(body);
-    let projection = projection(parts, kind)?;
-    let loaded = state
-        .engine
-        .patch(
-            rt,
-            id,
-            Input::new(first, &again),
-            request::if_match(parts)?,
-            ctx,
-        )
-        .await?;
     if kind == ResourceKind::Group && !request::wants_body(parts) {
         return Ok(empty_with_etag(StatusCode::NO_CONTENT, loaded.version));
     }

@@ -88,7 +88,15 @@ impl App {
 }
 
 /// Loads settings from `env` (nothing from this process's environment) and starts the app.
+/// With `TEST_LOG` set, the bridge's logs go to the test's output, as the binary's do.
 async fn run(root: &Path, env: &[(String, String)]) -> Running {
+    if std::env::var_os("TEST_LOG").is_some() {
+        // Once per process; later calls find the subscriber in place.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("info")
+            .with_test_writer()
+            .try_init();
+    }
     let mut vars: HashMap<String, String> = [
         ("OP_SESSION", root.join("scimsession").display().to_string()),
         ("OP_DATA_DIR", root.join("data").display().to_string()),

@@ -7,7 +7,7 @@ use super::{Mutation, Precondition, StoreError, StoreKey, WriteBatch};
 /// The largest value any backend accepts (Redis strings stop at 512 MiB; redb is larger).
 pub(crate) const MAX_VALUE_LEN: usize = 512 * 1024 * 1024 - 1024;
 
-/// Fails with [`StoreError::Invalid`] when `name` (a space, index, set or lease) is empty.
+/// Fails with [`StoreError::Invalid`] when `name` (a space, index, set, lease or log) is empty.
 pub(crate) fn name(what: &str, name: &str) -> Result<(), StoreError> {
     if name.is_empty() {
         return Err(StoreError::Invalid {
@@ -19,6 +19,15 @@ pub(crate) fn name(what: &str, name: &str) -> Result<(), StoreError> {
 
 fn key(key: &StoreKey) -> Result<(), StoreError> {
     name("space", &key.space)
+}
+
+fn size(what: &str, len: usize) -> Result<(), StoreError> {
+    if len > MAX_VALUE_LEN {
+        return Err(StoreError::Invalid {
+            context: format!("value of {what} is {len} bytes, over the limit"),
+        });
+    }
+    Ok(())
 }
 
 /// Checks every name and value size in a batch before any backend sees it.
@@ -34,12 +43,13 @@ pub(crate) fn batch(batch: &WriteBatch) -> Result<(), StoreError> {
         match m {
             Mutation::Put { key: k, value } => {
                 key(k)?;
-                if value.len() > MAX_VALUE_LEN {
-                    return Err(StoreError::Invalid {
-                        context: format!("value of {k} is {} bytes, over the limit", value.len()),
-                    });
-                }
+                size(&k.to_string(), value.len())?;
             }
+            Mutation::Append { log, value } => {
+                name("log", log)?;
+                size(&format!("an entry of log {log}"), value.len())?;
+            }
+            Mutation::Trim { log, .. } => name("log", log)?,
             Mutation::Delete { key: k } => key(k)?,
             Mutation::Claim { index, .. } | Mutation::Release { index, .. } => {
                 name("index", index)?

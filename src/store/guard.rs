@@ -14,7 +14,8 @@ use prometheus::HistogramVec;
 use tokio::{sync::broadcast, time::Instant};
 
 use super::{
-    check, Change, Committed, Record, SharedStore, StateStore, StoreError, StoreKey, WriteBatch,
+    check, Change, Committed, LogBounds, LogEntry, Record, Seq, SharedStore, StateStore,
+    StoreError, StoreKey, WriteBatch,
 };
 
 /// Awaits `fut` for at most `limit`; past it, a [`StoreError::Timeout`] with `context`. The one
@@ -155,6 +156,22 @@ impl StateStore for Guarded {
         self.read("set_len", self.inner.set_len(set)).await
     }
 
+    async fn log_read(
+        &self,
+        log: &str,
+        after: Seq,
+        limit: usize,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        check::name("log", log)?;
+        self.read("log_read", self.inner.log_read(log, after, limit))
+            .await
+    }
+
+    async fn log_bounds(&self, log: &str) -> Result<LogBounds, StoreError> {
+        check::name("log", log)?;
+        self.read("log_bounds", self.inner.log_bounds(log)).await
+    }
+
     async fn write(&self, batch: WriteBatch) -> Result<Committed, StoreError> {
         check::batch(&batch)?;
         self.observed("write", self.inner.write(batch)).await
@@ -246,6 +263,17 @@ mod tests {
         }
         async fn set_len(&self, set: &str) -> Result<usize, StoreError> {
             self.0.set_len(set).await
+        }
+        async fn log_read(
+            &self,
+            log: &str,
+            after: Seq,
+            limit: usize,
+        ) -> Result<Vec<LogEntry>, StoreError> {
+            self.0.log_read(log, after, limit).await
+        }
+        async fn log_bounds(&self, log: &str) -> Result<LogBounds, StoreError> {
+            self.0.log_bounds(log).await
         }
         async fn write(&self, batch: WriteBatch) -> Result<Committed, StoreError> {
             tokio::time::sleep(Duration::from_millis(200)).await;

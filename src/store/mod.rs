@@ -15,6 +15,9 @@
 //!   with the records they describe;
 //! * **sets** (`set`) → ordered members, for memberships and non-unique lookups;
 //! * **leases** with expiry, so one replica at a time does singleton work;
+//! * **logs** (`log`) → append-only entries numbered 1, 2, 3, … with no gaps, appended in the
+//!   same batch as the records they describe, read in order after a sequence number and trimmed
+//!   from the oldest end;
 //! * a **change feed** of record keys, so replicas notice each other's writes.
 //!
 //! Callers hold the store through [`guard`], which checks every argument, bounds reads by
@@ -139,6 +142,47 @@ pub enum Mutation {
         /// The set name.
         set: String,
     },
+    /// Appends `value` to `log` as the entry numbered one past the log's last (the first entry
+    /// of a log is 1). Several appends in one batch take consecutive numbers; a refused batch
+    /// takes none, so committed entries never leave a gap.
+    Append {
+        /// The log name.
+        log: String,
+        /// The entry's bytes.
+        value: Bytes,
+    },
+    /// Removes the entries of `log` numbered below `before` (a no-op for those already gone).
+    /// The numbering continues from the last entry ever appended, even when every entry is
+    /// trimmed.
+    Trim {
+        /// The log name.
+        log: String,
+        /// The lowest entry number kept.
+        before: Seq,
+    },
+}
+
+/// The number of a log entry: 1 for a log's first entry, one more for each after it.
+pub type Seq = u64;
+
+/// One entry of a log, as read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogEntry {
+    /// Its number in the log.
+    pub seq: Seq,
+    /// When the store appended it, in milliseconds since the unix epoch (the backend's clock).
+    pub at_ms: u64,
+    /// The bytes appended.
+    pub value: Bytes,
+}
+
+/// Where a log stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogBounds {
+    /// The number of the oldest entry still held, `None` when the log holds none.
+    pub oldest: Option<Seq>,
+    /// The number of the last entry ever appended (0 for a log never appended to).
+    pub head: Seq,
 }
 
 /// An atomic write: preconditions checked first, then all mutations applied, or nothing.
@@ -187,6 +231,8 @@ impl WriteBatch {
 pub struct Committed {
     /// The new version of each key put by the batch, in mutation order.
     pub versions: Vec<(StoreKey, Version)>,
+    /// The number each [`Mutation::Append`] took, in mutation order.
+    pub appended: Vec<(String, Seq)>,
 }
 
 impl Committed {
@@ -321,6 +367,17 @@ pub trait StateStore: Send + Sync + 'static {
 
     /// The number of members of `set`.
     async fn set_len(&self, set: &str) -> Result<usize, StoreError>;
+
+    /// Up to `limit` entries of `log` numbered above `after`, in order.
+    async fn log_read(
+        &self,
+        log: &str,
+        after: Seq,
+        limit: usize,
+    ) -> Result<Vec<LogEntry>, StoreError>;
+
+    /// The oldest entry held and the last appended.
+    async fn log_bounds(&self, log: &str) -> Result<LogBounds, StoreError>;
 
     /// Applies a batch atomically: all preconditions hold and every mutation lands, or nothing
     /// changes. A returned `Ok` means the write is durable as the backend defines it.

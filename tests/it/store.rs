@@ -1,11 +1,11 @@
 //! The store conformance suite against both backends, plus backend-specific behaviour:
-//! durability across reopen (embedded), unreachable server and outage recovery (Redis).
+//! durability across reopen (embedded: records, counters, leases and logs), unreachable server and outage recovery (Redis).
 
 use std::{sync::Arc, time::Duration};
 
 use scim_bridge::store::{
-    conformance, embedded::EmbeddedStore, Precondition, SharedStore, StateStore, StoreKey,
-    WriteBatch,
+    conformance, embedded::EmbeddedStore, Mutation, Precondition, SharedStore, StateStore,
+    StoreKey, WriteBatch,
 };
 
 mod perf;
@@ -29,7 +29,7 @@ macro_rules! conformance_tests {
         mod $backend {
             crate::store::conformance_tests!(@each $make; versioned_cas, failed_batch_writes_nothing, get_many_order,
                 list_and_count, list_offsets, invalid_names, unique_index, concurrent_claims, sets, leases,
-                change_feed, concurrent_writes);
+                change_feed, concurrent_writes, log_appends, log_trim, log_concurrent_appends);
         }
     };
     (@each $make:path; $($check:ident),*) => {
@@ -71,9 +71,16 @@ async fn embedded_reopen_keeps_data() {
             .await
             .expect("put 1");
         store
-            .write(WriteBatch::new().put(key.clone(), "two"))
+            .write(
+                WriteBatch::new()
+                    .put(key.clone(), "two")
+                    .then(Mutation::Append {
+                        log: "events".into(),
+                        value: "e1".into(),
+                    }),
+            )
             .await
-            .expect("put 2");
+            .expect("put 2 and append");
         assert!(store
             .acquire_lease("leader", "me", Duration::from_secs(60))
             .await
@@ -103,10 +110,23 @@ async fn embedded_reopen_keeps_data() {
         .write(
             WriteBatch::new()
                 .require(Precondition::Version(key.clone(), 2))
-                .put(key.clone(), "3"),
+                .put(key.clone(), "3")
+                .then(Mutation::Append {
+                    log: "events".into(),
+                    value: "e2".into(),
+                }),
         )
-        .await;
-    assert_eq!(next.expect("cas after reopen").version_of(&key), Some(3));
+        .await
+        .expect("cas after reopen");
+    assert_eq!(next.version_of(&key), Some(3));
+    assert_eq!(
+        next.appended,
+        vec![("events".to_owned(), 2)],
+        "the log continues"
+    );
+    let log = store.log_read("events", 0, 10).await.expect("log read");
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0].value.as_ref(), b"e1", "the entry survives reopen");
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! turns it on for the test targets, so it stays out of the release binary.
 
 mod live;
+mod logs;
 mod reads;
 mod records;
 mod shared;
@@ -17,6 +18,7 @@ use std::{future::Future, time::Duration};
 use super::{SharedStore, StoreError};
 
 pub use live::{change_feed, concurrent_writes, leases};
+pub use logs::{log_appends, log_concurrent_appends, log_trim};
 pub use reads::{get_many_order, invalid_names, list_and_count, list_offsets};
 pub use records::{failed_batch_writes_nothing, versioned_cas};
 pub use shared::{concurrent_claims, sets, unique_index};
@@ -34,6 +36,9 @@ pub async fn run_all(store: SharedStore) {
     sets(store.clone()).await;
     leases(store.clone()).await;
     change_feed(store.clone()).await;
+    log_appends(store.clone()).await;
+    log_trim(store.clone()).await;
+    log_concurrent_appends(store.clone()).await;
     concurrent_writes(store).await;
 }
 

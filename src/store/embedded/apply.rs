@@ -8,7 +8,8 @@ use std::{collections::HashMap, time::Duration};
 use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::tables::{
-    bucket, now_ms, LEASES, RECORDS, RECORD_BUCKETS, RECORD_COUNTS, SETS, SET_LENS, UNIQUE,
+    bucket, now_ms, LEASES, LOG_ENTRIES, LOG_HEADS, RECORDS, RECORD_BUCKETS, RECORD_COUNTS, SETS,
+    SET_LENS, UNIQUE,
 };
 use super::writer::{Reply, Request};
 use crate::store::{Committed, Mutation, Precondition, StoreError, StoreKey, WriteBatch};
@@ -22,6 +23,8 @@ struct Tables<'txn> {
     sets: Table<'txn, (&'static str, &'static str), ()>,
     set_lens: Table<'txn, &'static str, u64>,
     leases: Table<'txn, &'static str, (&'static str, u64)>,
+    log_entries: Table<'txn, (&'static str, u64), (u64, &'static [u8])>,
+    log_heads: Table<'txn, &'static str, u64>,
 }
 
 /// Applies every request of a group in order, one reply each; storage errors fail the whole
@@ -39,6 +42,8 @@ pub(super) fn apply_group<'a>(
         sets: txn.open_table(SETS)?,
         set_lens: txn.open_table(SET_LENS)?,
         leases: txn.open_table(LEASES)?,
+        log_entries: txn.open_table(LOG_ENTRIES)?,
+        log_heads: txn.open_table(LOG_HEADS)?,
     };
     let mut replies = Vec::with_capacity(group.len());
     for request in group {
@@ -196,6 +201,25 @@ fn apply_mutation(
                 t.sets.remove((set.as_str(), member.as_str()))?;
             }
             t.set_lens.remove(set.as_str())?;
+        }
+        Mutation::Append { log, value } => {
+            let seq = t.log_heads.get(log.as_str())?.map_or(0, |g| g.value()) + 1;
+            t.log_heads.insert(log.as_str(), seq)?;
+            t.log_entries
+                .insert((log.as_str(), seq), (now_ms(), value.as_ref()))?;
+            committed.appended.push((log.clone(), seq));
+        }
+        Mutation::Trim { log, before } => {
+            let mut gone = Vec::new();
+            for entry in t
+                .log_entries
+                .range((log.as_str(), 0)..(log.as_str(), *before))?
+            {
+                gone.push(entry?.0.value().1);
+            }
+            for seq in gone {
+                t.log_entries.remove((log.as_str(), seq))?;
+            }
         }
     }
     Ok(())

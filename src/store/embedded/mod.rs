@@ -22,10 +22,14 @@ use redb::{Database, ReadableDatabase};
 use tokio::sync::{broadcast, oneshot};
 
 use self::tables::{
-    now_ms, LEASES, RECORDS, RECORD_BUCKETS, RECORD_COUNTS, SETS, SET_LENS, UNIQUE,
+    now_ms, LEASES, LOG_ENTRIES, LOG_HEADS, RECORDS, RECORD_BUCKETS, RECORD_COUNTS, SETS, SET_LENS,
+    UNIQUE,
 };
 use self::writer::{Job, Reply, Request};
-use super::{Change, Committed, Record, StateStore, StoreError, StoreKey, WriteBatch};
+use super::{
+    Change, Committed, LogBounds, LogEntry, Record, Seq, StateStore, StoreError, StoreKey,
+    WriteBatch,
+};
 
 /// The database file name inside the data directory.
 const FILE_NAME: &str = "scim-bridge.redb";
@@ -316,6 +320,55 @@ impl StateStore for EmbeddedStore {
         self.read_now("counting set members", |txn| {
             let n = txn.open_table(SET_LENS)?.get(set)?.map_or(0, |g| g.value());
             Ok(usize::try_from(n).unwrap_or(usize::MAX))
+        })
+    }
+
+    async fn log_read(
+        &self,
+        log: &str,
+        after: Seq,
+        limit: usize,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        let log = log.to_owned();
+        let scan = move |txn: &redb::ReadTransaction| {
+            let t = txn.open_table(LOG_ENTRIES)?;
+            let mut out = Vec::new();
+            if limit == 0 || after == Seq::MAX {
+                return Ok(out);
+            }
+            for entry in t.range((log.as_str(), after + 1)..=(log.as_str(), Seq::MAX))? {
+                if out.len() >= limit {
+                    break;
+                }
+                let (k, v) = entry?;
+                let (at_ms, value) = v.value();
+                out.push(LogEntry {
+                    seq: k.value().1,
+                    at_ms,
+                    value: Bytes::copy_from_slice(value),
+                });
+            }
+            Ok(out)
+        };
+        if limit <= INLINE_READS {
+            return self.read_now("reading a log", scan);
+        }
+        self.read("reading a log", scan).await
+    }
+
+    async fn log_bounds(&self, log: &str) -> Result<LogBounds, StoreError> {
+        self.read_now("reading a log's bounds", |txn| {
+            let head = txn
+                .open_table(LOG_HEADS)?
+                .get(log)?
+                .map_or(0, |g| g.value());
+            let oldest = txn
+                .open_table(LOG_ENTRIES)?
+                .range((log, 0)..=(log, Seq::MAX))?
+                .next()
+                .transpose()?
+                .map(|(k, _)| k.value().1);
+            Ok(LogBounds { oldest, head })
         })
     }
 

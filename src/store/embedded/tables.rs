@@ -32,6 +32,13 @@ pub(super) const UNIQUE: TableDefinition<(&str, &str), &str> = TableDefinition::
 pub(super) const SETS: TableDefinition<(&str, &str), ()> = TableDefinition::new("sets");
 /// Member count per set.
 pub(super) const SET_LENS: TableDefinition<&str, u64> = TableDefinition::new("set_lens");
+/// Log entries: (log, seq) → (appended at as unix milliseconds, value). A log is one
+/// contiguous, seq-ordered range.
+pub(super) const LOG_ENTRIES: TableDefinition<(&str, u64), (u64, &[u8])> =
+    TableDefinition::new("log_entries");
+/// The last seq appended to each log, kept when its entries are trimmed, so numbering never
+/// restarts.
+pub(super) const LOG_HEADS: TableDefinition<&str, u64> = TableDefinition::new("log_heads");
 /// Leases: name → (holder, expires_at as unix milliseconds).
 pub(super) const LEASES: TableDefinition<&str, (&str, u64)> = TableDefinition::new("leases");
 
@@ -56,6 +63,8 @@ pub(super) fn create_all(db: &redb::Database) -> Result<(), redb::Error> {
         txn.open_table(SETS)?;
         txn.open_table(SET_LENS)?;
         txn.open_table(LEASES)?;
+        txn.open_table(LOG_ENTRIES)?;
+        txn.open_table(LOG_HEADS)?;
     }
     txn.commit()?;
     Ok(())

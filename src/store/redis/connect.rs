@@ -96,6 +96,8 @@ impl RedisStore {
             list: Script::load(&client, scripts::LIST).await?,
             acquire: Script::load(&client, scripts::ACQUIRE).await?,
             release: Script::load(&client, scripts::RELEASE).await?,
+            log_read: Script::load(&client, scripts::LOG_READ).await?,
+            log_bounds: Script::load(&client, scripts::LOG_BOUNDS).await?,
             client,
             subscriber,
             keys,

@@ -5,6 +5,9 @@
 //! * `<p>ri:<space>` — sorted set, score 0, member = id: ordered listing and `ZCARD` counts.
 //! * `<p>u:<index>` — hash term → owner.   * `<p>s:<set>` — sorted set, score 0.
 //! * `<p>l:<name>` — string holder with a PX expiry.   * `<p>changes` — the change channel.
+//! * `<p>q:<log>` — stream of a log's entries, entry id `0-<seq>`, fields `v` (value) and `t`
+//!   (appended at, unix ms).   * `<p>qh:<log>` — string, the last seq appended (kept when the
+//!   stream is trimmed).
 //!
 //! A change payload is `<len(space)>:<space><id>`, decoded by [`decode_change`].
 
@@ -52,6 +55,16 @@ impl Keys {
     /// The string holding lease `name`.
     pub(super) fn lease(&self, name: &str) -> String {
         format!("{}l:{}", self.prefix, name)
+    }
+
+    /// The stream holding log `log`'s entries.
+    pub(super) fn log(&self, log: &str) -> String {
+        format!("{}q:{}", self.prefix, log)
+    }
+
+    /// The counter of log `log`'s last seq.
+    pub(super) fn log_head(&self, log: &str) -> String {
+        format!("{}qh:{}", self.prefix, log)
     }
 
     /// The key `ping` writes to.

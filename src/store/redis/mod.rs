@@ -22,8 +22,13 @@ use fred::{
 use tokio::{sync::broadcast, task::JoinHandle};
 
 use self::keys::Keys;
-use self::scripts::{decode_record, decode_write, encode_batch, fred_error, Script};
-use super::{Change, Committed, Record, StateStore, StoreError, StoreKey, WriteBatch};
+use self::scripts::{
+    bytes, decode_record, decode_write, encode_batch, entry_seq, fred_error, number, Script,
+};
+use super::{
+    Change, Committed, LogBounds, LogEntry, Record, Seq, StateStore, StoreError, StoreKey,
+    WriteBatch,
+};
 
 /// Capacity of the local change feed; slow watchers lose the oldest notices.
 const FEED_CAPACITY: usize = 1024;
@@ -66,6 +71,8 @@ pub struct RedisStore {
     list: Script,
     acquire: Script,
     release: Script,
+    log_read: Script,
+    log_bounds: Script,
     changes: broadcast::Sender<Change>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -235,6 +242,64 @@ impl StateStore for RedisStore {
             .await
             .map_err(|e| fred_error("counting set members", e))?;
         Ok(usize_of(n))
+    }
+
+    async fn log_read(
+        &self,
+        log: &str,
+        after: Seq,
+        limit: usize,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        if limit == 0 || after == Seq::MAX {
+            return Ok(Vec::new());
+        }
+        let args: Vec<Value> = vec![
+            self.keys.log(log).into(),
+            (after + 1).to_string().into(),
+            i64::try_from(limit).unwrap_or(i64::MAX).into(),
+        ];
+        let reply = self
+            .log_read
+            .call(&self.client, "reading a log", args)
+            .await?;
+        let corrupt = || StoreError::Corrupt {
+            context: "log read script answer".into(),
+        };
+        let mut out = Vec::new();
+        let mut it = match reply {
+            Value::Array(items) => items.into_iter(),
+            Value::Null => return Ok(out),
+            _ => return Err(corrupt()),
+        };
+        while let Some(id) = it.next() {
+            let seq = entry_seq(&id).ok_or_else(corrupt)?;
+            let at_ms = it.next().as_ref().and_then(number).ok_or_else(corrupt)?;
+            let value = it.next().and_then(bytes).ok_or_else(corrupt)?;
+            out.push(LogEntry { seq, at_ms, value });
+        }
+        Ok(out)
+    }
+
+    async fn log_bounds(&self, log: &str) -> Result<LogBounds, StoreError> {
+        let args: Vec<Value> = vec![self.keys.log(log).into(), self.keys.log_head(log).into()];
+        let reply = self
+            .log_bounds
+            .call(&self.client, "reading a log's bounds", args)
+            .await?
+            .into_array();
+        let corrupt = || StoreError::Corrupt {
+            context: "log bounds script answer".into(),
+        };
+        let mut it = reply.into_iter();
+        let head = match it.next() {
+            None | Some(Value::Null) => 0,
+            Some(v) => number(&v).ok_or_else(corrupt)?,
+        };
+        let oldest = match it.next() {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(entry_seq(&v).ok_or_else(corrupt)?),
+        };
+        Ok(LogBounds { oldest, head })
     }
 
     async fn write(&self, batch: WriteBatch) -> Result<Committed, StoreError> {

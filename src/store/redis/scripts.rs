@@ -35,6 +35,22 @@ for _, id in ipairs(ids) do
 end
 return out";
 
+/// `log_read`: ARGV stream key, first seq wanted, limit → flat {entry id, appended at, value}.
+pub(super) const LOG_READ: &str = r"
+local out = {}
+for _, e in ipairs(redis.call('XRANGE', ARGV[1], '0-' .. ARGV[2], '+', 'COUNT', ARGV[3])) do
+  local f = {}
+  for i = 1, #e[2], 2 do f[e[2][i]] = e[2][i + 1] end
+  out[#out + 1] = e[1]; out[#out + 1] = f['t']; out[#out + 1] = f['v']
+end
+return out";
+
+/// `log_bounds`: ARGV stream key, head key → {head or false, oldest entry id or false}, read at
+/// one instant.
+pub(super) const LOG_BOUNDS: &str = r"
+local first = redis.call('XRANGE', ARGV[1], '-', '+', 'COUNT', 1)[1]
+return {redis.call('GET', ARGV[2]), first and first[1] or false}";
+
 /// Lease acquire: ARGV key, holder, ttl ms → 1 if taken or extended (same holder), else 0.
 pub(super) const ACQUIRE: &str = r"
 local cur = redis.call('GET', ARGV[1])
@@ -157,6 +173,22 @@ pub(super) fn encode_batch(keys: &Keys, batch: &WriteBatch) -> Vec<Value> {
                 [s("SR"), s(&keys.set(set)), s(member), s(""), s(""), s("")]
             }
             Mutation::SetClear { set } => [s("SC"), s(&keys.set(set)), s(""), s(""), s(""), s("")],
+            Mutation::Append { log, value } => [
+                s("Q"),
+                s(&keys.log(log)),
+                s(&keys.log_head(log)),
+                Value::Bytes(value.clone()),
+                s(""),
+                s(""),
+            ],
+            Mutation::Trim { log, before } => [
+                s("QT"),
+                s(&keys.log(log)),
+                s(&before.to_string()),
+                s(""),
+                s(""),
+                s(""),
+            ],
         };
         args.extend(six);
     }
@@ -183,16 +215,17 @@ pub(super) fn decode_write(batch: &WriteBatch, answer: Value) -> Result<Committe
     };
     match tag.as_str() {
         "ok" => {
-            let puts = batch.mutations.iter().filter_map(|m| match m {
-                Mutation::Put { key, .. } => Some(key.clone()),
-                _ => None,
-            });
-            let versions: Vec<_> = puts
-                .zip(items.map(|v| number(&v)))
-                .map(|(k, v)| v.map(|v| (k, v)))
-                .collect::<Option<_>>()
-                .ok_or_else(corrupt)?;
-            Ok(Committed { versions })
+            // One number per put (its version) and per append (its seq), in mutation order.
+            let mut committed = Committed::default();
+            for m in &batch.mutations {
+                let mut n = || items.next().as_ref().and_then(number).ok_or_else(corrupt);
+                match m {
+                    Mutation::Put { key, .. } => committed.versions.push((key.clone(), n()?)),
+                    Mutation::Append { log, .. } => committed.appended.push((log.clone(), n()?)),
+                    _ => {}
+                }
+            }
+            Ok(committed)
         }
         "conflict" => match batch.preconditions.get(nth(items.next())?) {
             Some(
@@ -232,16 +265,30 @@ pub(super) fn decode_record(
         context: "record hash without a numeric version or value".into(),
     };
     let version = number(&version).ok_or_else(corrupt)?;
-    let value: Bytes = match value {
-        Value::Bytes(b) => b,
-        Value::String(s) => s.inner().clone(),
-        _ => return Err(corrupt()),
-    };
+    let value = bytes(value).ok_or_else(corrupt)?;
     Ok(Some(crate::store::Record { version, value }))
 }
 
+/// The bytes of a bulk string reply (fred gives UTF-8 as a string, anything else as bytes).
+pub(super) fn bytes(value: Value) -> Option<Bytes> {
+    match value {
+        Value::Bytes(b) => Some(b),
+        Value::String(s) => Some(s.inner().clone()),
+        _ => None,
+    }
+}
+
+/// The seq of a log stream entry id (`0-<seq>`).
+pub(super) fn entry_seq(id: &Value) -> Option<u64> {
+    std::str::from_utf8(id.as_bytes()?)
+        .ok()?
+        .strip_prefix("0-")?
+        .parse()
+        .ok()
+}
+
 /// A non-negative integer from an integer or a decimal (bulk) string reply.
-fn number(v: &Value) -> Option<u64> {
+pub(super) fn number(v: &Value) -> Option<u64> {
     v.as_u64()
         .or_else(|| std::str::from_utf8(v.as_bytes()?).ok()?.parse().ok())
 }

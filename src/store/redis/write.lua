@@ -9,7 +9,9 @@
 --     D  record key, space index key, id, -, change payload
 --     C  unique key, term, owner        R  unique key, term, owner
 --     SA set key, member                SR set key, member            SC set key
--- Returns {'ok', v1, v2, ...} (versions of puts in order), {'conflict', p} or {'unique', m, owner}.
+--     Q  log stream key, log head key, value                 QT log stream key, lowest seq kept
+-- Returns {'ok', n1, n2, ...} (in mutation order: the version of each put and the seq of each
+-- append), {'conflict', p} or {'unique', m, owner}.
 local channel = ARGV[1]
 local npre = tonumber(ARGV[2])
 local i = 3
@@ -74,6 +76,14 @@ for m = 1, nmut do
     redis.call('ZREM', key, a)
   elseif kind == 'SC' then
     redis.call('DEL', key)
+  elseif kind == 'Q' then
+    local seq = redis.call('INCR', a)
+    local now = redis.call('TIME')
+    local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+    redis.call('XADD', key, string.format('0-%d', seq), 'v', b, 't', string.format('%d', ms))
+    out[#out + 1] = seq
+  elseif kind == 'QT' then
+    redis.call('XTRIM', key, 'MINID', '0-' .. a)
   end
 end
 return out

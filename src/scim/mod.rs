@@ -5,6 +5,7 @@
 //! * [`discovery`]: `/ServiceProviderConfig`, `/ResourceTypes` and `/Schemas` documents
 //!   (RFC 7644 §4), generated from the schema tables.
 //! * [`engine`]: the provisioning engine over the store.
+//! * [`events`]: provisioning events: the change a write made, as the feed and webhooks carry it.
 //! * [`error`]: the error document of RFC 7644 §3.12 and the one mapping from failures to
 //!   status and `scimType`.
 //! * [`filter`]: the filter grammar of RFC 7644 §3.4.2.2: parse, validate, evaluate.
@@ -26,6 +27,7 @@ pub mod cpu;
 pub mod discovery;
 pub mod engine;
 pub mod error;
+pub mod events;
 pub mod filter;
 pub mod list;
 pub mod patch;

@@ -195,7 +195,8 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
         metrics: metrics.clone(),
         health,
         store: Arc::clone(&store),
-        engine: Engine::new(Arc::clone(&store), EngineLimits::default()),
+        engine: Engine::new(Arc::clone(&store), EngineLimits::default())
+            .with_event_data(settings.events_data),
         status: crate::operator::PageState::new(
             crate::scim::records::Records::new(Arc::clone(&store)),
             logs,

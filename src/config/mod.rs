@@ -178,6 +178,8 @@ pub struct Settings {
     pub header_read_timeout: Duration,
     /// The largest accepted request body.
     pub max_body_bytes: usize,
+    /// How much of a resource provisioning events carry (`OP_EVENTS_DATA`: `full` or `ids`).
+    pub events_data: crate::scim::events::DataMode,
     /// The bytes of request bodies decoded or applied at once across the process (at least
     /// `max_body_bytes`); beyond it requests queue briefly, then get `503`.
     pub max_inflight_body_bytes: usize,
@@ -277,6 +279,7 @@ pub fn describe(settings: &Settings) -> Vec<(&'static str, String)> {
         format!("{:?}", settings.token_usage_flush),
     ));
     lines.push(("max_body_bytes", settings.max_body_bytes.to_string()));
+    lines.push(("events_data", settings.events_data.as_str().to_owned()));
     lines.push((
         "max_inflight_body_bytes",
         settings.max_inflight_body_bytes.to_string(),

@@ -74,6 +74,10 @@ pub(super) fn port(text: &str) -> Result<u16, String> {
         .map_err(|_| "expected a port number from 0 to 65535".into())
 }
 
+fn events_data(text: &str) -> Result<crate::scim::events::DataMode, String> {
+    crate::scim::events::DataMode::parse(text).ok_or_else(|| "expected full or ids".to_owned())
+}
+
 fn positive(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
         Ok(0) | Err(_) => Err("expected a positive whole number".into()),
@@ -282,6 +286,7 @@ pub(super) fn settings(values: &Values) -> Result<Settings, ConfigError> {
         header_read_timeout: get(values, "header_read_timeout", duration)?
             .unwrap_or(Duration::from_secs(10)),
         max_body_bytes,
+        events_data: get(values, "events_data", events_data)?.unwrap_or_default(),
         max_inflight_body_bytes: get(values, "max_inflight_body_bytes", positive)?
             // Two maximum-size bodies at once (or one and many small ones): 551 MB peak under
             // 16 concurrent 4 MiB PATCHes against 778 MB at four (BENCHMARKS.md, issue 9).

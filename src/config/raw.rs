@@ -43,6 +43,7 @@ pub(crate) const KEYS: &[&str] = &[
     "idle_timeout",
     "write_timeout",
     "store_timeout",
+    "events_data",
     "tls_domain",
     "https_port",
     "tls_handshake_timeout",

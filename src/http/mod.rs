@@ -289,7 +289,7 @@ where
             Err(e) => state.denied(client, e),
         },
         Route::Scim { v2, endpoint } => match authorize() {
-            Ok(_) => scim(state, &parts, v2, endpoint, &mut body).await,
+            Ok(caller) => scim(state, &parts, v2, endpoint, &mut body, &caller).await,
             Err(e) => state.denied(client, e),
         },
         Route::Ready if is_read(method) => handlers::ops::ready(state).await,
@@ -336,6 +336,7 @@ async fn scim<B>(
     v2: bool,
     endpoint: router::ScimEndpoint,
     body: &mut Option<B>,
+    caller: &crate::auth::Caller,
 ) -> Response<Body>
 where
     B: http_body::Body<Data = bytes::Bytes>,
@@ -353,7 +354,7 @@ where
     };
     let body = body.take().expect("dispatch hands over the body unread");
     match request_body::read(body, limit).await {
-        Ok(body) => handlers::scim::handle(state, parts, v2, endpoint, body).await,
+        Ok(body) => handlers::scim::handle(state, parts, v2, endpoint, body, caller).await,
         Err(e) => response::scim_error(&e),
     }
 }

@@ -248,6 +248,18 @@ pub enum Expect {
 pub struct Changes {
     batch: WriteBatch,
     primary: Option<StoreKey>,
+    memberships: Vec<Membership>,
+}
+
+/// One membership change in a [`Changes`], in the order made: what member events describe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Membership {
+    /// The group.
+    pub group: String,
+    /// The member.
+    pub member: String,
+    /// Added (true) or removed.
+    pub added: bool,
 }
 
 impl Changes {
@@ -330,12 +342,35 @@ impl Changes {
     pub fn add_member(&mut self, group_id: &str, member: &str) {
         self.set_add(members_set(group_id), member);
         self.set_add(member_of_set(member), group_id);
+        self.memberships.push(Membership {
+            group: group_id.into(),
+            member: member.into(),
+            added: true,
+        });
     }
 
     /// Removes `member` from a group (both directions).
     pub fn remove_member(&mut self, group_id: &str, member: &str) {
         self.set_remove(members_set(group_id), member);
         self.set_remove(member_of_set(member), group_id);
+        self.memberships.push(Membership {
+            group: group_id.into(),
+            member: member.into(),
+            added: false,
+        });
+    }
+
+    /// The membership changes made so far, in order.
+    pub fn memberships(&self) -> &[Membership] {
+        &self.memberships
+    }
+
+    /// Appends an entry to log `log` in the same batch.
+    pub fn append(&mut self, log: &str, entry: Vec<u8>) {
+        self.batch.mutations.push(Mutation::Append {
+            log: log.into(),
+            value: entry.into(),
+        });
     }
 
     /// Drops the reverse-membership set of a deleted resource.

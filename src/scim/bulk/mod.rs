@@ -199,7 +199,7 @@ async fn execute(
             Ok(done(200, l))
         }
         ("DELETE", Some(id)) => {
-            engine.delete(rt, &id, if_match).await?;
+            engine.delete(rt, &id, if_match, ctx).await?;
             Ok(Done {
                 status: 204,
                 resource: None,

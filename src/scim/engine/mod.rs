@@ -11,6 +11,7 @@
 //!
 //! Must not know HTTP, Redis or tokens.
 
+mod emit;
 mod members;
 mod render;
 mod search;
@@ -23,11 +24,13 @@ use std::time::Duration;
 use serde_json::Value;
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
+use emit::Written;
 pub use search::SearchQuery;
 pub use write::Input;
 
 use super::{
     error::{Fault, ScimError},
+    events::{Actor, Before, Change, DataMode},
     project::Projection,
     records::{Changes, Expect, Loaded, Records, Stored},
     resource::normalize_input,
@@ -54,11 +57,14 @@ async fn back_off(attempt: usize) {
     tokio::time::sleep(pause).await;
 }
 
-/// Per-request context: where resources live, for `meta.location` and `$ref`.
+/// Per-request context: where resources live, for `meta.location` and `$ref`, and who asked,
+/// for the events a write appends.
 #[derive(Clone, Debug)]
 pub struct Ctx {
     /// The SCIM base URL, e.g. `https://scim.example.com/scim/v2` (no trailing slash).
     pub base_url: String,
+    /// The caller.
+    pub actor: Actor,
 }
 
 /// A resource as returned to clients.
@@ -115,6 +121,7 @@ impl WriteLocks {
 pub struct Engine {
     records: Records,
     limits: EngineLimits,
+    event_data: DataMode,
     locks: std::sync::Arc<WriteLocks>,
 }
 
@@ -245,8 +252,15 @@ impl Engine {
         Self {
             records: Records::new(store),
             limits,
+            event_data: DataMode::Full,
             locks: std::sync::Arc::new(WriteLocks::new()),
         }
+    }
+
+    /// The same engine with events carrying `mode` (`OP_EVENTS_DATA`).
+    pub fn with_event_data(mut self, mode: DataMode) -> Self {
+        self.event_data = mode;
+        self
     }
 
     /// The records it works on, for reads outside the engine.
@@ -277,17 +291,24 @@ impl Engine {
         if let Some(ids) = member_ids {
             self.add_members(&mut changes, &id, &ids).await?;
         }
-        let version = self
+        let mut loaded = Loaded {
+            id,
+            version: 1,
+            stored,
+        };
+        let written = Written {
+            rt,
+            change: Change::Created,
+            loaded: &loaded,
+            before: &Before::nothing(),
+        };
+        self.emit(&mut changes, written, ctx).await?;
+        loaded.version = self
             .records
             .commit(changes)
             .await
-            .map_err(|e| write_error(rt, &stored.doc, e))?
+            .map_err(|e| write_error(rt, &loaded.stored.doc, e))?
             .ok_or_else(|| ScimError::Internal(no_version()))?;
-        let loaded = Loaded {
-            id,
-            version,
-            stored,
-        };
         self.render(rt, &loaded, projection, ctx).await
     }
 
@@ -318,6 +339,7 @@ impl Engine {
         rt: &'static ResourceType,
         id: &str,
         if_match: Option<u64>,
+        ctx: &Ctx,
     ) -> Result<(), ScimError> {
         let _writer = self.locks.lock(id).await;
         for attempt in 0..MAX_ATTEMPTS {
@@ -337,6 +359,13 @@ impl Engine {
                 }
                 changes.clear_members(id);
             }
+            let written = Written {
+                rt,
+                change: Change::Deleted,
+                loaded: &loaded,
+                before: &Before::of(&loaded.stored.doc),
+            };
+            self.emit(&mut changes, written, ctx).await?;
             match self.records.commit(changes).await {
                 Ok(_) => return Ok(()),
                 // The resource (or a membership) changed under us: look again.

@@ -42,6 +42,10 @@ fn replicas() -> ([Engine; 2], tempfile::TempDir) {
 fn ctx() -> Ctx {
     Ctx {
         base_url: "https://scim.example.com/scim/v2".into(),
+        actor: crate::scim::events::Actor {
+            token: "test".into(),
+            user_agent: Some("engine-tests/1".into()),
+        },
     }
 }
 
@@ -309,7 +313,7 @@ async fn deleting_a_user_removes_it_from_every_group() {
             .unwrap(),
         );
     }
-    e.delete(&USER_TYPE, &user, None).await.unwrap();
+    e.delete(&USER_TYPE, &user, None, &ctx()).await.unwrap();
     for g in &groups {
         assert!(e.records().all_members(g).await.unwrap().is_empty());
     }
@@ -337,4 +341,134 @@ async fn an_unknown_member_is_refused_and_nothing_is_written() {
     assert!(matches!(r, Err(ScimError::InvalidValue(_))), "{r:?}");
     assert_eq!(e.load(&GROUP_TYPE, &group).await.unwrap(), before);
     assert!(e.records().all_members(&group).await.unwrap().is_empty());
+}
+
+/// The events in the log, as the feed shows them.
+async fn events(e: &Engine) -> Vec<Value> {
+    let log = e
+        .records()
+        .store()
+        .log_read(crate::scim::events::LOG, 0, 10_000)
+        .await
+        .unwrap();
+    log.iter()
+        .map(|x| serde_json::from_slice(&crate::scim::events::with_seq(x.seq, &x.value)).unwrap())
+        .collect()
+}
+
+fn types(events: &[Value]) -> Vec<&str> {
+    events.iter().map(|e| e["type"].as_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn each_change_appends_its_events_and_a_no_op_or_a_failure_none() {
+    let (e, _dir) = engine();
+    let user = create(
+        &e,
+        &USER_TYPE,
+        json!({"userName": "ev@example.com", "active": true}),
+    )
+    .await
+    .unwrap();
+    let group = create(
+        &e,
+        &GROUP_TYPE,
+        json!({"displayName": "Ops", "members": [{"value": user}]}),
+    )
+    .await
+    .unwrap();
+    patch(&e, &USER_TYPE, &user, op("replace", "active", json!(false)))
+        .await
+        .unwrap();
+    // The same again changes nothing and appends nothing; a failing PATCH appends nothing.
+    patch(&e, &USER_TYPE, &user, op("replace", "active", json!(false)))
+        .await
+        .unwrap();
+    let remove_required = json!({"Operations": [{"op": "remove", "path": "userName"}]});
+    patch(&e, &USER_TYPE, &user, remove_required)
+        .await
+        .unwrap_err();
+    patch(&e, &USER_TYPE, &user, op("replace", "active", json!(true)))
+        .await
+        .unwrap();
+    patch(
+        &e,
+        &GROUP_TYPE,
+        &group,
+        op("replace", "displayName", json!("SRE")),
+    )
+    .await
+    .unwrap();
+    e.delete(&USER_TYPE, &user, None, &ctx()).await.unwrap();
+    let log = events(&e).await;
+    assert_eq!(
+        types(&log),
+        [
+            "user.created",
+            "group.created",
+            "group.members.added",
+            "user.deactivated",
+            "user.reactivated",
+            "group.updated",
+            "user.deleted",
+            "group.members.removed",
+        ],
+        "{log:#?}"
+    );
+    let seqs: Vec<u64> = log.iter().map(|x| x["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=8).collect::<Vec<_>>(), "no gaps");
+    let created = &log[0];
+    assert_eq!(created["resource"]["type"], "User");
+    assert_eq!(created["resource"]["id"], user.as_str());
+    assert_eq!(created["resource"]["version"], 1);
+    assert_eq!(created["data"]["userName"], "ev@example.com");
+    assert_eq!(created["data"]["meta"]["resourceType"], "User");
+    assert_eq!(
+        created["actor"],
+        json!({"token": "test", "userAgent": "engine-tests/1"})
+    );
+    assert!(created["id"].is_string() && created["time"].is_string());
+    assert_eq!(log[2]["members"], json!([user]));
+    assert_eq!(log[2]["resource"]["id"], group.as_str());
+    assert!(
+        log[1]["data"].get("members").is_none(),
+        "groups without members"
+    );
+    let deactivated = &log[3];
+    assert_eq!(deactivated["changed"], json!(["active"]));
+    assert_eq!(deactivated["previous"], json!({"active": true}));
+    assert_eq!(deactivated["resource"]["version"], 2);
+    assert_eq!(log[5]["previous"], json!({"displayName": "Ops"}));
+    assert!(log[6].get("data").is_none(), "a deletion carries no data");
+    assert_eq!(log[7]["members"], json!([user]));
+    assert_eq!(log[7]["resource"]["id"], group.as_str());
+}
+
+#[tokio::test]
+async fn a_big_member_change_comes_in_events_of_a_thousand_and_ids_mode_keeps_data_out() {
+    let (store, _dir) = store();
+    let e = Engine::new(store, EngineLimits::default())
+        .with_event_data(crate::scim::events::DataMode::Ids);
+    let mut users = Vec::new();
+    for i in 0..2_100 {
+        let user = json!({"userName": format!("m{i}@example.com")});
+        users.push(json!({"value": create(&e, &USER_TYPE, user).await.unwrap()}));
+    }
+    let group = create(&e, &GROUP_TYPE, json!({"displayName": "All"}))
+        .await
+        .unwrap();
+    patch(&e, &GROUP_TYPE, &group, op("add", "members", json!(users)))
+        .await
+        .unwrap();
+    let log = events(&e).await;
+    let added: Vec<usize> = log
+        .iter()
+        .filter(|x| x["type"] == "group.members.added")
+        .map(|x| x["members"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(added, [1_000, 1_000, 100]);
+    assert!(log
+        .iter()
+        .all(|x| x.get("data").is_none() && x.get("previous").is_none()));
+    assert!(!serde_json::to_string(&log).unwrap().contains("example.com"));
 }

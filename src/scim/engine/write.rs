@@ -5,12 +5,13 @@
 use serde_json::Value;
 
 use super::{
-    check_version, indexed, members, no_version, now, reindex, write_error, Ctx, Engine,
-    MAX_ATTEMPTS,
+    check_version, emit::Written, indexed, members, no_version, now, reindex, write_error, Ctx,
+    Engine, MAX_ATTEMPTS,
 };
 use crate::scim::{
     cpu,
     error::ScimError,
+    events::{Before, Change},
     patch,
     records::{Changes, Expect, Loaded, Stored},
     resource::{check_immutable, normalize_input},
@@ -50,27 +51,6 @@ enum Edit<'a> {
     /// The operations decoded for the next attempt (`None` after one used them), and the body
     /// to decode them from again.
     Patch(Option<Vec<patch::PatchOp>>, Input<'a>),
-}
-
-/// The serialised form of a document about to be changed in place, to tell afterwards whether
-/// it changed at all without keeping a copy of the tree.
-struct Fingerprint(Vec<u8>);
-
-impl Fingerprint {
-    fn of(doc: &Value) -> Self {
-        Self(serde_json::to_vec(doc).expect("a JSON value always serialises"))
-    }
-
-    /// Whether `doc` equals the document this was taken of. Equal documents serialise to the
-    /// same length; the same length with other bytes is a reordering or a same-size edit, told
-    /// apart by decoding the old document (rare, and only then).
-    fn matches(&self, doc: &Value) -> bool {
-        let json = serde_json::to_vec(doc).expect("a JSON value always serialises");
-        if json.len() != self.0.len() {
-            return false;
-        }
-        json == self.0 || serde_json::from_slice::<Value>(&self.0).is_ok_and(|old| old == *doc)
-    }
 }
 
 impl Engine {
@@ -118,10 +98,13 @@ impl Engine {
             check_version(rt, &loaded, if_match)?;
             let mut changes = Changes::new();
             let old_keys = indexed(&loaded.stored.doc);
-            let doc = match &mut edit {
+            let (doc, before) = match &mut edit {
                 Edit::Replace(body) => {
-                    self.replaced(rt, &loaded, body.take()?, &mut changes)
-                        .await?
+                    let before = Before::of(&loaded.stored.doc);
+                    let doc = self
+                        .replaced(rt, &loaded, body.take()?, &mut changes)
+                        .await?;
+                    (doc, before)
                 }
                 Edit::Patch(ops, body) => {
                     let ops = match ops.take() {
@@ -132,8 +115,13 @@ impl Engine {
                         // An empty Operations list (Entra's validator sends one) changes nothing.
                         return Ok(loaded);
                     }
-                    self.patched(rt, &mut loaded, ops, &mut changes, ctx)
+                    match self
+                        .patched(rt, &mut loaded, ops, &mut changes, ctx)
                         .await?
+                    {
+                        Some((doc, before)) => (Some(doc), before),
+                        None => (None, Before::nothing()),
+                    }
                 }
             };
             // RFC 7644 §3.5.2.1: re-adding what is there "SHALL NOT change the modify timestamp".
@@ -149,13 +137,22 @@ impl Engine {
                 doc,
             };
             changes.put(rt, id, &stored, Expect::Version(loaded.version));
+            let mut written = Loaded {
+                id: id.to_owned(),
+                version: loaded.version + 1,
+                stored,
+            };
+            let what = Written {
+                rt,
+                change: Change::Updated,
+                loaded: &written,
+                before: &before,
+            };
+            self.emit(&mut changes, what, ctx).await?;
             match self.records.commit(changes).await {
                 Ok(Some(version)) => {
-                    return Ok(Loaded {
-                        id: id.to_owned(),
-                        version,
-                        stored,
-                    })
+                    written.version = version;
+                    return Ok(written);
                 }
                 Ok(None) => return Err(ScimError::Internal(no_version())),
                 Err(StoreError::Conflict { .. }) if if_match.is_none() => continue,
@@ -170,7 +167,7 @@ impl Engine {
                         "a member named in the request no longer exists".into(),
                     ))
                 }
-                Err(e) => return Err(write_error(rt, &stored.doc, e)),
+                Err(e) => return Err(write_error(rt, &written.stored.doc, e)),
             }
         }
         Err(ScimError::Conflict(format!(
@@ -212,7 +209,7 @@ impl Engine {
         ops: Vec<patch::PatchOp>,
         changes: &mut Changes,
         ctx: &Ctx,
-    ) -> Result<Option<Value>, ScimError> {
+    ) -> Result<Option<(Value, Before)>, ScimError> {
         // Group members are lifted out of the ops and applied as set changes.
         let (ops, member_changes) = if rt.kind == ResourceKind::Group {
             patch::split_members(ops, rt)?
@@ -225,14 +222,15 @@ impl Engine {
                 .map(|o| o.value.as_ref().map_or(1, cpu::weight))
                 .sum::<usize>();
         let stored = std::mem::take(&mut loaded.stored.doc);
-        let (same, doc) = cpu::heavy(size, || {
-            let before = Fingerprint::of(&stored);
+        let (before, same, doc) = cpu::heavy(size, || {
+            let before = Before::of(&stored);
             let primaries = patch::primary::Primaries::of(&stored, rt);
             let mut doc = patch::apply_owned(stored, ops, rt)?;
             patch::primary::settle(&primaries, &mut doc, rt);
             // Re-validate the outcome as a whole (required attributes, shapes), as PUT does.
             let doc = normalize_input(doc, rt)?;
-            Ok::<_, ScimError>((before.matches(&doc), doc))
+            let same = before.matches(&doc);
+            Ok::<_, ScimError>((before, same, doc))
         })?;
         if same && self.members_unchanged(&loaded.id, &member_changes).await? {
             loaded.stored.doc = doc;
@@ -242,7 +240,7 @@ impl Engine {
             self.apply_member_changes(changes, &loaded.id, member_changes, ctx)
                 .await?;
         }
-        Ok(Some(doc))
+        Ok(Some((doc, before)))
     }
 }
 
@@ -251,25 +249,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    #[test]
-    fn a_fingerprint_tells_a_change_from_a_reordering() {
-        let before = json!({"userName": "ann", "name": {"givenName": "Ann", "familyName": "Lee"}});
-        let print = Fingerprint::of(&before);
-        assert!(print.matches(&before));
-        // The same attributes in another order serialise to other bytes of the same length.
-        let reordered =
-            json!({"name": {"familyName": "Lee", "givenName": "Ann"}, "userName": "ann"});
-        assert_ne!(serde_json::to_vec(&reordered).unwrap(), print.0);
-        assert!(print.matches(&reordered));
-        // A same-length edit, and a longer one.
-        assert!(!print.matches(
-            &json!({"userName": "bob", "name": {"givenName": "Ann", "familyName": "Lee"}})
-        ));
-        assert!(!print.matches(
-            &json!({"userName": "ann", "name": {"givenName": "Anne", "familyName": "Lee"}})
-        ));
-    }
 
     #[test]
     fn an_input_is_decoded_again_for_each_retry() {

@@ -80,7 +80,8 @@ pub fn with_meta(doc: Value, id: &str, meta: &Meta) -> Value {
     Value::Object(map)
 }
 
-fn meta_document(meta: &Meta) -> Value {
+/// The `meta` attribute of a resource.
+pub fn meta_document(meta: &Meta) -> Value {
     let mut out = Map::new();
     out.insert("resourceType".into(), Value::from(meta.resource_type));
     // Formatting fails only for years outside 0..=9999; omitting the field beats a null or a

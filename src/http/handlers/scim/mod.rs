@@ -34,8 +34,9 @@ pub async fn handle(
     v2: bool,
     endpoint: ScimEndpoint,
     body: Bytes,
+    caller: &crate::auth::Caller,
 ) -> http::Response<Body> {
-    let ctx = request::ctx(state, parts, v2);
+    let ctx = request::ctx(state, parts, v2, caller);
     let method = &parts.method;
     let result = match endpoint {
         ScimEndpoint::Collection(kind) => match *method {
@@ -47,7 +48,7 @@ pub async fn handle(
             Method::GET | Method::HEAD => resources::get(state, parts, kind, &id, &ctx).await,
             Method::PUT => resources::replace(state, parts, kind, &id, &body, &ctx).await,
             Method::PATCH => resources::patch(state, parts, kind, &id, &body, &ctx).await,
-            Method::DELETE => resources::delete(state, parts, kind, &id).await,
+            Method::DELETE => resources::delete(state, parts, kind, &id, &ctx).await,
             _ => return not_allowed(method, "GET, PUT, PATCH, DELETE"),
         },
         ScimEndpoint::Search(kind) => match *method {

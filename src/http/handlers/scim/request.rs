@@ -5,18 +5,21 @@ use http::{header, request::Parts};
 use serde_json::Value;
 
 use crate::{
+    auth::Caller,
     edge::TlsConnection,
     http::{
         client::Client,
         origin::{self, OriginParts},
         AppState,
     },
-    scim::{engine::Ctx, engine::SearchQuery, error::ScimError, resource::parse_etag},
+    scim::{
+        engine::Ctx, engine::SearchQuery, error::ScimError, events::Actor, resource::parse_etag,
+    },
 };
 
-/// The SCIM base URL of this request: its origin (see [`crate::http::origin`]) and the
-/// prefix the client used.
-pub(super) fn ctx(state: &AppState, parts: &Parts, v2: bool) -> Ctx {
+/// The SCIM base URL of this request (its origin, see [`crate::http::origin`], and the prefix
+/// the client used) and who made it.
+pub(super) fn ctx(state: &AppState, parts: &Parts, v2: bool, caller: &Caller) -> Ctx {
     let host = parts.uri.authority().map(|a| a.as_str()).or_else(|| {
         parts
             .headers
@@ -37,6 +40,14 @@ pub(super) fn ctx(state: &AppState, parts: &Parts, v2: bool) -> Ctx {
     let prefix = if v2 { "/scim/v2" } else { "/scim" };
     Ctx {
         base_url: format!("{origin}{prefix}"),
+        actor: Actor {
+            token: caller.token_label.clone(),
+            user_agent: parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        },
     }
 }
 

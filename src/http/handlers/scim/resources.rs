@@ -207,10 +207,11 @@ pub(super) async fn delete(
     parts: &Parts,
     kind: ResourceKind,
     id: &str,
+    ctx: &Ctx,
 ) -> Answer {
     state
         .engine
-        .delete(kind.resource_type(), id, request::if_match(parts)?)
+        .delete(kind.resource_type(), id, request::if_match(parts)?, ctx)
         .await?;
     Ok(response::text(
         StatusCode::NO_CONTENT,

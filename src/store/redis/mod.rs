@@ -77,6 +77,15 @@ pub struct RedisStore {
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// The items of a script's flat array answer (none for a nil answer); `None` for anything else.
+fn flat(reply: Value) -> Option<std::vec::IntoIter<Value>> {
+    match reply {
+        Value::Array(items) => Some(items.into_iter()),
+        Value::Null => Some(Vec::new().into_iter()),
+        _ => None,
+    }
+}
+
 fn usize_of(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
@@ -175,11 +184,7 @@ impl StateStore for RedisStore {
             context: "list script answer".into(),
         };
         let mut out = Vec::new();
-        let mut it = match reply {
-            Value::Array(items) => items.into_iter(),
-            Value::Null => return Ok(out),
-            _ => return Err(corrupt()),
-        };
+        let mut it = flat(reply).ok_or_else(corrupt)?;
         while let Some(id) = it.next() {
             let id = id.into_string().ok_or_else(corrupt)?;
             let record = decode_record(
@@ -266,11 +271,7 @@ impl StateStore for RedisStore {
             context: "log read script answer".into(),
         };
         let mut out = Vec::new();
-        let mut it = match reply {
-            Value::Array(items) => items.into_iter(),
-            Value::Null => return Ok(out),
-            _ => return Err(corrupt()),
-        };
+        let mut it = flat(reply).ok_or_else(corrupt)?;
         while let Some(id) = it.next() {
             let seq = entry_seq(&id).ok_or_else(corrupt)?;
             let at_ms = it.next().as_ref().and_then(number).ok_or_else(corrupt)?;

@@ -156,55 +156,46 @@ impl Before {
         Self::default()
     }
 
-    /// Whether `doc` equals the document this was taken of.
-    pub fn matches(&self, doc: &Value) -> bool {
-        let Value::Object(map) = doc else {
-            return self.0.is_empty();
-        };
-        map.len() == self.0.len()
-            && self
-                .0
-                .iter()
-                .all(|(k, old)| map.get(k).is_some_and(|v| same(old, &raw(v))))
+    /// Whether `doc` equals the document this was taken of, and the attributes that differ
+    /// (`schemas` counts for the first, not the second): one serialisation of each attribute.
+    pub fn compare(&self, doc: &Value) -> (bool, Diff) {
+        let empty = Map::new();
+        let new = doc.as_object().unwrap_or(&empty);
+        let mut equal = new.len() == self.0.len();
+        let mut out = Diff::default();
+        for (key, old) in &self.0 {
+            let new_value = new.get(key);
+            if new_value.is_some_and(|v| same(old, &raw(v))) {
+                continue;
+            }
+            equal = false;
+            if key != "schemas" {
+                changed(&mut out, key, Some(old), new_value);
+            }
+        }
+        for (key, v) in new {
+            if !self.0.iter().any(|(k, _)| k == key) {
+                equal = false;
+                if key != "schemas" {
+                    changed(&mut out, key, None, Some(v));
+                }
+            }
+        }
+        (equal, out)
     }
 
     /// The attributes of `doc` that differ from the document this was taken of.
     pub fn diff(&self, doc: &Value) -> Diff {
-        let empty = Map::new();
-        let new = doc.as_object().unwrap_or(&empty);
-        let mut out = Diff::default();
-        for (key, old) in &self.0 {
-            if key == "schemas" {
-                continue;
-            }
-            match new.get(key) {
-                Some(v) => {
-                    let v_raw = raw(v);
-                    if !same(old, &v_raw) {
-                        changed(&mut out, key, Some(old), Some(v));
-                    }
-                }
-                None => changed(&mut out, key, Some(old), None),
-            }
-        }
-        for (key, v) in new {
-            if key != "schemas" && !self.0.iter().any(|(k, _)| k == key) {
-                changed(&mut out, key, None, Some(v));
-            }
-        }
-        out
+        self.compare(doc).1
     }
 }
 
 /// Records that attribute `key` differs: a singular complex attribute (or an extension) by
 /// its sub-attributes, anything else whole.
 fn changed(out: &mut Diff, key: &str, old: Option<&RawValue>, new: Option<&Value>) {
-    let old_map = old.and_then(|o| {
-        o.get()
-            .starts_with('{')
-            .then(|| serde_json::from_str::<Map<String, Value>>(o.get()).ok())
-            .flatten()
-    });
+    let old_map = old
+        .filter(|o| o.get().starts_with('{'))
+        .and_then(|o| serde_json::from_str::<Map<String, Value>>(o.get()).ok());
     let new_map = new.and_then(Value::as_object);
     if old_map.is_none() && new_map.is_none() {
         out.changed.push(key.to_owned());
@@ -380,7 +371,7 @@ mod tests {
             json!({"active": true, "name.givenName": "Ann", "emails": [{"value": "a@example.com"}],
                    format!("{ENTERPRISE}:manager"): null, "title": null})
         );
-        assert!(!Before::of(&old).matches(&new));
+        assert!(!Before::of(&old).compare(&new).0);
     }
 
     #[test]
@@ -389,16 +380,17 @@ mod tests {
         let reordered =
             json!({"name": {"familyName": "Lee", "givenName": "Ann"}, "userName": "ann"});
         let before = Before::of(&old);
-        assert!(before.matches(&reordered));
+        let matches = |doc: &Value| before.compare(doc).0;
+        assert!(matches(&reordered));
         assert!(before.diff(&reordered).changed.is_empty());
         // A same-length edit, a longer one, an attribute removed.
-        assert!(!before.matches(
+        assert!(!matches(
             &json!({"userName": "bob", "name": {"givenName": "Ann", "familyName": "Lee"}})
         ));
-        assert!(!before.matches(
+        assert!(!matches(
             &json!({"userName": "ann", "name": {"givenName": "Anne", "familyName": "Lee"}})
         ));
-        assert!(!before.matches(&json!({"userName": "ann"})));
+        assert!(!matches(&json!({"userName": "ann"})));
         let removed = before.diff(&json!({"userName": "ann"}));
         assert_eq!(removed.changed, ["name.givenName", "name.familyName"]);
     }

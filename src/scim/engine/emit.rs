@@ -9,7 +9,7 @@ use serde_json::{value::RawValue, Map, Value};
 use super::{store_error, Ctx, Engine};
 use crate::scim::{
     error::ScimError,
-    events::{self, Before, Change, Diff, Event, Subject},
+    events::{self, Change, Diff, Event, Subject},
     records::{Changes, Loaded},
     resource::{meta_document, Meta},
     schema::{ResourceKind, ResourceType, GROUP_TYPE},
@@ -46,8 +46,8 @@ pub(super) struct Written<'a> {
     pub change: Change,
     /// The resource after the change (for a deletion: as it was).
     pub loaded: &'a Loaded,
-    /// The document before the change.
-    pub before: &'a Before,
+    /// Its attributes that the change set, changed or removed.
+    pub diff: &'a Diff,
 }
 
 impl Engine {
@@ -62,7 +62,7 @@ impl Engine {
             rt,
             change,
             loaded,
-            before,
+            diff,
         } = written;
         let time = match change {
             Change::Deleted => super::now(),
@@ -73,14 +73,10 @@ impl Engine {
             id: &loaded.id,
             version: loaded.version,
         };
-        let diff = match change {
-            Change::Deleted => before.diff(&Value::Null),
-            _ => before.diff(&loaded.stored.doc),
-        };
         if change != Change::Updated || !diff.is_empty() {
             let active = (rt.kind == ResourceKind::User
                 && diff.changed.iter().any(|p| p == "active"))
-            .then(|| (was_active(&diff), events::is_active(&loaded.stored.doc)));
+            .then(|| (was_active(diff), events::is_active(&loaded.stored.doc)));
             let data = match (change, self.event_data, &loaded.stored.doc) {
                 (Change::Deleted, ..) | (_, events::DataMode::Ids, _) => None,
                 (_, _, Value::Object(doc)) => Some(shown(loaded, doc, self.meta(rt, loaded, ctx))),
@@ -90,7 +86,7 @@ impl Engine {
                 kind: events::event_type(rt.kind, change, active),
                 time: &time,
                 subject,
-                diff: &diff,
+                diff,
                 members: None,
                 data: data.as_deref(),
             };

@@ -300,7 +300,7 @@ impl Engine {
             rt,
             change: Change::Created,
             loaded: &loaded,
-            before: &Before::nothing(),
+            diff: &Before::nothing().diff(&loaded.stored.doc),
         };
         self.emit(&mut changes, written, ctx).await?;
         loaded.version = self
@@ -363,7 +363,7 @@ impl Engine {
                 rt,
                 change: Change::Deleted,
                 loaded: &loaded,
-                before: &Before::of(&loaded.stored.doc),
+                diff: &Before::of(&loaded.stored.doc).diff(&Value::Null),
             };
             self.emit(&mut changes, written, ctx).await?;
             match self.records.commit(changes).await {

@@ -11,7 +11,7 @@ use super::{
 use crate::scim::{
     cpu,
     error::ScimError,
-    events::{Before, Change},
+    events::{Before, Change, Diff},
     patch,
     records::{Changes, Expect, Loaded, Stored},
     resource::{check_immutable, normalize_input},
@@ -98,13 +98,16 @@ impl Engine {
             check_version(rt, &loaded, if_match)?;
             let mut changes = Changes::new();
             let old_keys = indexed(&loaded.stored.doc);
-            let (doc, before) = match &mut edit {
+            let (doc, diff) = match &mut edit {
                 Edit::Replace(body) => {
-                    let before = Before::of(&loaded.stored.doc);
                     let doc = self
                         .replaced(rt, &loaded, body.take()?, &mut changes)
                         .await?;
-                    (doc, before)
+                    let diff = doc
+                        .as_ref()
+                        .map(|d| Before::of(&loaded.stored.doc).diff(d))
+                        .unwrap_or_default();
+                    (doc, diff)
                 }
                 Edit::Patch(ops, body) => {
                     let ops = match ops.take() {
@@ -119,8 +122,8 @@ impl Engine {
                         .patched(rt, &mut loaded, ops, &mut changes, ctx)
                         .await?
                     {
-                        Some((doc, before)) => (Some(doc), before),
-                        None => (None, Before::nothing()),
+                        Some((doc, diff)) => (Some(doc), diff),
+                        None => (None, Diff::default()),
                     }
                 }
             };
@@ -146,7 +149,7 @@ impl Engine {
                 rt,
                 change: Change::Updated,
                 loaded: &written,
-                before: &before,
+                diff: &diff,
             };
             self.emit(&mut changes, what, ctx).await?;
             match self.records.commit(changes).await {
@@ -209,7 +212,7 @@ impl Engine {
         ops: Vec<patch::PatchOp>,
         changes: &mut Changes,
         ctx: &Ctx,
-    ) -> Result<Option<(Value, Before)>, ScimError> {
+    ) -> Result<Option<(Value, Diff)>, ScimError> {
         // Group members are lifted out of the ops and applied as set changes.
         let (ops, member_changes) = if rt.kind == ResourceKind::Group {
             patch::split_members(ops, rt)?
@@ -222,15 +225,15 @@ impl Engine {
                 .map(|o| o.value.as_ref().map_or(1, cpu::weight))
                 .sum::<usize>();
         let stored = std::mem::take(&mut loaded.stored.doc);
-        let (before, same, doc) = cpu::heavy(size, || {
+        let (same, diff, doc) = cpu::heavy(size, || {
             let before = Before::of(&stored);
             let primaries = patch::primary::Primaries::of(&stored, rt);
             let mut doc = patch::apply_owned(stored, ops, rt)?;
             patch::primary::settle(&primaries, &mut doc, rt);
             // Re-validate the outcome as a whole (required attributes, shapes), as PUT does.
             let doc = normalize_input(doc, rt)?;
-            let same = before.matches(&doc);
-            Ok::<_, ScimError>((before, same, doc))
+            let (same, diff) = before.compare(&doc);
+            Ok::<_, ScimError>((same, diff, doc))
         })?;
         if same && self.members_unchanged(&loaded.id, &member_changes).await? {
             loaded.stored.doc = doc;
@@ -240,7 +243,7 @@ impl Engine {
             self.apply_member_changes(changes, &loaded.id, member_changes, ctx)
                 .await?;
         }
-        Ok(Some((doc, before)))
+        Ok(Some((doc, diff)))
     }
 }
 

@@ -246,11 +246,18 @@ impl Committed {
     }
 }
 
-/// A notice that a record changed (put or deleted) — from this process or another replica.
+/// A notice of a committed change — from this process or another replica.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Change {
-    /// The record that changed.
-    pub key: StoreKey,
+pub enum Change {
+    /// A record was put or deleted.
+    Record(StoreKey),
+    /// A batch appended to `log`; its last entry took `head`.
+    Appended {
+        /// The log.
+        log: String,
+        /// The number of the batch's last entry in it.
+        head: Seq,
+    },
 }
 
 /// Everything that can go wrong in the store, one enum for every backend.
@@ -398,8 +405,10 @@ pub trait StateStore: Send + Sync + 'static {
     /// The current holder of lease `name`, if unexpired.
     async fn lease_holder(&self, name: &str) -> Result<Option<String>, StoreError>;
 
-    /// Subscribes to the change feed: every record put or deleted after this call, by any
-    /// process sharing the backend. A lagging receiver loses old notices, never the newest.
+    /// Subscribes to the change feed: every record put or deleted and every log appended to
+    /// after this call, by any process sharing the backend. A lagging receiver loses old
+    /// notices, never the newest. Notices are hints: a Redis reconnect can lose some, so a
+    /// watcher that must not miss one also looks at the store now and then.
     fn watch(&self) -> broadcast::Receiver<Change>;
 }
 

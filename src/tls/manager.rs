@@ -28,7 +28,10 @@ use super::{
     storage::{CertStorage, StoredCert},
     CertReport, CertReportCell, CertResolver, TlsError,
 };
-use crate::{metrics::Metrics, store::SharedStore};
+use crate::{
+    metrics::Metrics,
+    store::{Change, SharedStore},
+};
 
 mod account;
 mod challenge;
@@ -163,12 +166,13 @@ impl CertManager {
                 _ = tokio::time::sleep(sleep) => {}
                 change = async { changes.as_mut().expect("guarded by the if").recv().await }, if changes.is_some() => {
                     match change {
-                        Ok(c) if c.key == challenge_key => {
+                        Ok(Change::Record(k)) if k == challenge_key => {
                             self.sync_challenge().await;
                             continue;
                         }
-                        Ok(c) if c.key != cert_key => continue,
-                        Ok(_) | Err(RecvError::Lagged(_)) => {}
+                        Ok(Change::Record(k)) if k == cert_key => {}
+                        Ok(_) => continue,
+                        Err(RecvError::Lagged(_)) => {}
                         Err(RecvError::Closed) => { changes = None; continue; }
                     }
                 }

@@ -102,7 +102,7 @@ pub async fn change_feed(store: SharedStore) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while seen < 2 {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Ok(Change { key: k })) if k == key => seen += 1,
+            Ok(Ok(Change::Record(k))) if k == key => seen += 1,
             Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
             Ok(Err(e)) => panic!("[{C}] feed closed: {e}"),
             Err(_) => panic!("[{C}] saw {seen} of 2 changes for {key} within 10 s"),

@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::{bounded, fresh, ok};
 use crate::store::{
-    LogBounds, Mutation, Precondition, SharedStore, StoreError, StoreKey, WriteBatch,
+    Change, LogBounds, Mutation, Precondition, SharedStore, StoreError, StoreKey, WriteBatch,
 };
 
 fn append(log: &str, value: impl Into<Bytes>) -> Mutation {
@@ -217,4 +217,52 @@ pub async fn log_concurrent_appends(store: SharedStore) {
         .map(|e| (e.seq, String::from_utf8(e.value.to_vec()).unwrap()))
         .collect();
     assert_eq!(read, told, "[{C}] the log holds what each writer was told");
+}
+
+/// A batch that appends to a log reaches a watcher subscribed before it as one notice naming
+/// the log and the batch's last number, within a bound; a refused batch sends none.
+pub async fn log_notices(store: SharedStore) {
+    const C: &str = "log_notices";
+    let log = fresh("noticed");
+    let mut rx = store.watch();
+    let key = StoreKey::new(fresh("noticed-record"), "r1");
+    let refused = WriteBatch::new()
+        .require(Precondition::Exists(key.clone()))
+        .then(append(&log, "lost"));
+    let r = bounded(C, "refused append", store.write(refused)).await;
+    assert!(matches!(r, Err(StoreError::Conflict { .. })), "[{C}] {r:?}");
+    let batch = WriteBatch::new()
+        .put(key, "record")
+        .then(append(&log, "one"))
+        .then(append(&log, "two"))
+        .then(append(&log, "three"));
+    ok(C, "append three", bounded(C, "append", store.write(batch)).await);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut notices = Vec::new();
+    // The record's notice may come before or after the log's; either way both come, and the
+    // log's names the last entry.
+    while notices.is_empty() {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(Change::Appended { log: l, head })) if l == log => notices.push(head),
+            Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(e)) => panic!("[{C}] feed closed: {e}"),
+            Err(_) => panic!("[{C}] no notice for {log} within 10 s"),
+        }
+    }
+    assert_eq!(notices, vec![3], "[{C}] one notice, with the last seq");
+    // Nothing more for this log arrives (a second notice would be a duplicate of the batch).
+    let more = tokio::time::timeout(std::time::Duration::from_millis(300), async {
+        loop {
+            match rx.recv().await {
+                Ok(Change::Appended { log: l, head }) if l == log => return Some(head),
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(_) => return None,
+            }
+        }
+    })
+    .await;
+    assert!(
+        matches!(more, Err(_) | Ok(None)),
+        "[{C}] a second notice: {more:?}"
+    );
 }

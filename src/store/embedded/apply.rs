@@ -12,7 +12,7 @@ use super::tables::{
     SET_LENS, UNIQUE,
 };
 use super::writer::{Reply, Request};
-use crate::store::{Committed, Mutation, Precondition, StoreError, StoreKey, WriteBatch};
+use crate::store::{Change, Committed, Mutation, Precondition, StoreError, StoreKey, WriteBatch};
 
 /// The tables a write touches, opened once per group.
 struct Tables<'txn> {
@@ -32,7 +32,7 @@ struct Tables<'txn> {
 pub(super) fn apply_group<'a>(
     txn: &WriteTransaction,
     group: impl ExactSizeIterator<Item = &'a Request>,
-    changed: &mut Vec<StoreKey>,
+    changed: &mut Vec<Change>,
 ) -> Result<Vec<Reply>, redb::Error> {
     let mut t = Tables {
         records: txn.open_table(RECORDS)?,
@@ -65,7 +65,7 @@ pub(super) fn apply_group<'a>(
 fn apply_batch(
     t: &mut Tables<'_>,
     batch: &WriteBatch,
-    changed: &mut Vec<StoreKey>,
+    changed: &mut Vec<Change>,
 ) -> Result<Result<Committed, StoreError>, redb::Error> {
     for pre in &batch.preconditions {
         let (key, holds) = match pre {
@@ -135,7 +135,7 @@ fn apply_mutation(
     t: &mut Tables<'_>,
     m: &Mutation,
     committed: &mut Committed,
-    changed: &mut Vec<StoreKey>,
+    changed: &mut Vec<Change>,
 ) -> Result<(), redb::Error> {
     match m {
         Mutation::Put { key, value } => {
@@ -148,7 +148,7 @@ fn apply_mutation(
                 bump(&mut t.buckets, (key.space.as_str(), bucket(&key.id)), 1)?;
             }
             committed.versions.push((key.clone(), new));
-            changed.push(key.clone());
+            changed.push(Change::Record(key.clone()));
         }
         Mutation::Delete { key } => {
             let removed = t
@@ -158,7 +158,7 @@ fn apply_mutation(
             if removed {
                 bump(&mut t.counts, &key.space, -1)?;
                 bump(&mut t.buckets, (key.space.as_str(), bucket(&key.id)), -1)?;
-                changed.push(key.clone());
+                changed.push(Change::Record(key.clone()));
             }
         }
         Mutation::Claim { index, term, owner } => {
@@ -208,6 +208,14 @@ fn apply_mutation(
             t.log_entries
                 .insert((log.as_str(), seq), (now_ms(), value.as_ref()))?;
             committed.appended.push((log.clone(), seq));
+            // One notice per log and run of appends: a batch of a hundred events is one hint.
+            match changed.last_mut() {
+                Some(Change::Appended { log: l, head }) if l == log => *head = seq,
+                _ => changed.push(Change::Appended {
+                    log: log.clone(),
+                    head: seq,
+                }),
+            }
         }
         Mutation::Trim { log, before } => {
             let mut gone = Vec::new();

@@ -86,9 +86,9 @@ fn commit_group(db: &Database, group: Vec<Job>, changes: &broadcast::Sender<Chan
                 // A caller that gave up waiting is no reason to stop; its write is durable.
                 let _ = job.reply.send(Ok(reply));
             }
-            for key in changed {
+            for change in changed {
                 // No receivers is fine: nobody is watching.
-                let _ = changes.send(Change { key });
+                let _ = changes.send(change);
             }
         }
         Err(error) => {

@@ -140,8 +140,8 @@ async fn forward(mut messages: broadcast::Receiver<Message>, changes: broadcast:
         match messages.recv().await {
             Ok(msg) => {
                 // Probes and foreign messages do not decode and are skipped.
-                if let Some(key) = msg.value.as_str().and_then(|s| decode_change(&s)) {
-                    let _ = changes.send(Change { key });
+                if let Some(change) = msg.value.as_str().and_then(|s| decode_change(&s)) {
+                    let _ = changes.send(change);
                 }
             }
             Err(broadcast::error::RecvError::Lagged(_)) => continue,

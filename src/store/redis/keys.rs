@@ -9,9 +9,11 @@
 //!   (appended at, unix ms).   * `<p>qh:<log>` — string, the last seq appended (kept when the
 //!   stream is trimmed).
 //!
-//! A change payload is `<len(space)>:<space><id>`, decoded by [`decode_change`].
+//! A change payload is `<len(space)>:<space><id>` for a record put or deleted, and
+//! `q<seq>:<log>` for a batch's appends to a log (the write script publishes it once per log
+//! and batch, with the last seq); [`decode_change`] reads both.
 
-use crate::store::StoreKey;
+use crate::store::{Change, StoreKey};
 
 /// Builds every key from one prefix.
 #[derive(Clone, Debug)]
@@ -84,12 +86,19 @@ pub(super) fn encode_change(key: &StoreKey) -> String {
 }
 
 /// Parses a change-feed payload; `None` for anything this module did not write.
-pub(super) fn decode_change(payload: &str) -> Option<StoreKey> {
+pub(super) fn decode_change(payload: &str) -> Option<Change> {
+    if let Some(rest) = payload.strip_prefix('q') {
+        let (head, log) = rest.split_once(':')?;
+        return Some(Change::Appended {
+            log: log.to_owned(),
+            head: head.parse().ok()?,
+        });
+    }
     let (len, rest) = payload.split_once(':')?;
     let len: usize = len.parse().ok()?;
     let space = rest.get(..len)?;
     let id = rest.get(len..)?;
-    Some(StoreKey::new(space, id))
+    Some(Change::Record(StoreKey::new(space, id)))
 }
 
 #[cfg(test)]
@@ -112,8 +121,19 @@ mod tests {
             StoreKey::new("日本", "ü"),
             StoreKey::new("s", ""),
         ] {
-            assert_eq!(decode_change(&encode_change(&key)), Some(key));
+            assert_eq!(
+                decode_change(&encode_change(&key)),
+                Some(Change::Record(key))
+            );
         }
+        assert_eq!(
+            decode_change("q42:scim.events"),
+            Some(Change::Appended {
+                log: "scim.events".into(),
+                head: 42
+            })
+        );
+        assert_eq!(decode_change("qx:log"), None);
         assert_eq!(decode_change("9:ab"), None);
         assert_eq!(decode_change("junk"), None);
     }

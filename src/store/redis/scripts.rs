@@ -179,7 +179,7 @@ pub(super) fn encode_batch(keys: &Keys, batch: &WriteBatch) -> Vec<Value> {
                 s(&keys.log_head(log)),
                 Value::Bytes(value.clone()),
                 s(""),
-                s(""),
+                s(log),
             ],
             Mutation::Trim { log, before } => [
                 s("QT"),

@@ -9,7 +9,7 @@
 --     D  record key, space index key, id, -, change payload
 --     C  unique key, term, owner        R  unique key, term, owner
 --     SA set key, member                SR set key, member            SC set key
---     Q  log stream key, log head key, value                 QT log stream key, lowest seq kept
+--     Q  log stream key, log head key, value, -, log name   QT log stream key, lowest seq kept
 -- Returns {'ok', n1, n2, ...} (in mutation order: the version of each put and the seq of each
 -- append), {'conflict', p} or {'unique', m, owner}.
 local channel = ARGV[1]
@@ -52,6 +52,8 @@ for m = 1, nmut do
 end
 
 local out = {'ok'}
+-- The last seq appended to each log (by name), published once when the batch is applied.
+local heads, logs = {}, {}
 for m = 1, nmut do
   local j = base + (m - 1) * 6
   local kind, key, a, b, c, d = ARGV[j], ARGV[j + 1], ARGV[j + 2], ARGV[j + 3], ARGV[j + 4], ARGV[j + 5]
@@ -81,9 +83,14 @@ for m = 1, nmut do
     local now = redis.call('TIME')
     local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
     redis.call('XADD', key, string.format('0-%d', seq), 'v', b, 't', string.format('%d', ms))
+    if heads[d] == nil then logs[#logs + 1] = d end
+    heads[d] = seq
     out[#out + 1] = seq
   elseif kind == 'QT' then
     redis.call('XTRIM', key, 'MINID', '0-' .. a)
   end
+end
+for _, log in ipairs(logs) do
+  redis.call('PUBLISH', channel, string.format('q%d:%s', heads[log], log))
 end
 return out

@@ -7,7 +7,7 @@ use std::{
 
 use scim_bridge::store::{
     redis::{RedisOptions, RedisStore},
-    SharedStore, StateStore, StoreError, StoreKey, WriteBatch,
+    Change, SharedStore, StateStore, StoreError, StoreKey, WriteBatch,
 };
 
 use crate::helpers::redis::{free_port, RedisServer};
@@ -152,7 +152,7 @@ async fn redis_outage_gives_errors_then_recovers() {
             recovered = tokio::time::timeout(Duration::from_millis(500), async {
                 loop {
                     match feed.recv().await {
-                        Ok(change) if change.key == key => return true,
+                        Ok(Change::Record(k)) if k == key => return true,
                         Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                             continue
                         }

@@ -46,6 +46,11 @@ pub struct Running {
 }
 
 impl Running {
+    /// The store the bridge runs on (for tests that look beneath the API).
+    pub fn store(&self) -> &SharedStore {
+        &self.store
+    }
+
     /// Begins a graceful shutdown.
     pub fn shutdown(&self) {
         self.shutdown.cancel();
@@ -190,6 +195,9 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
     if let Some(c) = &certificates {
         health = health.with_certificates(Arc::clone(&c.report));
     }
+    let shutdown = CancellationToken::new();
+    let background = CancellationToken::new();
+    let outbox = crate::outbox::Outbox::new(Arc::clone(&store), shutdown.child_token());
     let state = Arc::new(AppState {
         auth: Authorizer::new(Arc::clone(&session)),
         metrics: metrics.clone(),
@@ -197,6 +205,7 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
         store: Arc::clone(&store),
         engine: Engine::new(Arc::clone(&store), EngineLimits::default())
             .with_event_data(settings.events_data),
+        outbox: Arc::clone(&outbox),
         status: crate::operator::PageState::new(
             crate::scim::records::Records::new(Arc::clone(&store)),
             logs,
@@ -244,8 +253,6 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
         .transpose()?;
     let ping_addr = ping_listener.as_ref().map(|l| l.local_addr()).transpose()?;
 
-    let shutdown = CancellationToken::new();
-    let background = CancellationToken::new();
     let mut listeners = JoinSet::new();
     let options = |name| edge::ConnOptions {
         name,
@@ -305,6 +312,7 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
             },
         ));
     }
+    background_tasks.spawn(outbox.follow(background.child_token()));
     // Cancelled with the other background tasks, after the connections have drained, so its
     // final flush sees every request; the store outlives it.
     background_tasks.spawn(crate::usage::flush::run(

@@ -35,6 +35,8 @@
 //! * [`scim`]: the SCIM protocol and the provisioning engine.
 //! * [`operator`]: operators' read-outs: `/health`, `/ping`, and the status page with
 //!   `/status.json` and the `/logs` download.
+//! * [`outbox`]: the event log as readers see it: pages after a cursor, the head, waits for
+//!   the next event (the pull feed `/events` reads through it).
 //! * [`metrics`]: Prometheus metrics registered into a registry passed in.
 //! * [`store`]: storage traits and the `embedded` (redb) and `redis` (fred) backends.
 //! * [`logging`]: tracing subscriber set-up (plain, JSON, colour) and the bounded ring of recent
@@ -53,6 +55,7 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod operator;
+pub mod outbox;
 pub mod probe;
 pub mod scim;
 pub mod secret_file;

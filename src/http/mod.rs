@@ -79,6 +79,8 @@ pub struct AppState {
     pub store: SharedStore,
     /// The provisioning engine.
     pub engine: Engine,
+    /// The event log as `/events` reads it.
+    pub outbox: Arc<crate::outbox::Outbox>,
     /// The status page's uptime, activity and counts.
     pub status: crate::operator::PageState,
     /// The largest page a query returns (advertised as filter maxResults).
@@ -152,6 +154,11 @@ where
     // written nothing and `503` is the truth; past it, the write may be applied, so the request
     // runs on to its real answer (see `scim::commit_point`).
     let point = CommitPoint::new();
+    // A long poll of the events feed may wait its `wait` before it starts its work.
+    let deadline = match routed.route {
+        Route::Events => state.limits.request_timeout + handlers::events::MAX_WAIT,
+        _ => state.limits.request_timeout,
+    };
     let work = commit_point::scope(
         point.clone(),
         dispatch(&state, routed.route, req, &authorised),
@@ -159,7 +166,7 @@ where
     tokio::pin!(work);
     let res = tokio::select! {
         res = &mut work => res,
-        () = tokio::time::sleep(state.limits.request_timeout) => {
+        () = tokio::time::sleep(deadline) => {
             if point.reached() {
                 tracing::warn!(
                     route = routed.template,
@@ -284,6 +291,10 @@ where
             }
         }
         Route::Metrics if is_read(method) => handlers::ops::metrics(state).await,
+        Route::Events if is_read(method) => match authorize() {
+            Ok(_) => handlers::events::feed(state, &parts).await,
+            Err(e) => state.denied(client, e),
+        },
         Route::Health if is_read(method) => match authorize() {
             Ok(_) => handlers::ops::health(state).await,
             Err(e) => state.denied(client, e),
@@ -298,6 +309,7 @@ where
         | Route::Metrics
         | Route::Ready
         | Route::Health
+        | Route::Events
         | Route::StatusJson
         | Route::Logs
         | Route::StatusAsset(_)) => {

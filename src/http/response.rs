@@ -1,18 +1,83 @@
 //! Response builders: `application/scim+json` bodies, SCIM error documents, 401 challenges.
 //! The one place where a [`ScimError`] becomes an HTTP response.
 
+use std::{
+    convert::Infallible,
+    pin::Pin,
+    task::{Context, Poll},
+};
+
 use bytes::Bytes;
+use futures_util::{stream::BoxStream, Stream};
 use http::{header, HeaderValue, Response, StatusCode};
+use http_body::{Frame, SizeHint};
 use http_body_util::Full;
 use serde_json::Value;
 
 use crate::{auth::AuthError, scim::error::ScimError, scim::CONTENT_TYPE};
 
-/// The response body type of every handler.
-pub type Body = Full<Bytes>;
+/// The response body of every handler: bytes known in full (sent with their
+/// `Content-Length`), or a stream of chunks (the events feed's server-sent events).
+pub enum Body {
+    /// The whole body.
+    Full(Full<Bytes>),
+    /// Chunks as they come; the body ends when the stream does.
+    Stream(BoxStream<'static, Bytes>),
+}
+
+impl Default for Body {
+    fn default() -> Self {
+        Body::Full(Full::default())
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(bytes: Bytes) -> Self {
+        Body::Full(Full::new(bytes))
+    }
+}
+
+impl Body {
+    /// A body of the chunks of `stream`.
+    pub fn stream(stream: impl Stream<Item = Bytes> + Send + 'static) -> Self {
+        Body::Stream(Box::pin(stream))
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match self.get_mut() {
+            Body::Full(full) => Pin::new(full).poll_frame(cx),
+            Body::Stream(stream) => stream
+                .as_mut()
+                .poll_next(cx)
+                .map(|chunk| chunk.map(|bytes| Ok(Frame::data(bytes)))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Body::Full(full) => full.is_end_stream(),
+            Body::Stream(_) => false,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Body::Full(full) => full.size_hint(),
+            Body::Stream(_) => SizeHint::default(),
+        }
+    }
+}
 
 fn with_type(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Body> {
-    let mut res = Response::new(Full::new(body));
+    let mut res = Response::new(Body::from(body));
     *res.status_mut() = status;
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

@@ -44,6 +44,8 @@ pub enum Route {
     StatusJson,
     /// `/logs` (the recent log lines as a file, bearer token required).
     Logs,
+    /// `/events` (the pull feed of provisioning events, bearer token required).
+    Events,
     /// A static file of the status page (no authentication: it holds no data).
     StatusAsset(crate::operator::page::Asset),
     /// An endpoint under `/scim` or `/scim/v2`; `v2` tells which prefix was used.
@@ -166,6 +168,7 @@ pub fn route(path: &str) -> Routed {
         "/metrics" => return simple(Route::Metrics, "/metrics"),
         "/status.json" => return simple(Route::StatusJson, "/status.json"),
         "/logs" => return simple(Route::Logs, "/logs"),
+        "/events" => return simple(Route::Events, "/events"),
         _ => {}
     }
     if let Some(asset) = crate::operator::page::Asset::from_path(trimmed) {
@@ -262,6 +265,8 @@ mod tests {
         assert_eq!(route("/logs").route, Route::Logs);
         assert_eq!(route("/logs/").template, "/logs");
         assert_eq!(route("/logs/x").route, Route::NotFound);
+        assert_eq!(route("/events").route, Route::Events);
+        assert_eq!(route("/events/").template, "/events");
         assert_eq!(
             route("/status/app.js").route,
             Route::StatusAsset(crate::operator::page::Asset::Script)

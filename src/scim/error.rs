@@ -53,6 +53,15 @@ pub enum ScimError {
     /// 409: a conflicting concurrent change.
     #[error("{0}")]
     Conflict(String),
+    /// 410: the events after a cursor are no longer kept; `oldest` (also in the document)
+    /// names the oldest event that is.
+    #[error("{detail}")]
+    Gone {
+        /// What happened.
+        detail: String,
+        /// The oldest event kept.
+        oldest: u64,
+    },
     /// 412: `If-Match` named a version that is not current.
     #[error("{0}")]
     PreconditionFailed(String),
@@ -139,6 +148,7 @@ impl ScimError {
             ScimError::NotFound(_) => (404, None),
             ScimError::MethodNotAllowed(_) => (405, None),
             ScimError::Conflict(_) => (409, None),
+            ScimError::Gone { .. } => (410, None),
             ScimError::PreconditionFailed(_) => (412, None),
             ScimError::PayloadTooLarge(_) => (413, None),
             ScimError::UnsupportedMediaType(_) => (415, None),
@@ -160,6 +170,9 @@ impl ScimError {
         if let Some(t) = scim_type {
             doc["scimType"] = Value::from(t);
         }
+        if let ScimError::Gone { oldest, .. } = self {
+            doc["oldest"] = Value::from(*oldest);
+        }
         doc
     }
 }
@@ -178,6 +191,15 @@ mod tests {
         let doc = ScimError::NotFound("no such user".into()).to_document();
         assert_eq!(doc["status"], "404");
         assert!(doc.get("scimType").is_none());
+        let doc = ScimError::Gone {
+            detail: "trimmed".into(),
+            oldest: 41,
+        }
+        .to_document();
+        assert_eq!(
+            (doc["status"].as_str(), doc["oldest"].as_u64()),
+            (Some("410"), Some(41))
+        );
     }
 
     #[test]

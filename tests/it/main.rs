@@ -6,6 +6,7 @@
 mod cli;
 mod deploy;
 mod edge_limits;
+mod events;
 mod exposure;
 mod helpers;
 mod lifecycle;

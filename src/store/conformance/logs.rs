@@ -236,7 +236,11 @@ pub async fn log_notices(store: SharedStore) {
         .then(append(&log, "one"))
         .then(append(&log, "two"))
         .then(append(&log, "three"));
-    ok(C, "append three", bounded(C, "append", store.write(batch)).await);
+    ok(
+        C,
+        "append three",
+        bounded(C, "append", store.write(batch)).await,
+    );
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     let mut notices = Vec::new();
     // The record's notice may come before or after the log's; either way both come, and the

@@ -73,6 +73,25 @@ impl App {
         format!("Bearer {}", self.token)
     }
 
+    /// The store this bridge runs on.
+    pub fn store(&self) -> scim_bridge::store::SharedStore {
+        std::sync::Arc::clone(self.running.as_ref().expect("running").store())
+    }
+
+    /// Another bridge on the same session, settings and (with Redis) store: a replica. Its
+    /// token is this one's.
+    pub async fn replica(&self) -> App {
+        let running = run(&self.root, &self.env).await;
+        App {
+            addr: running.http_addr,
+            running: Some(running),
+            token: self.token.clone(),
+            root: self.root.clone(),
+            env: self.env.clone(),
+            _dir: None,
+        }
+    }
+
     /// Shuts this bridge down gracefully (waiting for its tasks, closing the store) and starts
     /// it again on the same session, data and settings.
     pub async fn restart(mut self) -> App {

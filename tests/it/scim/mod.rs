@@ -164,6 +164,14 @@ impl Scim {
         }
     }
 
+    /// The bridge in this process; panics for the binary.
+    pub fn app(&self) -> &App {
+        match &self.host {
+            Host::App(a) => a,
+            Host::Binary(_) => panic!("this test needs the bridge in-process: Scim::start"),
+        }
+    }
+
     /// The plain-HTTP address.
     pub fn addr(&self) -> std::net::SocketAddr {
         match &self.host {

@@ -51,13 +51,7 @@ pub(super) fn ctx(state: &AppState, parts: &Parts, v2: bool, caller: &Caller) ->
     }
 }
 
-/// One query parameter, decoded; names match case-insensitively (clients vary).
-pub(super) fn param(parts: &Parts, name: &str) -> Option<String> {
-    let query = parts.uri.query()?;
-    form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.into_owned())
-}
+pub(super) use crate::http::handlers::param;
 
 /// The query of a GET on a collection.
 pub(super) fn search_query(parts: &Parts) -> SearchQuery {

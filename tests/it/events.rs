@@ -1,0 +1,392 @@
+//! The pull feed, `GET /events`, over HTTP on both stores: pages after a cursor, the head,
+//! long polls, server-sent events resumed from `Last-Event-ID`, a trimmed cursor's `410`, and
+//! a replica woken by another replica's write.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::scim::{on_both_stores, Backend, Scim};
+
+on_both_stores!(
+    pages_follow_the_directory_in_order,
+    cursors_that_cannot_be_served_are_errors,
+    a_long_poll_wakes_on_the_next_write,
+    a_stream_sends_events_and_resumes_from_last_event_id,
+    a_trimmed_cursor_is_gone,
+    shutdown_ends_open_streams,
+);
+
+/// `GET /events` + `query` with the bearer token: status and JSON body.
+async fn events(s: &Scim, query: &str) -> (StatusCode, Value) {
+    let res = crate::helpers::bridge::client()
+        .get(s.url(&format!("/events{query}")))
+        .header("Authorization", s.bearer())
+        .send()
+        .await
+        .expect("GET /events");
+    let status = res.status();
+    let body = res.json().await.expect("a JSON body");
+    (status, body)
+}
+
+fn seqs(page: &Value) -> Vec<u64> {
+    page["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["seq"].as_u64().expect("seq"))
+        .collect()
+}
+
+fn types(page: &Value) -> Vec<String> {
+    page["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["type"].as_str().expect("type").to_owned())
+        .collect()
+}
+
+async fn pages_follow_the_directory_in_order(b: Backend) {
+    let s = Scim::start(b).await;
+    let (status, empty) = events(&s, "").await;
+    assert_eq!(status, 200);
+    assert_eq!(empty, json!({"events": [], "next": 0}));
+
+    let ann = s.user("ann@example.com").await;
+    let bob = s.user("bob@example.com").await;
+    let group = s.group("staff", &[&ann]).await;
+    s.patch(
+        &format!("/Users/{bob}"),
+        &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "active", "value": false}]}),
+    )
+    .await
+    .expect(200);
+    s.delete(&format!("/Users/{ann}")).await.expect(204);
+
+    let (status, all) = events(&s, "").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        types(&all),
+        [
+            "user.created",
+            "user.created",
+            "group.created",
+            "group.members.added",
+            "user.deactivated",
+            "user.deleted",
+            "group.members.removed"
+        ]
+    );
+    assert_eq!(seqs(&all), (1..=7).collect::<Vec<_>>());
+    assert_eq!(all["next"], 7);
+    assert_eq!(all["events"][0]["resource"]["id"], ann.as_str());
+    assert_eq!(all["events"][3]["resource"]["id"], group.as_str());
+    assert_eq!(all["events"][3]["members"], json!([ann]));
+    assert_eq!(all["events"][6]["members"], json!([ann]), "{all}");
+
+    // Paging: `next` is the cursor for the next page, and the pages add up to the whole.
+    let (_, first) = events(&s, "?limit=3").await;
+    assert_eq!((seqs(&first), &first["next"]), (vec![1, 2, 3], &json!(3)));
+    let (_, second) = events(&s, "?after=3&limit=3").await;
+    assert_eq!(seqs(&second), [4, 5, 6]);
+    let (_, last) = events(&s, "?after=6&limit=3").await;
+    assert_eq!((seqs(&last), &last["next"]), (vec![7], &json!(7)));
+    let (_, none) = events(&s, "?after=7").await;
+    assert_eq!(none, json!({"events": [], "next": 7}));
+    // The same cursor reads the same events: an event's id is the same on every read.
+    let (_, again) = events(&s, "?after=3&limit=3").await;
+    assert_eq!(again, second);
+    // `limit=0`: no events, and the head, whatever the cursor.
+    let (_, head) = events(&s, "?limit=0").await;
+    assert_eq!(head, json!({"events": [], "next": 7}));
+}
+
+async fn cursors_that_cannot_be_served_are_errors(b: Backend) {
+    let s = Scim::start(b).await;
+    s.user("ann@example.com").await;
+    let (status, doc) = events(&s, "?after=5").await;
+    assert_eq!(status, 400, "{doc}");
+    assert_eq!(doc["scimType"], "invalidValue");
+    assert!(doc["detail"]
+        .as_str()
+        .unwrap()
+        .contains("past the last event"));
+    for query in ["?after=x", "?limit=-1", "?wait=soon"] {
+        let (status, doc) = events(&s, query).await;
+        assert_eq!(status, 400, "{query}: {doc}");
+        assert_eq!(doc["scimType"], "invalidValue", "{query}");
+    }
+    let res = crate::helpers::bridge::client()
+        .get(s.url("/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401, "the feed needs a token");
+    let res = crate::helpers::bridge::client()
+        .post(s.url("/events"))
+        .header("Authorization", s.bearer())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 405);
+}
+
+async fn a_long_poll_wakes_on_the_next_write(b: Backend) {
+    let s = Scim::start(b).await;
+    s.user("ann@example.com").await;
+    // Nothing comes: the poll answers empty when its wait is over, not before.
+    let started = Instant::now();
+    let (status, page) = events(&s, "?after=1&wait=1").await;
+    assert_eq!(status, 200);
+    assert_eq!(page, json!({"events": [], "next": 1}));
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A poll waiting on one replica wakes when a write lands on another (on the embedded
+    // store, the same bridge: it has no replicas).
+    let replica = match b {
+        Backend::Redis => Some(s.app().replica().await),
+        Backend::Embedded => None,
+    };
+    let writer = replica
+        .as_ref()
+        .map_or_else(|| s.url("/scim/v2/Users"), |r| r.url("/scim/v2/Users"));
+    let poll = {
+        let (url, bearer) = (s.url("/events?after=1&wait=20"), s.bearer());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let res = crate::helpers::bridge::client()
+                .get(url)
+                .header("Authorization", bearer)
+                .send()
+                .await
+                .expect("poll");
+            (started.elapsed(), res.json::<Value>().await.expect("JSON"))
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let created = crate::helpers::bridge::client()
+        .post(writer)
+        .header("Authorization", s.bearer())
+        .header("Content-Type", "application/scim+json")
+        .body(
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                   "userName": "bob@example.com"})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let (took, page) = poll.await.unwrap();
+    assert_eq!(seqs(&page), [2], "{page}");
+    assert_eq!(page["events"][0]["data"]["userName"], "bob@example.com");
+    assert!(
+        took < Duration::from_secs(10),
+        "the poll woke on the write, not at its deadline: {took:?}"
+    );
+}
+
+/// An open `text/event-stream` response, read chunk by chunk into whole events.
+struct Stream {
+    res: reqwest::Response,
+    text: String,
+}
+
+/// One server-sent event or comment as received.
+#[derive(Debug)]
+struct Sse {
+    id: Option<u64>,
+    event: Option<String>,
+    data: Option<Value>,
+    comment: bool,
+}
+
+impl Stream {
+    async fn open(s: &Scim, query: &str, last_event_id: Option<&str>) -> reqwest::Response {
+        let mut req = crate::helpers::bridge::client()
+            .get(s.url(&format!("/events{query}")))
+            .header("Authorization", s.bearer())
+            .header("Accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id);
+        }
+        req.send().await.expect("GET /events as a stream")
+    }
+
+    async fn start(s: &Scim, query: &str, last_event_id: Option<&str>) -> Stream {
+        let res = Self::open(s, query, last_event_id).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["content-type"], "text/event-stream");
+        Stream {
+            res,
+            text: String::new(),
+        }
+    }
+
+    /// The next event or comment within `within`; `None` when the stream ends.
+    async fn next(&mut self, within: Duration) -> Option<Sse> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(end) = self.text.find("\n\n") {
+                let block: String = self.text.drain(..end + 2).collect();
+                let mut sse = Sse {
+                    id: None,
+                    event: None,
+                    data: None,
+                    comment: false,
+                };
+                let mut fields = 0;
+                for line in block.lines().filter(|l| !l.is_empty()) {
+                    if let Some(v) = line.strip_prefix("id: ") {
+                        sse.id = Some(v.parse().expect("a numeric id"));
+                    } else if let Some(v) = line.strip_prefix("event: ") {
+                        sse.event = Some(v.to_owned());
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        sse.data = Some(serde_json::from_str(v).expect("JSON data"));
+                    } else if line.starts_with(':') {
+                        sse.comment = true;
+                        continue;
+                    } else if line.starts_with("retry: ") {
+                        continue;
+                    } else {
+                        panic!("unexpected line {line:?}");
+                    }
+                    fields += 1;
+                }
+                if fields == 0 && !sse.comment {
+                    continue; // the `retry:` block
+                }
+                return Some(sse);
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.res.chunk())
+                .await
+                .expect("an event within the time")
+                .expect("the stream reads");
+            match chunk {
+                Some(bytes) => self.text.push_str(std::str::from_utf8(&bytes).unwrap()),
+                None => return None,
+            }
+        }
+    }
+
+    /// The next event (skipping comments).
+    async fn event(&mut self) -> Sse {
+        loop {
+            let sse = self.next(Duration::from_secs(10)).await.expect("an event");
+            if !sse.comment {
+                return sse;
+            }
+        }
+    }
+}
+
+async fn a_stream_sends_events_and_resumes_from_last_event_id(b: Backend) {
+    let s = Scim::start(b).await;
+    s.user("ann@example.com").await;
+    s.user("bob@example.com").await;
+    let mut stream = Stream::start(&s, "", None).await;
+    for seq in [1, 2] {
+        let e = stream.event().await;
+        assert_eq!(e.id, Some(seq));
+        let data = e.data.expect("data");
+        assert_eq!(data["seq"], seq);
+        assert_eq!(data["type"], "user.created");
+    }
+    // Live: a write made while the stream is open arrives on it.
+    s.user("cat@example.com").await;
+    let e = stream.event().await;
+    assert_eq!(e.id, Some(3));
+    assert_eq!(e.data.unwrap()["data"]["userName"], "cat@example.com");
+    drop(stream);
+
+    // A client reconnecting with the last id it saw gets what came after, over `after`.
+    s.user("dan@example.com").await;
+    let mut resumed = Stream::start(&s, "?after=0", Some("3")).await;
+    let e = resumed.event().await;
+    assert_eq!(e.id, Some(4));
+    assert_eq!(e.data.unwrap()["data"]["userName"], "dan@example.com");
+    // The cursor rules are the same as the page's.
+    let res = Stream::open(&s, "", Some("99")).await;
+    assert_eq!(res.status(), 400);
+}
+
+async fn a_trimmed_cursor_is_gone(b: Backend) {
+    let s = Scim::start(b).await;
+    for name in ["ann", "bob", "cat", "dan"] {
+        s.user(&format!("{name}@example.com")).await;
+    }
+    // Events 1 and 2 go (retention does this; here the store is trimmed directly).
+    let store = s.app().store();
+    store
+        .write(
+            scim_bridge::store::WriteBatch::new().then(scim_bridge::store::Mutation::Trim {
+                log: scim_bridge::scim::events::LOG.into(),
+                before: 3,
+            }),
+        )
+        .await
+        .expect("trim");
+    let (status, doc) = events(&s, "?after=1").await;
+    assert_eq!(status, 410, "{doc}");
+    assert_eq!(doc["status"], "410");
+    assert_eq!(doc["oldest"], 3);
+    assert_eq!(
+        doc["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:Error"
+    );
+    // The cursor just before the oldest kept is still good.
+    let (status, page) = events(&s, "?after=2").await;
+    assert_eq!((status.as_u16(), seqs(&page)), (200, vec![3, 4]));
+    let (_, head) = events(&s, "?limit=0").await;
+    assert_eq!(head["next"], 4);
+    // A stream resumed from a trimmed id is refused the same way (a stream that falls
+    // behind a trim while open is a unit test of the handler).
+    let res = Stream::open(&s, "", Some("1")).await;
+    assert_eq!(res.status(), 410);
+}
+
+async fn shutdown_ends_open_streams(b: Backend) {
+    let s = Scim::start(b).await;
+    s.user("ann@example.com").await;
+    let mut stream = Stream::start(&s, "", None).await;
+    assert_eq!(stream.event().await.id, Some(1));
+    let poll = {
+        let (url, bearer) = (s.url("/events?after=1&wait=30"), s.bearer());
+        tokio::spawn(async move {
+            crate::helpers::bridge::client()
+                .get(url)
+                .header("Authorization", bearer)
+                .send()
+                .await
+                .expect("poll")
+                .json::<Value>()
+                .await
+                .expect("JSON")
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A graceful restart does not wait out the stream or the poll (the grace is 10 s or more).
+    let started = Instant::now();
+    let s = s.restart().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "restart took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        stream.next(Duration::from_secs(5)).await.is_none(),
+        "the stream ended"
+    );
+    assert_eq!(poll.await.unwrap(), json!({"events": [], "next": 1}));
+    // And the log is there after the restart.
+    let (_, page) = events(&s, "").await;
+    assert_eq!(seqs(&page), [1]);
+}

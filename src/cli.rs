@@ -92,6 +92,27 @@ pub enum TokenCommand {
         /// Example: --label okta-2026-11
         #[arg(long, value_name = "NAME")]
         label: Option<String>,
+        /// The scope to rotate: the new token has it, and only the tokens of this scope start
+        /// their grace period (scim: the SCIM API and the operator's endpoints; events: the
+        /// events feed only). Example: --scope events
+        #[arg(long, value_name = "SCOPE", default_value = "scim", value_parser = parse_scope)]
+        scope: crate::session::Scope,
+    },
+    /// Add a token and print it once, alone on standard output; no other token changes (for a
+    /// second identity provider, or an application that reads the events feed).
+    ///
+    /// Example: FEED=$(scim-bridge token add --label billing-app --scope events --session ./scimsession)
+    Add {
+        /// A unique label for the new token. Example: --label billing-app
+        #[arg(long, value_name = "NAME")]
+        label: String,
+        /// What the token opens: scim (the SCIM API, the status page, /health, /status.json,
+        /// /logs and the events feed) or events (GET /events only). Example: --scope events
+        #[arg(long, value_name = "SCOPE", default_value = "scim", value_parser = parse_scope)]
+        scope: crate::session::Scope,
+        /// The session file to edit. Example: --session /run/secrets/scimsession
+        #[arg(long, value_name = "PATH", default_value = crate::config::DEFAULT_SESSION)]
+        session: PathBuf,
     },
     /// Print each token's label, creation time, expiry, state and last use (never a token or
     /// verifier).
@@ -108,7 +129,7 @@ pub enum TokenCommand {
         #[arg(long, value_name = "PATH", default_value = crate::config::DEFAULT_SESSION)]
         session: PathBuf,
     },
-    /// Remove the token with this label; the last active token cannot be removed.
+    /// Remove the token with this label; the last active scim token cannot be removed.
     ///
     /// Example: scim-bridge token revoke initial --session ./scimsession
     Revoke {
@@ -119,4 +140,9 @@ pub enum TokenCommand {
         #[arg(long, value_name = "PATH", default_value = crate::config::DEFAULT_SESSION)]
         session: PathBuf,
     },
+}
+
+fn parse_scope(text: &str) -> Result<crate::session::Scope, String> {
+    crate::session::Scope::parse(text)
+        .ok_or_else(|| format!("{text:?} is not a scope: use scim or events"))
 }

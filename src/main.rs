@@ -137,13 +137,27 @@ fn token(command: TokenCommand, config: Option<&std::path::Path>) -> ExitCode {
             session,
             grace,
             label,
+            scope,
         } => {
             let current = match load_session(&session) {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            let result = rotate::rotate(&current, now, grace, label.as_deref())
-                .map(|(next, token)| (next, Some(token)));
+            let result = rotate::rotate(&current, now, grace, label.as_deref(), scope)
+                .map(|(next, token)| (next, Some(Issued::Rotated(token))));
+            (session, result)
+        }
+        TokenCommand::Add {
+            label,
+            scope,
+            session,
+        } => {
+            let current = match load_session(&session) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            let result = rotate::add(&current, now, &label, scope)
+                .map(|(next, token)| (next, Some(Issued::Added(token, scope))));
             (session, result)
         }
         TokenCommand::Revoke { label, session } => {
@@ -169,12 +183,19 @@ fn token(command: TokenCommand, config: Option<&std::path::Path>) -> ExitCode {
         return ExitCode::from(EX_CANTCREAT);
     }
     match token {
-        Some(token) => {
+        Some(Issued::Rotated(token)) => {
             let old = next.tokens.iter().filter_map(|t| t.expires_at).max();
             eprintln!(
                 "Rotated {}: the previous tokens stay valid until {}. The new token follows, shown only once:",
                 path.display(),
                 old.map_or_else(|| "-".to_owned(), rfc3339)
+            );
+            println!("{}", token.reveal());
+        }
+        Some(Issued::Added(token, scope)) => {
+            eprintln!(
+                "Added a {scope} token to {}; the other tokens are unchanged. It follows, shown only once:",
+                path.display(),
             );
             println!("{}", token.reveal());
         }
@@ -185,6 +206,12 @@ fn token(command: TokenCommand, config: Option<&std::path::Path>) -> ExitCode {
         ),
     }
     ExitCode::SUCCESS
+}
+
+/// A token a `token` command made, to print once.
+enum Issued {
+    Rotated(session::BearerToken),
+    Added(session::BearerToken, session::Scope),
 }
 
 fn token_list(
@@ -199,8 +226,8 @@ fn token_list(
     // Last use is optional here: when it cannot be read the tokens are still listed.
     let usage = last_use(config);
     println!(
-        "{:<32} {:<25} {:<25} {:<8} LAST USE",
-        "LABEL", "CREATED", "EXPIRES", "STATE"
+        "{:<32} {:<7} {:<25} {:<25} {:<8} LAST USE",
+        "LABEL", "SCOPE", "CREATED", "EXPIRES", "STATE"
     );
     for (t, entry) in rotate::list(&current, now).into_iter().zip(&current.tokens) {
         let last_use = match &usage {
@@ -210,8 +237,9 @@ fn token_list(
             Err(_) => "unknown".to_owned(),
         };
         println!(
-            "{:<32} {:<25} {:<25} {:<8} {last_use}",
+            "{:<32} {:<7} {:<25} {:<25} {:<8} {last_use}",
             t.label,
+            t.scope.as_str(),
             rfc3339(t.created_at),
             t.expires_at.map_or_else(|| "never".to_owned(), rfc3339),
             if t.active { "active" } else { "expired" }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 use time::OffsetDateTime;
 
-use crate::session::{reload::SessionHandle, Verifier};
+use crate::session::{reload::SessionHandle, Scope, Verifier};
 
 /// Why a request was not authorised. Every variant is a 401.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -52,11 +52,13 @@ pub struct Authorizer {
     session: Arc<SessionHandle>,
 }
 
-/// Who called: the label of the token that matched.
+/// Who called: the label and scope of the token that matched.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
     /// The token's label (never the token).
     pub token_label: String,
+    /// What the token opens.
+    pub scope: Scope,
 }
 
 impl Authorizer {
@@ -85,8 +87,10 @@ impl Authorizer {
         if bool::from(matched) {
             let index = index as usize;
             live.last_use.record(index, now.unix_timestamp());
+            let entry = &session.tokens[index];
             Ok(Caller {
-                token_label: session.tokens[index].label.clone(),
+                token_label: entry.label.clone(),
+                scope: entry.scope,
             })
         } else {
             Err(AuthError::Rejected)
@@ -146,6 +150,7 @@ mod tests {
             now,
             std::time::Duration::from_secs(3600),
             Some("second"),
+            crate::session::Scope::Scim,
         )
         .unwrap();
         crate::session::save(&path, &rotated).unwrap();

@@ -53,6 +53,7 @@ use crate::{
         engine::Engine,
         error::{Fault, ScimError},
     },
+    session::Scope,
     store::SharedStore,
 };
 use response::Body;
@@ -97,7 +98,32 @@ pub struct AppState {
     pub body_budget: body_budget::BodyBudget,
 }
 
+/// Why a request with a bearer route was not let in.
+#[derive(Clone, Copy, Debug)]
+enum Refused {
+    /// No valid token.
+    Token(AuthError),
+    /// A valid token whose scope does not open this route.
+    Scope,
+}
+
 impl AppState {
+    /// The answer to a refused request: see [`AppState::denied`] for a bad token; a token of
+    /// the wrong scope gets `403` (counted as `scope`, never throttled: it is no guess).
+    fn refused(&self, client: IpAddr, refused: Refused) -> Response<Body> {
+        match refused {
+            Refused::Token(e) => self.denied(client, e),
+            Refused::Scope => {
+                self.metrics.auth_failure("scope");
+                response::scim_error(&ScimError::Forbidden(
+                    "this token opens only the events feed (/events); the SCIM API and the \
+                     operator's endpoints need a scim token"
+                        .into(),
+                ))
+            }
+        }
+    }
+
     /// The answer to a failed bearer check from `client`: 401 (counted by its reason), or 429
     /// with `Retry-After` once the address is over its limit.
     pub fn denied(&self, client: IpAddr, err: AuthError) -> Response<Body> {
@@ -256,8 +282,16 @@ where
     // routes that need it: /ping, /metrics and the page's assets never pay for the hash.
     let header = parts.headers.get(header::AUTHORIZATION).cloned();
     let header = header.as_ref().map(|v| v.as_bytes());
-    let authorize = || {
-        let verdict = state.auth.verify(header);
+    // Every route but the events feed needs a `scim` token; an `events` token is a valid token
+    // in the wrong place (403, not throttled like a guess).
+    let authorize = |needs: Scope| {
+        let verdict = state.auth.verify(header).map_err(Refused::Token);
+        let verdict = match verdict {
+            Ok(caller) if needs == Scope::Scim && caller.scope != Scope::Scim => {
+                Err(Refused::Scope)
+            }
+            other => other,
+        };
         authorised.store(verdict.is_ok(), Ordering::Relaxed);
         verdict
     };
@@ -270,13 +304,13 @@ where
         Route::Ping if is_read(method) => handlers::ops::ping(),
         Route::Root if is_read(method) => handlers::status::asset(Asset::Index),
         Route::StatusAsset(asset) if is_read(method) => handlers::status::asset(asset),
-        Route::StatusJson if is_read(method) => match authorize() {
+        Route::StatusJson if is_read(method) => match authorize(Scope::Scim) {
             Ok(_) => handlers::status::json(state).await,
-            Err(e) => handlers::status::secured(state.denied(client, e)),
+            Err(e) => handlers::status::secured(state.refused(client, e)),
         },
-        Route::Logs if is_read(method) => match authorize() {
+        Route::Logs if is_read(method) => match authorize(Scope::Scim) {
             Ok(_) => handlers::status::logs(state),
-            Err(e) => handlers::status::secured(state.denied(client, e)),
+            Err(e) => handlers::status::secured(state.refused(client, e)),
         },
         // Open on plain HTTP (probes and scrapes use the pod address); over HTTPS only with
         // OP_METRICS_TOKEN, and then only with that token.
@@ -291,17 +325,17 @@ where
             }
         }
         Route::Metrics if is_read(method) => handlers::ops::metrics(state).await,
-        Route::Events if is_read(method) => match authorize() {
+        Route::Events if is_read(method) => match authorize(Scope::Events) {
             Ok(_) => handlers::events::feed(state, &parts).await,
-            Err(e) => state.denied(client, e),
+            Err(e) => state.refused(client, e),
         },
-        Route::Health if is_read(method) => match authorize() {
+        Route::Health if is_read(method) => match authorize(Scope::Scim) {
             Ok(_) => handlers::ops::health(state).await,
-            Err(e) => state.denied(client, e),
+            Err(e) => state.refused(client, e),
         },
-        Route::Scim { v2, endpoint } => match authorize() {
+        Route::Scim { v2, endpoint } => match authorize(Scope::Scim) {
             Ok(caller) => scim(state, &parts, v2, endpoint, &mut body, &caller).await,
-            Err(e) => state.denied(client, e),
+            Err(e) => state.refused(client, e),
         },
         Route::Ready if is_read(method) => handlers::ops::ready(state).await,
         other @ (Route::Ping

@@ -1,4 +1,4 @@
-//! The `tokens` array of `/status.json`: each token's label, creation, expiry, state and last
+//! The `tokens` array of `/status.json`: each token's label, scope, creation, expiry, state and last
 //! use as this replica knows it (its own requests, plus what it read from or merged into the
 //! shared record). Never a token, verifier or token id.
 
@@ -16,6 +16,7 @@ pub fn document(live: &Live, now: OffsetDateTime) -> Value {
         .map(|(i, t)| {
             json!({
                 "label": t.label,
+                "scope": t.scope.as_str(),
                 "createdAt": rfc3339(t.created_at),
                 "expiresAt": t.expires_at.map(rfc3339),
                 "active": t.active,
@@ -41,6 +42,7 @@ mod tests {
         let doc = document(&handle.live(), now);
         assert_eq!(doc[0]["label"], "initial");
         assert_eq!(doc[0]["active"], true);
+        assert_eq!(doc[0]["scope"], "scim");
         assert!(doc[0]["expiresAt"].is_null() && doc[0]["lastUsedAt"].is_null());
         assert!(doc[0]["createdAt"].is_string());
 
@@ -60,6 +62,6 @@ mod tests {
             !text.contains(token.reveal()) && !text.contains(verifier),
             "{text}"
         );
-        assert_eq!(doc[0].as_object().unwrap().len(), 5, "{text}");
+        assert_eq!(doc[0].as_object().unwrap().len(), 6, "{text}");
     }
 }

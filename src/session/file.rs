@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
 use super::{
-    BearerToken, EncryptionKey, Session, SessionError, TokenEntry, Verifier, FORMAT_VERSION,
+    BearerToken, EncryptionKey, Scope, Session, SessionError, TokenEntry, Verifier, FORMAT_VERSION,
 };
 
 const VERIFIER_PREFIX: &str = "sha256:";
@@ -31,6 +31,11 @@ struct FileV1 {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct TokenV1 {
     label: String,
+    /// Absent for `scim`, so files without scoped tokens stay as earlier releases wrote them
+    /// (and an earlier release, which knows no scopes, refuses a file with an `events` token
+    /// rather than letting it in as a SCIM token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
     verifier: String,
     created_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -54,6 +59,7 @@ fn to_file(session: &Session) -> FileV1 {
             .iter()
             .map(|t| TokenV1 {
                 label: t.label.clone(),
+                scope: (t.scope != Scope::Scim).then(|| t.scope.as_str().to_owned()),
                 verifier: format!("{VERIFIER_PREFIX}{}", STANDARD.encode(t.verifier.0)),
                 created_at: timestamp(t.created_at),
                 expires_at: t.expires_at.map(timestamp),
@@ -95,7 +101,14 @@ fn from_file(file: FileV1) -> Result<Session, String> {
             .verifier
             .strip_prefix(VERIFIER_PREFIX)
             .ok_or_else(|| format!("tokens[{i}].verifier is not a sha256 verifier"))?;
+        let scope = match t.scope.as_deref() {
+            None => Scope::Scim,
+            Some(name) => Scope::parse(name).ok_or_else(|| {
+                format!("tokens[{i}].scope is {name:?}, not \"scim\" or \"events\"")
+            })?,
+        };
         tokens.push(TokenEntry {
+            scope,
             verifier: Verifier(decode_32(digest, &format!("tokens[{i}].verifier"))?),
             created_at: parse_time(&t.created_at, &format!("tokens[{i}].createdAt"))?,
             expires_at: t
@@ -247,6 +260,29 @@ mod tests {
             !text.contains(token.reveal()),
             "the token must never be stored"
         );
+    }
+
+    #[test]
+    fn scopes_round_trip_and_an_unknown_scope_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scimsession");
+        let (session, _) = create(&path, CreateOptions::default()).unwrap();
+        let (next, _) =
+            crate::session::rotate::add(&session, OffsetDateTime::now_utc(), "app", Scope::Events)
+                .unwrap();
+        write(&path, &next, CreateOptions { force: true }).unwrap();
+        let loaded = load(&path).unwrap();
+        assert_eq!(loaded.tokens[0].scope, Scope::Scim);
+        assert_eq!(loaded.tokens[1].scope, Scope::Events);
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text.matches("\"scope\"").count(),
+            1,
+            "scim is not written: {text}"
+        );
+        let bad = text.replace("\"events\"", "\"admin\"");
+        let err = parse(bad.as_bytes(), &path).unwrap_err();
+        assert!(err.to_string().contains("tokens[1].scope"), "{err}");
     }
 
     #[test]

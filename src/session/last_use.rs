@@ -206,8 +206,14 @@ mod tests {
         let old = LastUse::for_session(&s, None);
         old.record(0, 1_000);
         let now = OffsetDateTime::now_utc();
-        let (next, _) = rotate::rotate(&s, now, std::time::Duration::from_secs(60), Some("b"))
-            .expect("rotation");
+        let (next, _) = rotate::rotate(
+            &s,
+            now,
+            std::time::Duration::from_secs(60),
+            Some("b"),
+            crate::session::Scope::Scim,
+        )
+        .expect("rotation");
         let new = LastUse::for_session(&next, Some(&old));
         assert_eq!(new.get(0).map(|(_, at)| at), Some(1_000), "carried over");
         assert_eq!(

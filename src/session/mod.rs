@@ -123,11 +123,51 @@ impl std::fmt::Debug for Verifier {
     }
 }
 
+/// What a token opens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Scope {
+    /// The SCIM API, the operator's endpoints (the status page's data, `/health`, `/logs`) and
+    /// the events feed: what an identity provider and an operator use. Every token made
+    /// before scopes existed has it.
+    #[default]
+    Scim,
+    /// The events feed (`/events`) and nothing else: for an application that follows the
+    /// directory's changes.
+    Events,
+}
+
+impl Scope {
+    /// Its name in the session file, the CLI and `/status.json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Scim => "scim",
+            Scope::Events => "events",
+        }
+    }
+
+    /// The scope named `text`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "scim" => Some(Scope::Scim),
+            "events" => Some(Scope::Events),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One token the bridge accepts.
 #[derive(Clone, Debug)]
 pub struct TokenEntry {
     /// A name for operators (`initial`, or the one given at rotation).
     pub label: String,
+    /// What it opens.
+    pub scope: Scope,
     /// The token's verifier.
     pub verifier: Verifier,
     /// When it was issued.
@@ -168,6 +208,7 @@ impl Session {
             created_at: now,
             tokens: vec![TokenEntry {
                 label: "initial".into(),
+                scope: Scope::Scim,
                 verifier: token.verifier(),
                 created_at: now,
                 expires_at: None,

@@ -251,6 +251,7 @@ mod tests {
             now,
             Duration::from_secs(60),
             Some("second"),
+            crate::session::Scope::Scim,
         )
         .unwrap();
         crate::session::save(&path, &rotated).unwrap();

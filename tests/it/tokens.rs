@@ -154,7 +154,7 @@ async fn rotation_overlaps_without_a_failed_request_then_the_old_token_expires()
 
     let (code, _, err) = token_cmd(&["revoke", "second"], &bridge.session).await;
     assert_eq!(code, 64, "revoking the last active token must be refused");
-    assert!(err.contains("last active token"), "{err}");
+    assert!(err.contains("last active scim token"), "{err}");
     let (code, _, err) = token_cmd(&["revoke", "nope"], &bridge.session).await;
     assert_eq!(code, 64, "{err}");
     assert_eq!(bridge.users_status(&new).await, 200);
@@ -178,7 +178,11 @@ async fn rotation_overlaps_without_a_failed_request_then_the_old_token_expires()
 fn token_subcommands_explain_their_flags_and_refuse_bad_ones() {
     let dir = tempfile::tempdir().unwrap();
     for (cmd, flags) in [
-        ("rotate", &["--session", "--grace", "--label"][..]),
+        (
+            "rotate",
+            &["--session", "--grace", "--label", "--scope"][..],
+        ),
+        ("add", &["--session", "--label", "--scope"][..]),
         ("list", &["--session"][..]),
         ("revoke", &["--session", "<LABEL>"][..]),
     ] {
@@ -191,6 +195,13 @@ fn token_subcommands_explain_their_flags_and_refuse_bad_ones() {
     }
     let (status, _, err) = run(&["token", "rotate", "--grace", "soon"], &[], dir.path());
     assert_eq!(status.code(), Some(64), "{err}");
+    let (status, _, err) = run(
+        &["token", "add", "--label", "x", "--scope", "admin"],
+        &[],
+        dir.path(),
+    );
+    assert_eq!(status.code(), Some(64), "{err}");
+    assert!(err.contains("scim or events"), "{err}");
     let (status, _, err) = run(&["token", "rotate"], &[], dir.path());
     assert_eq!(
         status.code(),
@@ -452,5 +463,107 @@ fn an_unreachable_redis_lists_tokens_with_last_use_unknown() {
     assert!(
         err.contains("last use unknown") && err.contains("redis"),
         "{err}"
+    );
+}
+
+/// `GET path` with `token`: the status and the SCIM error's detail, if any.
+async fn get_with(bridge: &Bridge, path: &str, token: &str) -> (u16, serde_json::Value) {
+    let res = client()
+        .get(bridge.url(path))
+        .header("Authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .expect("GET");
+    let status = res.status().as_u16();
+    let body = res.bytes().await.expect("body");
+    (status, serde_json::from_slice(&body).unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_events_token_reads_the_feed_and_nothing_else_and_changes_no_other_token() {
+    let bridge = Bridge::start_with(Options::default().env("OP_SESSION_RELOAD_INTERVAL", "100ms"));
+    let scim = bridge.token.clone();
+    let before = std::fs::read_to_string(&bridge.session).unwrap();
+    let (code, out, err) = token_cmd(
+        &["add", "--label", "billing-app", "--scope", "events"],
+        &bridge.session,
+    )
+    .await;
+    assert_eq!(code, 0, "token add failed: {err}");
+    let feed = out.trim().to_owned();
+    assert!(!feed.is_empty(), "{out}");
+    assert_eq!(out.lines().count(), 1, "only the token on stdout: {out}");
+    assert!(err.contains("events token"), "{err}");
+    // The other token is byte for byte as it was: no expiry started, nothing pruned.
+    let after: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&bridge.session).unwrap()).unwrap();
+    let before: serde_json::Value = serde_json::from_str(&before).unwrap();
+    assert_eq!(after["tokens"][0], before["tokens"][0]);
+    assert_eq!(after["tokens"][1]["scope"], "events");
+    assert!(
+        after["tokens"][0].get("scope").is_none(),
+        "scim is the default, not written"
+    );
+
+    // Accepted once the bridge reloads the session.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get_with(&bridge, "/events", &feed).await.0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "the events token was never accepted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for path in [
+        "/scim/v2/Users",
+        "/health",
+        "/status.json",
+        "/logs",
+        "/scim/v2/ServiceProviderConfig",
+    ] {
+        let (status, doc) = get_with(&bridge, path, &feed).await;
+        assert_eq!(status, 403, "{path} with an events token: {doc}");
+        if path.starts_with("/scim") {
+            assert!(doc["detail"].as_str().unwrap().contains("/events"), "{doc}");
+        }
+    }
+    let res = client()
+        .post(bridge.url("/scim/v2/Users"))
+        .header("Authorization", format!("Bearer {feed}"))
+        .header("Content-Type", "application/scim+json")
+        .body(r#"{"userName":"mallory@example.com"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "an events token writes nothing");
+    // The scim token keeps everything, the feed included.
+    assert_eq!(bridge.users_status(&scim).await, 200);
+    assert_eq!(get_with(&bridge, "/events", &scim).await.0, 200);
+    let (_, page) = get_with(&bridge, "/events", &feed).await;
+    assert_eq!(
+        page["events"],
+        serde_json::json!([]),
+        "the refused POST wrote no event"
+    );
+    // Scopes show in `token list` and `/status.json`.
+    let tokens = status_tokens(&bridge, &scim).await;
+    assert_eq!(token_row(&tokens, "billing-app")["scope"], "events");
+    assert_eq!(token_row(&tokens, "initial")["scope"], "scim");
+    let (code, out, _) = token_list(&bridge.session, &[]).await;
+    assert_eq!(code, 0);
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("billing-app"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(row.split_whitespace().nth(1), Some("events"), "{out}");
+    assert!(out.lines().next().unwrap().contains("SCOPE"), "{out}");
+    // An events token is no way in: the last scim token still cannot be revoked.
+    let (code, _, err) = token_cmd(&["revoke", "initial"], &bridge.session).await;
+    assert_eq!(code, 64, "{err}");
+    assert!(err.contains("last active scim token"), "{err}");
+    let metrics = crate::helpers::bridge::metrics(bridge.addr).await;
+    assert!(
+        metrics.contains("scim_bridge_auth_failures_total{reason=\"scope\"}"),
+        "wrong-scope refusals are counted"
     );
 }

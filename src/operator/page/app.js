@@ -134,9 +134,9 @@
     const localTime = (iso) => (iso ? new Date(iso).toLocaleString() : null);
     $("tokens").replaceChildren(...(doc.tokens || []).map((t) => {
       const state = t.active ? (t.expiresAt ? "expiring" : "active") : "expired";
-      const tr = row([t.label, state, localTime(t.createdAt),
+      const tr = row([t.label, t.scope || "scim", state, localTime(t.createdAt),
         t.expiresAt ? when(t.expiresAt) : "never", t.lastUsedAt ? when(t.lastUsedAt) : "never"]);
-      setState(tr.children[1], t.active ? (t.expiresAt ? "degraded" : "healthy") : "unhealthy");
+      setState(tr.children[2], t.active ? (t.expiresAt ? "degraded" : "healthy") : "unhealthy");
       return tr;
     }));
 

@@ -312,7 +312,7 @@ async fn the_page_signs_in_shows_counts_and_refuses_a_wrong_token() {
     // The token table: the one token, active, used (the page's own requests use it).
     let tokens = session.text("#tokens").await;
     assert!(
-        tokens.contains("initial") && tokens.contains("active"),
+        tokens.contains("initial") && tokens.contains("active") && tokens.contains("scim"),
         "{tokens}"
     );
     // It never expires, and its last use is today.

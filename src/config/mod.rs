@@ -11,6 +11,7 @@ mod exposure;
 mod parse;
 pub mod raw;
 mod tls;
+mod webhooks;
 
 pub use exposure::{
     ExposureSettings, PlainHttp, DEFAULT_AUTH_FAILURE_LIMIT, DEFAULT_AUTH_FAILURE_WINDOW,
@@ -20,6 +21,7 @@ pub use tls::{
     AcmeSettings, CertSource, SecretBytes, TlsSettings, DEFAULT_HTTPS_PORT,
     LETS_ENCRYPT_PRODUCTION, LETS_ENCRYPT_STAGING,
 };
+pub use webhooks::{DeliverySettings, WebhookSettings, SECRET_PREFIX as WEBHOOK_SECRET_PREFIX};
 
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 
@@ -200,6 +202,10 @@ pub struct Settings {
     pub tls: Option<TlsSettings>,
     /// Proxies believed, the bearer-failure throttle, HSTS, plain HTTP, public URL, metrics.
     pub exposure: ExposureSettings,
+    /// The webhook endpoints events are delivered to.
+    pub webhooks: Vec<WebhookSettings>,
+    /// How they are delivered to.
+    pub delivery: DeliverySettings,
 }
 
 /// Builds [`Settings`] from the config file's text (if any) and an environment lookup.
@@ -208,7 +214,9 @@ pub fn load(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Settings, ConfigError> {
     let values = raw::collect(file_text, env)?;
-    parse::settings(&values)
+    let mut settings = parse::settings(&values)?;
+    settings.webhooks = webhooks::endpoints(file_text, &values)?;
+    Ok(settings)
 }
 
 /// Reads the config file: the named one (which must exist), or the default one if present.
@@ -231,7 +239,8 @@ pub fn read_file(named: Option<&std::path::Path>) -> Result<Option<String>, Conf
 /// that only shape another one's value: `ping_server` (shown as `ping_port`, `off` when it is
 /// off), the `redis_host` family and `redis_enable_ssl` (as the redacted `redis_url`),
 /// `json_logs`/`pretty_logs` (as `log_format`), `debug`/`trace` (as `log_level`) and
-/// `acme_staging` (as `acme_directory_url`). Without TLS the TLS settings are one line,
+/// `acme_staging` (as `acme_directory_url`), `webhook_url`/`webhook_secret` (as the endpoint
+/// `default` in `webhooks`, its secret never shown). Without TLS the TLS settings are one line,
 /// `tls = off`; the Redis settings show only with Redis, `data_dir` only without.
 pub fn describe(settings: &Settings) -> Vec<(&'static str, String)> {
     let mut lines = vec![
@@ -280,6 +289,28 @@ pub fn describe(settings: &Settings) -> Vec<(&'static str, String)> {
     ));
     lines.push(("max_body_bytes", settings.max_body_bytes.to_string()));
     lines.push(("events_data", settings.events_data.as_str().to_owned()));
+    let endpoints: Vec<String> = settings
+        .webhooks
+        .iter()
+        .map(|w| match &w.types {
+            None => format!("{} {}", w.name, w.shown_url()),
+            Some(t) => format!("{} {} ({})", w.name, w.shown_url(), t.join(" ")),
+        })
+        .collect();
+    lines.push((
+        "webhooks",
+        if endpoints.is_empty() {
+            "none".to_owned()
+        } else {
+            endpoints.join("; ")
+        },
+    ));
+    let d = &settings.delivery;
+    lines.push(("webhook_timeout", format!("{:?}", d.timeout)));
+    lines.push(("webhook_max_attempts", d.max_attempts.to_string()));
+    lines.push(("webhook_max_age", format!("{:?}", d.max_age)));
+    lines.push(("webhook_backoff", format!("{:?}", d.backoff)));
+    lines.push(("webhook_backoff_max", format!("{:?}", d.backoff_max)));
     lines.push((
         "max_inflight_body_bytes",
         settings.max_inflight_body_bytes.to_string(),
@@ -410,6 +441,8 @@ mod tests {
         ("debug", "log_level"),
         ("trace", "log_level"),
         ("acme_staging", "acme_directory_url"),
+        ("webhook_url", "webhooks"),
+        ("webhook_secret", "webhooks"),
     ];
 
     fn described(pairs: &[(&str, &str)]) -> Vec<(&'static str, String)> {

@@ -78,7 +78,7 @@ fn events_data(text: &str) -> Result<crate::scim::events::DataMode, String> {
     crate::scim::events::DataMode::parse(text).ok_or_else(|| "expected full or ids".to_owned())
 }
 
-fn positive(text: &str) -> Result<usize, String> {
+pub(super) fn positive(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
         Ok(0) | Err(_) => Err("expected a positive whole number".into()),
         Ok(n) => Ok(n),
@@ -304,6 +304,8 @@ pub(super) fn settings(values: &Values) -> Result<Settings, ConfigError> {
         store_timeout: get(values, "store_timeout", duration)?.unwrap_or(Duration::from_secs(5)),
         tls,
         exposure,
+        webhooks: Vec::new(),
+        delivery: super::webhooks::delivery(values)?,
     })
 }
 

@@ -44,6 +44,13 @@ pub(crate) const KEYS: &[&str] = &[
     "write_timeout",
     "store_timeout",
     "events_data",
+    "webhook_url",
+    "webhook_secret",
+    "webhook_timeout",
+    "webhook_max_attempts",
+    "webhook_max_age",
+    "webhook_backoff",
+    "webhook_backoff_max",
     "tls_domain",
     "https_port",
     "tls_handshake_timeout",
@@ -71,6 +78,7 @@ pub(crate) const SECRET_KEYS: &[&str] = &[
     "redis_url",
     "acme_eab_hmac_key",
     "metrics_token",
+    "webhook_secret",
 ];
 
 /// Where a setting's text came from; errors name it the way the operator wrote it.
@@ -118,6 +126,10 @@ pub(crate) fn collect(
                     message: e.message().to_owned(),
                 })?;
         for (key, value) in table {
+            // `[[webhooks]]` tables are endpoints, read by `config::webhooks`.
+            if key == "webhooks" && value.is_array() {
+                continue;
+            }
             let Some(known) = KEYS.iter().find(|k| **k == key) else {
                 return Err(ConfigError::UnknownKey { key });
             };

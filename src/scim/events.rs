@@ -56,6 +56,20 @@ pub struct Actor {
     pub user_agent: Option<String>,
 }
 
+/// Every event type, as receivers filter on them.
+pub const TYPES: &[&str] = &[
+    "user.created",
+    "user.updated",
+    "user.deactivated",
+    "user.reactivated",
+    "user.deleted",
+    "group.created",
+    "group.updated",
+    "group.deleted",
+    "group.members.added",
+    "group.members.removed",
+];
+
 /// What happened to a resource.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {

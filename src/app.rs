@@ -198,6 +198,10 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
     let shutdown = CancellationToken::new();
     let background = CancellationToken::new();
     let outbox = crate::outbox::Outbox::new(Arc::clone(&store), shutdown.child_token());
+    let health = health.with_webhooks(Arc::clone(&outbox), &settings.webhooks);
+    crate::outbox::deliver::register(&outbox, &settings.webhooks)
+        .await
+        .context("registering the webhook endpoints in the store")?;
     let state = Arc::new(AppState {
         auth: Authorizer::new(Arc::clone(&session)),
         metrics: metrics.clone(),
@@ -206,6 +210,7 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
         engine: Engine::new(Arc::clone(&store), EngineLimits::default())
             .with_event_data(settings.events_data),
         outbox: Arc::clone(&outbox),
+        webhooks: settings.webhooks.clone(),
         status: crate::operator::PageState::new(
             crate::scim::records::Records::new(Arc::clone(&store)),
             logs,
@@ -312,7 +317,23 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
             },
         ));
     }
-    background_tasks.spawn(outbox.follow(background.child_token()));
+    background_tasks.spawn(Arc::clone(&outbox).follow(background.child_token()));
+    if !settings.webhooks.is_empty() {
+        // One deliverer per endpoint; the lease picks one replica for each. They stop with
+        // the listeners (so a stopping replica hands its leases over at once).
+        let sender = crate::outbox::webhook::Sender::new(settings.delivery.timeout);
+        let holder = uuid::Uuid::new_v4().to_string();
+        for endpoint in &settings.webhooks {
+            let deliverer = crate::outbox::deliver::Deliverer::new(
+                endpoint.clone(),
+                settings.delivery,
+                Arc::clone(&outbox),
+                sender.clone(),
+                holder.clone(),
+            );
+            background_tasks.spawn(deliverer.run(shutdown.child_token()));
+        }
+    }
     // Cancelled with the other background tasks, after the connections have drained, so its
     // final flush sees every request; the store outlives it.
     background_tasks.spawn(crate::usage::flush::run(

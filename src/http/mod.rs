@@ -82,6 +82,8 @@ pub struct AppState {
     pub engine: Engine,
     /// The event log as `/events` reads it.
     pub outbox: Arc<crate::outbox::Outbox>,
+    /// The webhook endpoints (for the status page and its buttons).
+    pub webhooks: Vec<crate::config::WebhookSettings>,
     /// The status page's uptime, activity and counts.
     pub status: crate::operator::PageState,
     /// The largest page a query returns (advertised as filter maxResults).
@@ -329,6 +331,20 @@ where
             Ok(_) => handlers::events::feed(state, &parts).await,
             Err(e) => state.refused(client, e),
         },
+        Route::Webhook(name, action) if method == Method::POST => match authorize(Scope::Scim) {
+            Ok(_) => {
+                handlers::status::secured(handlers::status::webhook(state, &name, action).await)
+            }
+            Err(e) => handlers::status::secured(state.refused(client, e)),
+        },
+        Route::Webhook(..) => {
+            let mut res = response::scim_error(&ScimError::MethodNotAllowed(format!(
+                "{method} is not allowed here"
+            )));
+            res.headers_mut()
+                .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+            res
+        }
         Route::Health if is_read(method) => match authorize(Scope::Scim) {
             Ok(_) => handlers::ops::health(state).await,
             Err(e) => state.refused(client, e),

@@ -46,6 +46,8 @@ pub enum Route {
     Logs,
     /// `/events` (the pull feed of provisioning events, bearer token required).
     Events,
+    /// `POST /webhooks/{name}/enable` or `/replay` (bearer token, `scim` scope).
+    Webhook(String, crate::outbox::report::Action),
     /// A static file of the status page (no authentication: it holds no data).
     StatusAsset(crate::operator::page::Asset),
     /// An endpoint under `/scim` or `/scim/v2`; `v2` tells which prefix was used.
@@ -171,6 +173,17 @@ pub fn route(path: &str) -> Routed {
         "/events" => return simple(Route::Events, "/events"),
         _ => {}
     }
+    if let Some(rest) = trimmed.strip_prefix("/webhooks/") {
+        if let Some((name, action)) = rest.split_once('/') {
+            if let Some(action) = crate::outbox::report::Action::from_segment(action) {
+                return simple(
+                    Route::Webhook(decode(name).into_owned(), action),
+                    "/webhooks/{name}/{action}",
+                );
+            }
+        }
+        return simple(Route::NotFound, "unmatched");
+    }
     if let Some(asset) = crate::operator::page::Asset::from_path(trimmed) {
         return simple(Route::StatusAsset(asset), "/status/{asset}");
     }
@@ -266,6 +279,11 @@ mod tests {
         assert_eq!(route("/logs/").template, "/logs");
         assert_eq!(route("/logs/x").route, Route::NotFound);
         assert_eq!(route("/events").route, Route::Events);
+        assert_eq!(
+            route("/webhooks/billing/replay").route,
+            Route::Webhook("billing".into(), crate::outbox::report::Action::Replay)
+        );
+        assert_eq!(route("/webhooks/billing/explode").route, Route::NotFound);
         assert_eq!(route("/events/").template, "/events");
         assert_eq!(
             route("/status/app.js").route,

@@ -73,6 +73,11 @@ pub struct Health {
     session: Arc<SessionHandle>,
     metrics: Metrics,
     certificates: Option<CertReportCell>,
+    /// The webhook endpoints, when there are any.
+    webhooks: Option<(
+        Arc<crate::outbox::Outbox>,
+        Arc<[crate::config::WebhookSettings]>,
+    )>,
     /// The last store check and when it ran. `/metrics` needs no token, and an embedded-store
     /// ping is a durable (fsynced) empty commit, so a healthy check is reused for
     /// [`STORE_CHECK_TTL`] rather than letting any client drive fsyncs (an outage is still seen
@@ -118,7 +123,46 @@ pub fn certificate_report(cert: &crate::tls::CertReport, now: OffsetDateTime) ->
     }
 }
 
+/// The `Webhooks` report: each failing endpoint by name, why, and its backlog.
+pub fn webhooks_report(endpoints: &[crate::outbox::report::EndpointReport]) -> Report {
+    let failing: Vec<String> = endpoints
+        .iter()
+        .filter(|e| e.failing())
+        .map(|e| match &e.disabled {
+            Some(d) => format!("{} disabled: {} (backlog {})", e.name, d.reason, e.backlog),
+            None => format!(
+                "{} failing: {} (backlog {})",
+                e.name,
+                e.last_error.as_deref().unwrap_or("?"),
+                e.backlog
+            ),
+        })
+        .collect();
+    Report {
+        source: "Webhooks",
+        condition: if failing.is_empty() {
+            Condition::Healthy
+        } else {
+            Condition::Degraded
+        },
+        detail: (!failing.is_empty()).then(|| failing.join("; ")),
+    }
+}
+
 impl Health {
+    /// Adds the `Webhooks` report (when endpoints are configured): degraded while an endpoint
+    /// is disabled or its last attempt failed.
+    pub fn with_webhooks(
+        mut self,
+        outbox: Arc<crate::outbox::Outbox>,
+        endpoints: &[crate::config::WebhookSettings],
+    ) -> Self {
+        if !endpoints.is_empty() {
+            self.webhooks = Some((outbox, endpoints.into()));
+        }
+        self
+    }
+
     /// Adds the `CertificateManager` report (when TLS is on).
     pub fn with_certificates(mut self, report: CertReportCell) -> Self {
         self.certificates = Some(report);
@@ -169,6 +213,7 @@ impl Health {
             session,
             metrics,
             certificates: None,
+            webhooks: None,
             last_store_check: Arc::default(),
         }
     }
@@ -204,6 +249,12 @@ impl Health {
         ];
         if let Some(certs) = &self.certificates {
             reports.push(certificate_report(&certs.load(), OffsetDateTime::now_utc()));
+        }
+        if let Some((outbox, endpoints)) = &self.webhooks {
+            // Unreadable with the store down: the Store report already says so.
+            if let Ok(list) = crate::outbox::report::endpoints(outbox, endpoints).await {
+                reports.push(webhooks_report(&list));
+            }
         }
         reports
     }

@@ -10,6 +10,12 @@
 //! [`LOOK_EVERY`]. A reader never trusts the cached head for what it returns: pages come from
 //! the store.
 
+pub mod deliver;
+pub mod report;
+pub mod sign;
+pub mod state;
+pub mod webhook;
+
 use std::{sync::Arc, time::Duration};
 
 use tokio::{sync::watch, time::Instant};
@@ -30,11 +36,22 @@ pub const MAX_PAGE: usize = 1_000;
 /// one event), so a page of large events stays a bounded answer.
 pub const MAX_PAGE_BYTES: usize = 1 << 20;
 
+/// One committed event as readers get it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Item {
+    /// Its number.
+    pub seq: Seq,
+    /// When it was written, unix milliseconds.
+    pub at_ms: u64,
+    /// The event as the feed and webhooks show it (`seq` first).
+    pub json: Vec<u8>,
+}
+
 /// Committed events after a cursor, in order.
 #[derive(Debug, Default)]
 pub struct Page {
-    /// The events with their numbers, each as the feed and webhooks show it (`seq` first).
-    pub events: Vec<(Seq, Vec<u8>)>,
+    /// The events.
+    pub events: Vec<Item>,
     /// The cursor to read after next: the last event's `seq`, or the cursor read after when
     /// the page is empty.
     pub next: Seq,
@@ -82,6 +99,11 @@ impl Outbox {
             head: watch::Sender::new(0),
             closing,
         })
+    }
+
+    /// The store the log is in.
+    pub fn store(&self) -> SharedStore {
+        Arc::clone(&self.store)
     }
 
     /// Ends when the process begins to shut down.
@@ -209,8 +231,11 @@ fn page(entries: Vec<LogEntry>) -> Page {
         }
         bytes += entry.value.len();
         out.next = entry.seq;
-        out.events
-            .push((entry.seq, events::with_seq(entry.seq, &entry.value)));
+        out.events.push(Item {
+            seq: entry.seq,
+            at_ms: entry.at_ms,
+            json: events::with_seq(entry.seq, &entry.value),
+        });
     }
     out
 }
@@ -266,7 +291,7 @@ mod tests {
         let p = page(vec![entry(7, big), entry(8, big), entry(9, 10)]);
         assert_eq!(p.next, 8, "two halves fit; the third event waits");
         assert_eq!(p.events.len(), 2);
-        assert!(p.events[0].1.starts_with(b"{\"seq\":7,\"x\""));
+        assert!(p.events[0].json.starts_with(b"{\"seq\":7,\"x\""));
         let p = page(vec![entry(3, 2 * MAX_PAGE_BYTES)]);
         assert_eq!(
             (p.next, p.events.len()),

@@ -17,3 +17,4 @@ mod status_page;
 mod store;
 mod tls;
 mod tokens;
+mod webhooks;

@@ -139,14 +139,14 @@ pub async fn feed(state: &AppState, parts: &Parts) -> Response<Body> {
 
 /// `{"events":[…],"next":N}` from the page's encoded events.
 fn json(page: &Page) -> Vec<u8> {
-    let len = page.events.iter().map(|(_, e)| e.len() + 1).sum::<usize>();
+    let len = page.events.iter().map(|e| e.json.len() + 1).sum::<usize>();
     let mut out = Vec::with_capacity(len + 32);
     out.extend_from_slice(b"{\"events\":[");
-    for (i, (_, event)) in page.events.iter().enumerate() {
+    for (i, item) in page.events.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(event);
+        out.extend_from_slice(&item.json);
     }
     out.extend_from_slice(format!("],\"next\":{}}}", page.next).as_bytes());
     out
@@ -155,10 +155,10 @@ fn json(page: &Page) -> Vec<u8> {
 /// The server-sent events of `page`: `id:` and `data:` lines per event.
 fn sse(page: &Page) -> Bytes {
     let mut out = Vec::new();
-    for (seq, event) in &page.events {
-        out.extend_from_slice(format!("id: {seq}\ndata: ").as_bytes());
+    for item in &page.events {
+        out.extend_from_slice(format!("id: {}\ndata: ", item.seq).as_bytes());
         // Compact JSON holds no raw line breaks, so one data line carries the event.
-        out.extend_from_slice(event);
+        out.extend_from_slice(&item.json);
         out.extend_from_slice(b"\n\n");
     }
     out.into()
@@ -257,6 +257,7 @@ fn stream(outbox: Arc<Outbox>, after: Seq, first: Page) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outbox::Item;
     use crate::store::{embedded::EmbeddedStore, Mutation, SharedStore, WriteBatch};
     use tokio_util::sync::CancellationToken;
 
@@ -395,8 +396,16 @@ mod tests {
     fn pages_encode_as_json_and_as_server_sent_events() {
         let page = Page {
             events: vec![
-                (8, br#"{"seq":8,"type":"a"}"#.to_vec()),
-                (9, br#"{"seq":9}"#.to_vec()),
+                Item {
+                    seq: 8,
+                    at_ms: 0,
+                    json: br#"{"seq":8,"type":"a"}"#.to_vec(),
+                },
+                Item {
+                    seq: 9,
+                    at_ms: 0,
+                    json: br#"{"seq":9}"#.to_vec(),
+                },
             ],
             next: 9,
         };

@@ -50,8 +50,50 @@ pub async fn json(state: &AppState) -> http::Response<Body> {
             time::OffsetDateTime::now_utc(),
         ),
     );
+    let mut doc = doc;
+    doc["webhooks"] = match crate::outbox::report::endpoints(&state.outbox, &state.webhooks).await {
+        Ok(reports) => serde_json::to_value(reports).unwrap_or_default(),
+        Err(e) => {
+            tracing::warn!(error = %crate::error_chain::chain(&e), "status page webhooks unavailable");
+            serde_json::Value::Null
+        }
+    };
     let res = response::json(StatusCode::OK, &doc);
     response::with_page_security(response::no_store(res))
+}
+
+/// `POST /webhooks/{name}/enable` or `/replay`: records the operator's request; the endpoint's
+/// deliverer acts on it within seconds. `202` with the endpoint's name and the action.
+pub async fn webhook(
+    state: &AppState,
+    name: &str,
+    action: crate::outbox::report::Action,
+) -> http::Response<Body> {
+    use crate::{outbox::report::Action, scim::error::ScimError};
+    if !state.webhooks.iter().any(|w| w.name == name) {
+        return response::scim_error(&ScimError::NotFound(
+            "no webhook endpoint has this name".into(),
+        ));
+    }
+    match crate::outbox::report::act(&state.outbox, name, action).await {
+        Ok(()) => {
+            let action = match action {
+                Action::Enable => "enable",
+                Action::Replay => "replay",
+            };
+            tracing::info!(endpoint = %name, action, "webhook endpoint action requested");
+            response::json(
+                StatusCode::ACCEPTED,
+                &serde_json::json!({"endpoint": name, "action": action}),
+            )
+        }
+        Err(e) => {
+            tracing::warn!(error = %crate::error_chain::chain(&e), "recording a webhook action");
+            response::scim_error(&ScimError::Unavailable(
+                "the store did not answer; retry shortly".into(),
+            ))
+        }
+    }
 }
 
 /// `/logs`: the recent log lines as a plain-text attachment named after the current UTC time.

@@ -30,6 +30,7 @@ pub struct App {
     pub token: String,
     root: PathBuf,
     env: Vec<(String, String)>,
+    config: Option<String>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -52,13 +53,14 @@ impl App {
                 session::create(&session, CreateOptions::default()).expect("create a session");
             token.reveal().to_owned()
         };
-        let running = run(&root, &options.env).await;
+        let running = run(&root, &options.env, options.config.as_deref()).await;
         App {
             addr: running.http_addr,
             running: Some(running),
             token,
             root,
             env: options.env,
+            config: options.config,
             _dir: dir,
         }
     }
@@ -81,13 +83,14 @@ impl App {
     /// Another bridge on the same session, settings and (with Redis) store: a replica. Its
     /// token is this one's.
     pub async fn replica(&self) -> App {
-        let running = run(&self.root, &self.env).await;
+        let running = run(&self.root, &self.env, self.config.as_deref()).await;
         App {
             addr: running.http_addr,
             running: Some(running),
             token: self.token.clone(),
             root: self.root.clone(),
             env: self.env.clone(),
+            config: self.config.clone(),
             _dir: None,
         }
     }
@@ -99,7 +102,7 @@ impl App {
             running.shutdown();
             running.wait().await;
         }
-        let running = run(&self.root, &self.env).await;
+        let running = run(&self.root, &self.env, self.config.as_deref()).await;
         self.addr = running.http_addr;
         self.running = Some(running);
         self
@@ -108,7 +111,7 @@ impl App {
 
 /// Loads settings from `env` (nothing from this process's environment) and starts the app.
 /// With `TEST_LOG` set, the bridge's logs go to the test's output, as the binary's do.
-async fn run(root: &Path, env: &[(String, String)]) -> Running {
+async fn run(root: &Path, env: &[(String, String)], config: Option<&str>) -> Running {
     if std::env::var_os("TEST_LOG").is_some() {
         // Once per process; later calls find the subscriber in place.
         let _ = tracing_subscriber::fmt()
@@ -126,7 +129,7 @@ async fn run(root: &Path, env: &[(String, String)]) -> Running {
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     vars.extend(env.iter().cloned());
-    let settings = config::load(None, &|name| vars.get(name).cloned()).expect("valid settings");
+    let settings = config::load(config, &|name| vars.get(name).cloned()).expect("valid settings");
     app::start(settings, RecentLogs::default())
         .await
         .expect("the bridge starts")

@@ -55,12 +55,21 @@ pub struct Options {
     pub env: Vec<(String, String)>,
     /// Use this directory instead of a new temporary one.
     pub dir: Option<PathBuf>,
+    /// The TOML config file's text (for settings only a file can hold, such as
+    /// `[[webhooks]]`); only the in-process [`App`](super::app::App) reads it.
+    pub config: Option<String>,
 }
 
 impl Options {
     /// Adds an environment variable.
     pub fn env(mut self, key: &str, value: impl Into<String>) -> Self {
         self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Sets the config file's text (in-process bridges only).
+    pub fn config(mut self, toml: impl Into<String>) -> Self {
+        self.config = Some(toml.into());
         self
     }
 }
@@ -129,6 +138,10 @@ impl Bridge {
 
     /// Starts a bridge with options; panics if it is not listening within 30 s.
     pub fn start_with(options: Options) -> Bridge {
+        assert!(
+            options.config.is_none(),
+            "config text is read only by the in-process App"
+        );
         let (dir, root) = workspace(options.dir);
         let session = root.join("scimsession");
         let token = if session.exists() {
@@ -200,6 +213,7 @@ impl Bridge {
         let mut next = Bridge::start_with(Options {
             env: std::mem::take(&mut self.env),
             dir: Some(root),
+            config: None,
         });
         next.token = std::mem::take(&mut self.token);
         next._dir = self._dir.take();

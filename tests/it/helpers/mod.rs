@@ -4,4 +4,5 @@
 pub mod app;
 pub mod bridge;
 pub mod pebble;
+pub mod receiver;
 pub(crate) mod redis;

@@ -365,12 +365,15 @@ async fn the_python_standardwebhooks_library_verifies_each_delivery() {
     let jsonl = dir.path().join("events.jsonl");
     let port = crate::helpers::redis::free_port();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/webhook_receiver.py");
-    let mut child = std::process::Command::new("python3")
+    // Its standard error goes to a file: a pipe closed after the first line would break its
+    // later messages (and its handler with them).
+    let log = dir.path().join("receiver.log");
+    let child = std::process::Command::new("python3")
         .args([script, "--port", &port.to_string(), "--jsonl"])
         .arg(&jsonl)
         .env("WEBHOOK_SECRET", SECRET)
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .expect("python3 runs the example receiver");
     struct Kill(std::process::Child);
@@ -380,20 +383,19 @@ async fn the_python_standardwebhooks_library_verifies_each_delivery() {
             let _ = self.0.wait();
         }
     }
-    // Wait for it to listen (it says so on standard error).
-    let stderr = child.stderr.take().unwrap();
     let _child = Kill(child);
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stderr), &mut line).map(|_| line)
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    assert!(
-        line.starts_with("listening on"),
-        "the receiver did not start (pip install standardwebhooks; scripts/test does): {line}"
-    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("listening on") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the receiver did not start (pip install standardwebhooks; scripts/test does): {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let url = format!("http://127.0.0.1:{port}/");
     let s = Scim::start_with(Backend::Embedded, quick(&url)).await;
     s.user("ann@example.com").await;
@@ -433,4 +435,6 @@ async fn the_python_standardwebhooks_library_verifies_each_delivery() {
     .await;
     let text = std::fs::read_to_string(&jsonl).unwrap();
     assert_eq!(text.lines().count(), 2, "nothing unverified was accepted");
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("refused a delivery"), "{log}");
 }

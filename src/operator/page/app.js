@@ -140,6 +140,31 @@
       return tr;
     }));
 
+    const hooks = doc.webhooks || [];
+    $("webhooks-card").hidden = hooks.length === 0;
+    $("webhooks").replaceChildren(...hooks.map((w) => {
+      const state = w.enabled ? (w.lastError ? "failing" : "delivering") : "disabled";
+      const tr = row([w.name + " " + w.url, state, String(w.backlog),
+        w.lagSeconds ? Math.round(w.lagSeconds) + " s" : "–", String(w.delivered),
+        String(w.deadLetters), w.disabled ? w.disabled.reason : (w.lastError || "–"),
+        w.nextAttemptAt ? when(w.nextAttemptAt) : "–", ""]);
+      setState(tr.children[1], w.enabled ? (w.lastError ? "degraded" : "healthy") : "unhealthy");
+      const actions = tr.lastChild;
+      const button = (label, action, show) => {
+        if (!show) return;
+        const b = document.createElement("button");
+        b.type = "button";
+        b.textContent = label;
+        b.dataset.endpoint = w.name;
+        b.dataset.action = action;
+        b.addEventListener("click", () => act(w.name, action));
+        actions.appendChild(b);
+      };
+      button("Enable", "enable", !w.enabled);
+      button("Replay", "replay", w.deadLetters > 0);
+      return tr;
+    }));
+
     const activity = doc.activity || [];
     lastActivity = activity;
     $("activity").replaceChildren(...activity.map((a) => row([
@@ -156,6 +181,35 @@
       cache: "no-store",
       credentials: "omit",
     });
+  }
+
+  function webhookError(message) {
+    const e = $("webhook-error");
+    e.textContent = message;
+    e.hidden = !message;
+  }
+
+  // An operator's action on a webhook endpoint: a POST with the token, then a fresh look.
+  async function act(name, action) {
+    const token = sessionStorage.getItem(KEY);
+    if (!token) return signOut("");
+    webhookError("");
+    let res;
+    try {
+      res = await fetch("/webhooks/" + encodeURIComponent(name) + "/" + action, {
+        method: "POST",
+        headers: { Authorization: "Bearer " + token },
+        cache: "no-store",
+        credentials: "omit",
+      });
+    } catch (e) {
+      return webhookError("Cannot reach the bridge; nothing was changed.");
+    }
+    if (res.status === 401) return signOut(REFUSED);
+    if (!res.ok) return webhookError("The bridge answered " + res.status + "; nothing was changed.");
+    webhookError(action === "enable" ? "Enabled " + name + "." : "Replaying the dead letters of " + name + ".");
+    if (timer) clearTimeout(timer);
+    refresh();
   }
 
   async function refresh() {

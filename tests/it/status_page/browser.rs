@@ -380,3 +380,47 @@ async fn the_page_signs_in_shows_counts_and_refuses_a_wrong_token() {
     assert!(stored.is_null(), "a refused token stays stored: {stored}");
     session.close().await;
 }
+
+#[tokio::test]
+async fn the_webhook_card_shows_a_disabled_endpoint_and_its_enable_button_works() {
+    let receiver = crate::helpers::receiver::Receiver::start().await;
+    receiver.answer(410);
+    let bridge = Bridge::start_with(
+        crate::helpers::bridge::Options::default()
+            .env("OP_WEBHOOK_URL", receiver.url())
+            .env("OP_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+    );
+    let res = client()
+        .post(bridge.url("/scim/v2/Users"))
+        .header("Authorization", bridge.bearer())
+        .header("Content-Type", "application/scim+json")
+        .json(&json!({"userName": "ann@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let tmp = tempfile::tempdir().unwrap();
+    let driver = Driver::start(&tmp.path().join("chromedriver.log")).await;
+    let downloads = tmp.path().join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let session = Session::new(&driver, &tmp.path().join("profile"), &downloads).await;
+    session.open(&bridge.url("/")).await;
+    session.type_into("#token", &bridge.token).await;
+    session.click("#sign-in").await;
+    let card = session.wait_text("#webhooks", |t| t.contains("disabled")).await;
+    assert!(card.contains("410") && card.contains("default"), "{card}");
+    receiver.answer(204);
+    session.click("button[data-action=\"enable\"]").await;
+    let card = session
+        .wait_text("#webhooks", |t| t.contains("delivering"))
+        .await;
+    assert!(!card.contains("Enable"), "{card}");
+    receiver
+        .wait_until(WAIT, "the event delivered after Enable", |d| {
+            d.iter().any(|d| d.answered == 204 && d.event["seq"] == 1)
+        })
+        .await;
+    let errors = session.console_errors().await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    session.close().await;
+}

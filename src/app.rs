@@ -330,6 +330,7 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
                 Arc::clone(&outbox),
                 sender.clone(),
                 holder.clone(),
+                metrics.clone(),
             );
             background_tasks.spawn(deliverer.run(shutdown.child_token()));
         }

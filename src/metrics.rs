@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// The metric name prefix.
@@ -26,6 +26,58 @@ pub struct Metrics {
     auth_failures: IntCounterVec,
     connections_closed: IntCounterVec,
     tls: TlsMetrics,
+    events: EventMetrics,
+}
+
+/// The event log's and webhooks' metrics.
+#[derive(Clone, Debug)]
+struct EventMetrics {
+    head: IntGauge,
+    deliveries: IntCounterVec,
+    backlog: IntGaugeVec,
+    lag: GaugeVec,
+}
+
+impl EventMetrics {
+    fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let head = IntGauge::new(
+            format!("{PREFIX}_events_head"),
+            "The seq of the last provisioning event written (the same on every replica; \
+             rate() of it is events appended per second).",
+        )?;
+        let deliveries = IntCounterVec::new(
+            Opts::new(
+                format!("{PREFIX}_webhook_deliveries_total"),
+                "Webhook delivery attempts made by this replica, by endpoint and outcome \
+                 (delivered, failed, gone, dead_lettered).",
+            ),
+            &["endpoint", "outcome"],
+        )?;
+        let backlog = IntGaugeVec::new(
+            Opts::new(
+                format!("{PREFIX}_webhook_backlog"),
+                "Events written after each endpoint's cursor, at the last scrape.",
+            ),
+            &["endpoint"],
+        )?;
+        let lag = GaugeVec::new(
+            Opts::new(
+                format!("{PREFIX}_webhook_lag_seconds"),
+                "How long the oldest event an endpoint has not received has waited.",
+            ),
+            &["endpoint"],
+        )?;
+        registry.register(Box::new(head.clone()))?;
+        registry.register(Box::new(deliveries.clone()))?;
+        registry.register(Box::new(backlog.clone()))?;
+        registry.register(Box::new(lag.clone()))?;
+        Ok(Self {
+            head,
+            deliveries,
+            backlog,
+            lag,
+        })
+    }
 }
 
 /// Certificate, ACME and handshake metrics.
@@ -130,7 +182,7 @@ impl Metrics {
         let auth_failures = IntCounterVec::new(
             Opts::new(
                 format!("{PREFIX}_auth_failures_total"),
-                "Failed bearer checks, by reason (missing, malformed, invalid, throttled).",
+                "Failed bearer checks, by reason (missing, malformed, invalid, throttled, scope).",
             ),
             &["reason"],
         )?;
@@ -161,8 +213,10 @@ impl Metrics {
         registry.register(Box::new(connections_closed.clone()))?;
         registry.register(Box::new(build_info))?;
         let tls = TlsMetrics::register(registry)?;
+        let events = EventMetrics::register(registry)?;
         Ok(Self {
             tls,
+            events,
             registry: registry.clone(),
             http_requests,
             http_duration,
@@ -173,6 +227,31 @@ impl Metrics {
             auth_failures,
             connections_closed,
         })
+    }
+
+    /// Sets the seq of the last event written.
+    pub fn events_head(&self, seq: u64) {
+        self.events.head.set(i64::try_from(seq).unwrap_or(i64::MAX));
+    }
+
+    /// Counts one webhook attempt's `outcome` for `endpoint` (a configured name: bounded).
+    pub fn webhook_outcome(&self, endpoint: &str, outcome: &'static str) {
+        self.events
+            .deliveries
+            .with_label_values(&[endpoint, outcome])
+            .inc();
+    }
+
+    /// Sets `endpoint`'s backlog and lag as last read.
+    pub fn webhook_backlog(&self, endpoint: &str, backlog: u64, lag_seconds: f64) {
+        self.events
+            .backlog
+            .with_label_values(&[endpoint])
+            .set(i64::try_from(backlog).unwrap_or(i64::MAX));
+        self.events
+            .lag
+            .with_label_values(&[endpoint])
+            .set(lag_seconds);
     }
 
     /// Counts a failed bearer check by its bounded `reason`.
@@ -298,5 +377,27 @@ mod tests {
         assert!(text.contains(r#"method="other",route="/scim/v2/Users/{id}",status="4xx""#));
         assert!(text.contains("scim_bridge_http_request_duration_seconds_bucket"));
         assert!(text.contains("scim_bridge_build_info"));
+    }
+}
+#[cfg(test)]
+mod webhook_metric_tests {
+    use super::*;
+
+    #[test]
+    fn webhook_series_render() {
+        let m = Metrics::register(&Registry::new()).unwrap();
+        m.webhook_outcome("default", "failed");
+        m.webhook_backlog("default", 3, 1.5);
+        let text = m.render();
+        assert!(
+            text.contains(
+                "scim_bridge_webhook_deliveries_total{endpoint=\"default\",outcome=\"failed\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("scim_bridge_webhook_backlog{endpoint=\"default\"} 3"),
+            "{text}"
+        );
     }
 }

@@ -253,6 +253,10 @@ impl Health {
         if let Some((outbox, endpoints)) = &self.webhooks {
             // Unreadable with the store down: the Store report already says so.
             if let Ok(list) = crate::outbox::report::endpoints(outbox, endpoints).await {
+                for e in &list {
+                    self.metrics
+                        .webhook_backlog(&e.name, e.backlog, e.lag_seconds);
+                }
                 reports.push(webhooks_report(&list));
             }
         }

@@ -23,6 +23,7 @@ use super::{
 };
 use crate::{
     config::{DeliverySettings, WebhookSettings},
+    metrics::Metrics,
     store::{Change, SharedStore, StoreError, WriteBatch},
 };
 
@@ -47,6 +48,7 @@ pub struct Deliverer {
     store: SharedStore,
     sender: Sender,
     holder: String,
+    metrics: Metrics,
 }
 
 /// Why a delivery run stopped.
@@ -97,6 +99,7 @@ impl Deliverer {
         outbox: Arc<Outbox>,
         sender: Sender,
         holder: String,
+        metrics: Metrics,
     ) -> Self {
         Self {
             key: Key::new(&endpoint.secret.0),
@@ -106,6 +109,7 @@ impl Deliverer {
             outbox,
             sender,
             holder,
+            metrics,
         }
     }
 
@@ -291,11 +295,19 @@ impl Deliverer {
     ) -> Result<(), Stop> {
         let name = &self.endpoint.name;
         loop {
-            match self
+            let outcome = self
                 .sender
                 .attempt(&self.endpoint.url, &self.key, id, &item.json)
-                .await
-            {
+                .await;
+            self.metrics.webhook_outcome(
+                name,
+                match outcome {
+                    Outcome::Delivered => "delivered",
+                    Outcome::Gone => "gone",
+                    Outcome::Failed(_) => "failed",
+                },
+            );
+            match outcome {
                 Outcome::Delivered => {
                     state.cursor = item.seq;
                     state.delivered += 1;
@@ -348,6 +360,7 @@ impl Deliverer {
     async fn bury(&self, item: &Item, why: &str, stored: &mut Stored, state: &mut EndpointState) {
         let name = &self.endpoint.name;
         tracing::warn!(endpoint = %name, seq = item.seq, attempts = state.attempt, "webhook event moved to the dead letters");
+        self.metrics.webhook_outcome(name, "dead_lettered");
         let letter = DeadLetter {
             seq: item.seq,
             reason: why.to_owned(),
@@ -401,11 +414,19 @@ impl Deliverer {
             }
             let json = letter.event.get().as_bytes();
             let (_, id) = head_of(json);
-            match self
+            let outcome = self
                 .sender
                 .attempt(&self.endpoint.url, &self.key, &id, json)
-                .await
-            {
+                .await;
+            self.metrics.webhook_outcome(
+                name,
+                if outcome == Outcome::Delivered {
+                    "delivered"
+                } else {
+                    "failed"
+                },
+            );
+            match outcome {
                 Outcome::Delivered => {
                     let key = crate::store::StoreKey::new(
                         state::dead_space(name),

@@ -192,6 +192,16 @@ async fn failures_are_retried_then_dead_lettered_and_replayed(b: Backend) {
     })
     .await;
     assert_eq!(r["delivered"], 2, "{r}");
+    let metrics = s.metrics().await;
+    for line in [
+        "scim_bridge_webhook_deliveries_total{endpoint=\"default\",outcome=\"failed\"} 3",
+        "scim_bridge_webhook_deliveries_total{endpoint=\"default\",outcome=\"dead_lettered\"} 1",
+        "scim_bridge_webhook_deliveries_total{endpoint=\"default\",outcome=\"delivered\"} 2",
+        "scim_bridge_webhook_backlog{endpoint=\"default\"} 0",
+        "scim_bridge_events_head 2",
+    ] {
+        assert!(metrics.contains(line), "no {line} in:\n{metrics}");
+    }
     assert_eq!(press(&s, "/webhooks/nope/replay").await, 404);
 }
 

@@ -44,6 +44,7 @@ pub async fn ready(state: &AppState) -> http::Response<Body> {
 /// the store time limit.
 pub async fn metrics(state: &AppState) -> http::Response<Body> {
     state.health.reports().await;
+    state.metrics.events_head(state.outbox.head());
     response::text(
         StatusCode::OK,
         "text/plain; version=0.0.4; charset=utf-8",

@@ -388,7 +388,10 @@ async fn the_webhook_card_shows_a_disabled_endpoint_and_its_enable_button_works(
     let bridge = Bridge::start_with(
         crate::helpers::bridge::Options::default()
             .env("OP_WEBHOOK_URL", receiver.url())
-            .env("OP_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+            .env(
+                "OP_WEBHOOK_SECRET",
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            ),
     );
     let res = client()
         .post(bridge.url("/scim/v2/Users"))
@@ -407,7 +410,9 @@ async fn the_webhook_card_shows_a_disabled_endpoint_and_its_enable_button_works(
     session.open(&bridge.url("/")).await;
     session.type_into("#token", &bridge.token).await;
     session.click("#sign-in").await;
-    let card = session.wait_text("#webhooks", |t| t.contains("disabled")).await;
+    let card = session
+        .wait_text("#webhooks", |t| t.contains("disabled"))
+        .await;
     assert!(card.contains("410") && card.contains("default"), "{card}");
     receiver.answer(204);
     session.click("button[data-action=\"enable\"]").await;

@@ -220,6 +220,26 @@ impl Bridge {
         next
     }
 
+    /// Kills this bridge with SIGKILL (no shutdown of any kind: a crash) and starts a new
+    /// process on the same directory and environment.
+    pub fn kill_and_restart(mut self) -> Bridge {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let root = self
+            .session
+            .parent()
+            .expect("a session in a directory")
+            .to_path_buf();
+        let mut next = Bridge::start_with(Options {
+            env: std::mem::take(&mut self.env),
+            dir: Some(root),
+            config: None,
+        });
+        next.token = std::mem::take(&mut self.token);
+        next._dir = self._dir.take();
+        next
+    }
+
     /// `http://127.0.0.1:PORT` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)

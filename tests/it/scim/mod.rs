@@ -214,6 +214,19 @@ impl Scim {
         }
     }
 
+    /// SIGKILLs the binary and starts it again on the same data, session and store.
+    pub fn kill_and_restart(self) -> Scim {
+        let host = match self.host {
+            Host::Binary(b) => Host::Binary(b.kill_and_restart()),
+            Host::App(_) => panic!("a crash needs the binary: start it with Scim::binary"),
+        };
+        Scim {
+            host,
+            _redis: self._redis,
+            http: self.http,
+        }
+    }
+
     /// Sends a request under `/scim/v2` with the bearer token.
     pub async fn send(
         &self,

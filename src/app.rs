@@ -318,6 +318,18 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
         ));
     }
     background_tasks.spawn(Arc::clone(&outbox).follow(background.child_token()));
+    background_tasks.spawn(
+        crate::outbox::retention::Trimmer::new(
+            Arc::clone(&outbox),
+            crate::outbox::retention::Retention {
+                max_age: settings.events_retention,
+                max_events: settings.events_max,
+            },
+            settings.webhooks.clone(),
+            uuid::Uuid::new_v4().to_string(),
+        )
+        .run(background.child_token()),
+    );
     if !settings.webhooks.is_empty() {
         // One deliverer per endpoint; the lease picks one replica for each. They stop with
         // the listeners (so a stopping replica hands its leases over at once).

@@ -182,6 +182,10 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// How much of a resource provisioning events carry (`OP_EVENTS_DATA`: `full` or `ids`).
     pub events_data: crate::scim::events::DataMode,
+    /// How long events are kept (`OP_EVENTS_RETENTION`).
+    pub events_retention: Duration,
+    /// The most events kept (`OP_EVENTS_MAX`).
+    pub events_max: u64,
     /// The bytes of request bodies decoded or applied at once across the process (at least
     /// `max_body_bytes`); beyond it requests queue briefly, then get `503`.
     pub max_inflight_body_bytes: usize,
@@ -289,6 +293,11 @@ pub fn describe(settings: &Settings) -> Vec<(&'static str, String)> {
     ));
     lines.push(("max_body_bytes", settings.max_body_bytes.to_string()));
     lines.push(("events_data", settings.events_data.as_str().to_owned()));
+    lines.push((
+        "events_retention",
+        format!("{:?}", settings.events_retention),
+    ));
+    lines.push(("events_max", settings.events_max.to_string()));
     let endpoints: Vec<String> = settings
         .webhooks
         .iter()

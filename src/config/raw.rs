@@ -44,6 +44,8 @@ pub(crate) const KEYS: &[&str] = &[
     "write_timeout",
     "store_timeout",
     "events_data",
+    "events_retention",
+    "events_max",
     "webhook_url",
     "webhook_secret",
     "webhook_timeout",

@@ -256,6 +256,9 @@ impl Deliverer {
                 continue;
             }
             for item in &page.events {
+                if item.seq <= state.cursor {
+                    continue; // dead-lettered by retention meanwhile
+                }
                 let (kind, id) = head_of(&item.json);
                 if !self.endpoint.wants(&kind) {
                     state.cursor = item.seq;
@@ -348,7 +351,7 @@ impl Deliverer {
                     }
                     // An operator may have disabled it meanwhile; the record says.
                     self.reload(stored, state).await;
-                    if state.disabled.is_some() {
+                    if state.disabled.is_some() || state.cursor >= item.seq {
                         return Ok(());
                     }
                 }
@@ -484,8 +487,7 @@ impl Deliverer {
     /// keeping this deliverer's progress.
     async fn merge(&self, stored: &mut Stored, state: &mut EndpointState) {
         if let Ok(fresh) = state::load(&self.store, &self.endpoint.name).await {
-            state.disabled = fresh.state.disabled.clone();
-            state.replay = fresh.state.replay;
+            take_others(state, &fresh.state);
             *stored = fresh;
         }
     }
@@ -494,8 +496,7 @@ impl Deliverer {
     async fn reload(&self, stored: &mut Stored, state: &mut EndpointState) {
         if let Ok(fresh) = state::load(&self.store, &self.endpoint.name).await {
             if fresh.version != stored.version {
-                state.disabled = fresh.state.disabled.clone();
-                state.replay = fresh.state.replay;
+                take_others(state, &fresh.state);
                 if fresh.state.disabled.is_none() && stored.state.disabled.is_some() {
                     tracing::info!(endpoint = %self.endpoint.name, "webhook endpoint re-enabled");
                     state.attempt = 0;
@@ -528,6 +529,19 @@ pub async fn register(outbox: &Outbox, endpoints: &[WebhookSettings]) -> Result<
         }
     }
     Ok(())
+}
+
+/// Takes into this deliverer's `state` what others wrote in `fresh`: an operator's `disabled`
+/// and `replay`, and retention's moving the cursor on (events it dead-lettered before a trim).
+fn take_others(state: &mut EndpointState, fresh: &EndpointState) {
+    state.disabled = fresh.disabled.clone();
+    state.replay = fresh.replay;
+    if fresh.cursor > state.cursor {
+        state.cursor = fresh.cursor;
+        state.attempt = 0;
+        state.next_attempt_at = None;
+    }
+    state.dead_lettered = state.dead_lettered.max(fresh.dead_lettered);
 }
 
 /// Sleeps `wait`, or returns why it must stop first.

@@ -12,6 +12,7 @@
 
 pub mod deliver;
 pub mod report;
+pub mod retention;
 pub mod sign;
 pub mod state;
 pub mod webhook;

@@ -16,6 +16,7 @@ on_both_stores!(
     a_stream_sends_events_and_resumes_from_last_event_id,
     a_trimmed_cursor_is_gone,
     shutdown_ends_open_streams,
+    events_older_than_the_retention_are_trimmed,
 );
 
 /// `GET /events` + `query` with the bearer token: status and JSON body.
@@ -389,4 +390,32 @@ async fn shutdown_ends_open_streams(b: Backend) {
     // And the log is there after the restart.
     let (_, page) = events(&s, "").await;
     assert_eq!(seqs(&page), [1]);
+}
+
+async fn events_older_than_the_retention_are_trimmed(b: Backend) {
+    let s = Scim::start_with(
+        b,
+        crate::helpers::bridge::Options::default().env("OP_EVENTS_RETENTION", "1s"),
+    )
+    .await;
+    for name in ["ann", "bob", "cat"] {
+        s.user(&format!("{name}@example.com")).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, doc) = events(&s, "?after=0").await;
+        if status == 410 {
+            // Everything is older than a second: nothing kept, the next event is 4.
+            assert_eq!(doc["oldest"], 4, "{doc}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never trimmed: {doc}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The head stays: a reader at it misses nothing, and numbering goes on.
+    let (_, head) = events(&s, "?limit=0").await;
+    assert_eq!(head["next"], 3);
+    s.user("dan@example.com").await;
+    let (status, page) = events(&s, "?after=3").await;
+    assert_eq!((status.as_u16(), seqs(&page)), (200, vec![4]));
 }

@@ -24,6 +24,7 @@ on_both_stores!(
     a_restart_resumes_from_the_saved_cursor,
     a_failing_endpoint_blocks_no_other_and_filters_hold,
     sigkill_during_creates_and_delivery_loses_no_event,
+    retention_trims_the_log_and_dead_letters_what_an_endpoint_missed,
 );
 
 /// Settings for quick retries: 50 ms doubling to 200 ms, three attempts.
@@ -598,4 +599,73 @@ async fn sigkill_during_creates_and_delivery_loses_no_event(b: Backend) {
         acknowledged.len(),
         got.len()
     );
+}
+
+async fn retention_trims_the_log_and_dead_letters_what_an_endpoint_missed(b: Backend) {
+    let receiver = Receiver::start().await;
+    receiver.answer(410);
+    let s = Scim::start_with(b, quick(&receiver.url()).env("OP_EVENTS_MAX", "10")).await;
+    s.user("first@example.com").await;
+    wait_report(&s, "default", "disabled by 410", |r| r["enabled"] == false).await;
+    for i in 0..24 {
+        s.user(&format!("user{i}@example.com")).await;
+    }
+    // The log keeps the last ten; the endpoint, which received none, has the fifteen before
+    // them in its dead letters and its cursor past them.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let res = crate::helpers::bridge::client()
+            .get(s.url("/events?after=0"))
+            .header("Authorization", s.bearer())
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 410 {
+            let doc: Value = res.json().await.unwrap();
+            if doc["oldest"] == 16 {
+                break;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never trimmed to 16"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(all_events_after(&s, 15).await.len(), 10);
+    let r = wait_report(&s, "default", "dead letters", |r| r["deadLetters"] == 15).await;
+    assert_eq!(r["cursor"], 15, "{r}");
+    receiver.answer(204);
+    assert_eq!(press(&s, "/webhooks/default/enable").await, 202);
+    receiver
+        .wait_until(Duration::from_secs(15), "the kept ten delivered", |d| {
+            d.iter().filter(|d| d.answered == 204).count() >= 10
+        })
+        .await;
+    assert_eq!(press(&s, "/webhooks/default/replay").await, 202);
+    let got = receiver
+        .wait_until(
+            Duration::from_secs(15),
+            "the trimmed fifteen replayed",
+            |d| d.iter().filter(|d| d.answered == 204).count() >= 25,
+        )
+        .await;
+    let mut delivered: Vec<u64> = seqs(&got[1..]);
+    delivered.sort_unstable();
+    assert_eq!(
+        delivered,
+        (1..=25).collect::<Vec<_>>(),
+        "nothing lost unseen"
+    );
+}
+
+async fn all_events_after(s: &Scim, after: u64) -> Vec<Value> {
+    let res = crate::helpers::bridge::client()
+        .get(s.url(&format!("/events?after={after}&limit=1000")))
+        .header("Authorization", s.bearer())
+        .send()
+        .await
+        .unwrap();
+    let doc: Value = res.json().await.unwrap();
+    doc["events"].as_array().unwrap().clone()
 }

@@ -290,7 +290,7 @@ pub(super) fn settings(values: &Values) -> Result<Settings, ConfigError> {
         events_retention: get(values, "events_retention", duration)?
             .unwrap_or(Duration::from_secs(30 * 24 * 3600))
             .max(Duration::from_secs(1)),
-        events_max: get(values, "events_max", positive)?.map_or(10_000_000, |n| n as u64),
+        events_max: get(values, "events_max", positive)?.map_or(1_000_000, |n| n as u64),
         max_inflight_body_bytes: get(values, "max_inflight_body_bytes", positive)?
             // Two maximum-size bodies at once (or one and many small ones): 551 MB peak under
             // 16 concurrent 4 MiB PATCHes against 778 MB at four (BENCHMARKS.md, issue 9).

@@ -38,18 +38,6 @@ fn quick(url: &str) -> Options {
         .env("OP_WEBHOOK_TIMEOUT", "2s")
 }
 
-/// The feed's events, for comparing with what was delivered.
-async fn feed(s: &Scim) -> Vec<Value> {
-    let res = crate::helpers::bridge::client()
-        .get(s.url("/events?limit=1000"))
-        .header("Authorization", s.bearer())
-        .send()
-        .await
-        .unwrap();
-    let doc: Value = res.json().await.unwrap();
-    doc["events"].as_array().unwrap().clone()
-}
-
 /// The status page's report on endpoint `name`.
 async fn report(s: &Scim, name: &str) -> Value {
     let res = crate::helpers::bridge::client()
@@ -112,7 +100,7 @@ async fn events_arrive_signed_and_in_order(b: Backend) {
     .await
     .expect(200);
     s.delete(&format!("/Groups/{group}")).await.expect(204);
-    let expected = feed(&s).await;
+    let expected = events_after(&s, 0).await;
     assert_eq!(expected.len(), 6);
     let got = receiver
         .wait_until(Duration::from_secs(20), "every event delivered", |d| {
@@ -323,7 +311,7 @@ async fn a_failing_endpoint_blocks_no_other_and_filters_hold(b: Backend) {
     assert_eq!(r["types"], json!(["user.created", "user.deleted"]));
     assert_eq!(r["deadLetters"], 0);
     // The one that always fails fills its dead letters, event by event, in order.
-    let events = feed(&s).await.len();
+    let events = events_after(&s, 0).await.len();
     let r = wait_report(&s, "bad", "every event dead-lettered", |r| {
         r["deadLetters"] == events && r["backlog"] == 0
     })
@@ -457,9 +445,8 @@ async fn the_python_standardwebhooks_library_verifies_each_delivery() {
 }
 
 /// Every event after `after`, paged through the feed.
-async fn all_events(s: &Scim) -> Vec<Value> {
+async fn events_after(s: &Scim, mut after: u64) -> Vec<Value> {
     let mut out = Vec::new();
-    let mut after = 0;
     loop {
         let res = crate::helpers::bridge::client()
             .get(s.url(&format!("/events?after={after}&limit=1000")))
@@ -549,7 +536,7 @@ async fn sigkill_during_creates_and_delivery_loses_no_event(b: Backend) {
     acknowledged.extend(create_many(s.url("/scim/v2/Users"), s.bearer(), 2_000, 2_500).await);
 
     // Every acknowledged write has its event; seq has no gaps.
-    let events = all_events(&s).await;
+    let events = events_after(&s, 0).await;
     let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     assert_eq!(
         seqs,
@@ -632,7 +619,7 @@ async fn retention_trims_the_log_and_dead_letters_what_an_endpoint_missed(b: Bac
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(all_events_after(&s, 15).await.len(), 10);
+    assert_eq!(events_after(&s, 15).await.len(), 10);
     let r = wait_report(&s, "default", "dead letters", |r| r["deadLetters"] == 15).await;
     assert_eq!(r["cursor"], 15, "{r}");
     receiver.answer(204);
@@ -657,15 +644,4 @@ async fn retention_trims_the_log_and_dead_letters_what_an_endpoint_missed(b: Bac
         (1..=25).collect::<Vec<_>>(),
         "nothing lost unseen"
     );
-}
-
-async fn all_events_after(s: &Scim, after: u64) -> Vec<Value> {
-    let res = crate::helpers::bridge::client()
-        .get(s.url(&format!("/events?after={after}&limit=1000")))
-        .header("Authorization", s.bearer())
-        .send()
-        .await
-        .unwrap();
-    let doc: Value = res.json().await.unwrap();
-    doc["events"].as_array().unwrap().clone()
 }

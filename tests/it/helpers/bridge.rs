@@ -205,19 +205,7 @@ impl Bridge {
         self.terminate();
         let status = self.wait_exit(Duration::from_secs(15));
         assert!(status.success(), "exit {status}:\n{}", self.logs());
-        let root = self
-            .session
-            .parent()
-            .expect("a session in a directory")
-            .to_path_buf();
-        let mut next = Bridge::start_with(Options {
-            env: std::mem::take(&mut self.env),
-            dir: Some(root),
-            config: None,
-        });
-        next.token = std::mem::take(&mut self.token);
-        next._dir = self._dir.take();
-        next
+        self.respawn()
     }
 
     /// Kills this bridge with SIGKILL (no shutdown of any kind: a crash) and starts a new
@@ -225,6 +213,11 @@ impl Bridge {
     pub fn kill_and_restart(mut self) -> Bridge {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        self.respawn()
+    }
+
+    /// A new process on this one's directory, environment and token (this one has exited).
+    fn respawn(mut self) -> Bridge {
         let root = self
             .session
             .parent()

@@ -30,9 +30,9 @@ use crate::{
 /// How long a deliverer's lease lasts without renewal.
 pub const LEASE_TTL: Duration = Duration::from_secs(15);
 /// How often it is renewed.
-const RENEW_EVERY: Duration = Duration::from_secs(5);
+pub const RENEW_EVERY: Duration = Duration::from_secs(5);
 /// The longest run of deliveries between two saves of the cursor.
-const SAVE_EVERY: Duration = Duration::from_millis(250);
+pub const SAVE_EVERY: Duration = Duration::from_millis(250);
 /// Events read from the log at once.
 const BATCH: usize = 200;
 /// Dead letters replayed per request.

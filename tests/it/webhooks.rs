@@ -177,11 +177,12 @@ async fn failures_are_retried_then_dead_lettered_and_replayed(b: Backend) {
             d.iter().any(|d| d.event["seq"] == 1 && d.answered == 204)
         })
         .await;
-    let r = wait_report(&s, "default", "no dead letters left", |r| {
-        r["deadLetters"] == 0
+    // The replayed letter leaves the list first and is counted at the next save of the state.
+    let r = wait_report(&s, "default", "no dead letters left, two delivered", |r| {
+        r["deadLetters"] == 0 && r["delivered"] == 2
     })
     .await;
-    assert_eq!(r["delivered"], 2, "{r}");
+    assert_eq!(r["deadLettered"], 1, "{r}");
     let metrics = s.metrics().await;
     for line in [
         "scim_bridge_webhook_deliveries_total{endpoint=\"default\",outcome=\"failed\"} 3",

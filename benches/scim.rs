@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use scim_bridge::scim::{
     filter, patch,
+    quirk::Quirks,
     resource::normalize_input,
     schema::{GROUP_TYPE, USER_TYPE},
 };
@@ -41,7 +42,7 @@ fn filters(c: &mut Criterion) {
     c.bench_function("filter/parse complex", |b| {
         b.iter(|| filter::parse(black_box(complex)).unwrap())
     });
-    let doc = normalize_input(user(), &USER_TYPE).unwrap();
+    let doc = normalize_input(user(), &USER_TYPE, &mut Quirks::default()).unwrap();
     let f_simple = filter::parse(simple).unwrap();
     let f_complex = filter::parse(complex).unwrap();
     c.bench_function("filter/evaluate userName eq", |b| {
@@ -53,20 +54,20 @@ fn filters(c: &mut Criterion) {
 }
 
 fn patches(c: &mut Criterion) {
-    let doc = normalize_input(user(), &USER_TYPE).unwrap();
+    let doc = normalize_input(user(), &USER_TYPE, &mut Quirks::default()).unwrap();
     let entra = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
         {"op": "Replace", "path": "active", "value": "False"},
         {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "new@example.com"},
         {"op": "replace", "value": {"name.givenName": "Barb", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department": "Ops"}}
     ]});
     c.bench_function("patch/parse Entra request", |b| {
-        b.iter(|| patch::parse_request(black_box(&entra)).unwrap())
+        b.iter(|| patch::parse_request(black_box(&entra), &mut Quirks::default()).unwrap())
     });
-    let ops = patch::parse_request(&entra).unwrap();
+    let ops = patch::parse_request(&entra, &mut Quirks::default()).unwrap();
     c.bench_function("patch/apply Entra request", |b| {
         b.iter(|| {
             let mut d = doc.clone();
-            patch::apply(&mut d, black_box(&ops), &USER_TYPE).unwrap();
+            patch::apply(&mut d, black_box(&ops), &USER_TYPE, &mut Quirks::default()).unwrap();
             d
         })
     });
@@ -76,15 +77,15 @@ fn patches(c: &mut Criterion) {
     let okta = json!({"Operations": [{"op": "add", "path": "members", "value": members}]});
     c.bench_function("patch/split 256-member Okta add", |b| {
         b.iter(|| {
-            let ops = patch::parse_request(black_box(&okta)).unwrap();
-            patch::split_members(ops, &GROUP_TYPE).unwrap()
+            let ops = patch::parse_request(black_box(&okta), &mut Quirks::default()).unwrap();
+            patch::split_members(ops, &GROUP_TYPE, &mut Quirks::default()).unwrap()
         })
     });
 }
 
 /// A PATCH adding `n` emails to a user; the 20,000 case must cost at most 5× the 5,000 case.
 fn large_adds(c: &mut Criterion) {
-    let doc = normalize_input(user(), &USER_TYPE).unwrap();
+    let doc = normalize_input(user(), &USER_TYPE, &mut Quirks::default()).unwrap();
     let mut group = c.benchmark_group("patch/apply add emails");
     group.sample_size(10);
     for n in [5_000usize, 20_000] {
@@ -92,11 +93,11 @@ fn large_adds(c: &mut Criterion) {
             .map(|i| json!({"value": format!("user{i}@example.com"), "type": "work"}))
             .collect();
         let body = json!({"Operations": [{"op": "add", "path": "emails", "value": emails}]});
-        let ops = patch::parse_request(&body).unwrap();
+        let ops = patch::parse_request(&body, &mut Quirks::default()).unwrap();
         group.bench_function(format!("{n}"), |b| {
             b.iter(|| {
                 let mut d = doc.clone();
-                patch::apply(&mut d, black_box(&ops), &USER_TYPE).unwrap();
+                patch::apply(&mut d, black_box(&ops), &USER_TYPE, &mut Quirks::default()).unwrap();
                 d
             })
         });
@@ -109,11 +110,11 @@ fn large_adds(c: &mut Criterion) {
     };
     let big = json!({"userName": "u", "emails": emails(0, 100_000)});
     let body = json!({"Operations": [{"op": "remove", "path": "emails", "value": emails(40_000, 20_000)}]});
-    let ops = patch::parse_request(&body).unwrap();
+    let ops = patch::parse_request(&body, &mut Quirks::default()).unwrap();
     group.bench_function("remove 20000 of 100000", |b| {
         b.iter(|| {
             let mut d = big.clone();
-            patch::apply(&mut d, black_box(&ops), &USER_TYPE).unwrap();
+            patch::apply(&mut d, black_box(&ops), &USER_TYPE, &mut Quirks::default()).unwrap();
             d
         })
     });
@@ -123,7 +124,9 @@ fn large_adds(c: &mut Criterion) {
 fn normalise(c: &mut Criterion) {
     let body = user();
     c.bench_function("resource/normalize_input user", |b| {
-        b.iter(|| normalize_input(black_box(body.clone()), &USER_TYPE).unwrap())
+        b.iter(|| {
+            normalize_input(black_box(body.clone()), &USER_TYPE, &mut Quirks::default()).unwrap()
+        })
     });
 }
 

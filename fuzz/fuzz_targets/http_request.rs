@@ -26,5 +26,10 @@ fuzz_target!(|data: &[u8]| {
     let path = format!("{prefix}{target}");
     let answer = exchange(&request(method, &path, body));
     let code = status(&answer).expect("every request gets an HTTP answer");
-    assert_ne!(code, 500, "{method} {path}: {}", String::from_utf8_lossy(&answer));
+    assert_ne!(
+        code,
+        500,
+        "{method} {path}: {}",
+        String::from_utf8_lossy(&answer)
+    );
 });

@@ -3,12 +3,12 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use scim_bridge::scim::{patch, schema};
+use scim_bridge::scim::{patch, quirk::Quirks, schema};
 use serde_json::{json, Value};
 
 fn check(before: Value, ops: &[patch::PatchOp], rt: &schema::ResourceType) {
     let mut doc = before.clone();
-    match patch::apply(&mut doc, ops, rt) {
+    match patch::apply(&mut doc, ops, rt, &mut Quirks::default()) {
         Ok(()) => {
             assert_eq!(doc["id"], before["id"]);
             assert_eq!(doc["meta"], before["meta"]);
@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(body) = serde_json::from_slice::<Value>(data) else {
         return;
     };
-    let Ok(ops) = patch::parse_request(&body) else {
+    let Ok(ops) = patch::parse_request(&body, &mut Quirks::default()) else {
         return;
     };
     let user = json!({
@@ -37,7 +37,9 @@ fuzz_target!(|data: &[u8]| {
     let group = json!({"id": "g-1", "displayName": "G", "members": [{"value": "u-1"}],
                        "meta": {"resourceType": "Group"}});
     check(group.clone(), &ops, &schema::GROUP_TYPE);
-    if let Ok((other, _changes)) = patch::split_members(ops, &schema::GROUP_TYPE) {
+    if let Ok((other, _changes)) =
+        patch::split_members(ops, &schema::GROUP_TYPE, &mut Quirks::default())
+    {
         check(group, &other, &schema::GROUP_TYPE);
     }
 });

@@ -10,7 +10,7 @@
 use serde::{ser::SerializeMap, Serialize, Serializer};
 use serde_json::{value::RawValue, Map, Value};
 
-use super::schema::ResourceKind;
+use super::{quirk::Quirks, schema::ResourceKind};
 
 /// The log every event goes to: one sequence for the whole directory.
 pub const LOG: &str = "scim.events";
@@ -261,6 +261,8 @@ pub struct Event<'a> {
     pub diff: &'a Diff,
     /// The member ids, for `group.members.*`.
     pub members: Option<&'a [String]>,
+    /// The identity-provider quirks applied to the request that made the change.
+    pub normalized: Quirks,
     /// The resource after the change, as `GET` shows it without the computed membership
     /// attributes (`None` for deletions and in [`DataMode::Ids`]).
     pub data: Option<&'a RawValue>,
@@ -300,6 +302,7 @@ struct Wire<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     previous: Option<Previous<'a>>,
     actor: &'a Actor,
+    normalized: Quirks,
     #[serde(skip_serializing_if = "Option::is_none")]
     data: Option<&'a RawValue>,
 }
@@ -320,6 +323,7 @@ pub fn encode(event: &Event<'_>, actor: &Actor, mode: DataMode) -> Vec<u8> {
         changed: &event.diff.changed,
         previous: (full && event.members.is_none()).then_some(Previous(event.diff)),
         actor,
+        normalized: event.normalized,
         data: event.data.filter(|_| full),
     };
     serde_json::to_vec(&wire).expect("an event always serialises")
@@ -445,6 +449,7 @@ mod tests {
             },
             diff: &d,
             members: None,
+            normalized: Quirks::default(),
             data: Some(&data),
         };
         let actor = Actor {

@@ -12,6 +12,7 @@
 //! * [`list`]: the ListResponse message of RFC 7644 §3.4.2, pagination and sorting.
 //! * [`patch`]: PATCH (RFC 7644 §3.5.2): parsing, atomic application, member changes.
 //! * [`path`]: attribute paths (RFC 7644 §3.10) and PATCH paths (§3.5.2).
+//! * [`quirk`]: the identity-provider quirks the bridge accepts, named for the events' `normalized`.
 //! * [`project`]: `attributes` / `excludedAttributes` projection (RFC 7644 §3.4.2.5).
 //! * [`resource`]: POST/PUT bodies into stored documents; `meta`, `location` and ETags.
 //! * [`schema`]: the User, Enterprise User and Group schemas with attribute characteristics.
@@ -33,6 +34,7 @@ pub mod list;
 pub mod patch;
 pub mod path;
 pub mod project;
+pub mod quirk;
 pub mod records;
 pub mod resource;
 pub mod schema;

@@ -11,6 +11,7 @@ use crate::scim::{on_both_stores, Backend, Scim};
 
 on_both_stores!(
     pages_follow_the_directory_in_order,
+    events_name_the_quirks_the_bridge_applied,
     cursors_that_cannot_be_served_are_errors,
     a_long_poll_wakes_on_the_next_write,
     a_stream_sends_events_and_resumes_from_last_event_id,
@@ -104,6 +105,79 @@ async fn pages_follow_the_directory_in_order(b: Backend) {
     // `limit=0`: no events, and the head, whatever the cursor.
     let (_, head) = events(&s, "?limit=0").await;
     assert_eq!(head, json!({"events": [], "next": 7}));
+}
+
+/// Each event's `normalized` lists the identity-provider quirks the bridge applied to the
+/// request that caused it, and is empty for a request in the RFC's own shapes.
+async fn events_name_the_quirks_the_bridge_applied(b: Backend) {
+    let s = Scim::start(b).await;
+    let patch_op = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+    let ann = s.user("ann@example.com").await;
+    let okta = s
+        .post(
+            "/Users",
+            &json!({"userName": "okta@example.com", "password": "hunter2",
+                    "emails": {"value": "okta@example.com", "type": "work"}}),
+        )
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    s.patch(
+        &format!("/Users/{ann}"),
+        &json!({"schemas": [patch_op],
+                "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}),
+    )
+    .await
+    .expect(200);
+    s.patch(
+        &format!("/Users/{okta}"),
+        &json!({"schemas": [patch_op], "Operations": [{"op": "replace", "value": {"active": false}}]}),
+    )
+    .await
+    .expect(200);
+    let group = s.group("staff", &[&ann, &okta]).await;
+    s.patch(
+        &format!("/Groups/{group}"),
+        &json!({"schemas": [patch_op],
+                "Operations": [{"op": "Remove", "path": "members", "value": [{"value": ann}]}]}),
+    )
+    .await
+    .expect(204);
+
+    let (_, all) = events(&s, "").await;
+    let noted: Vec<(String, Value)> = all["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap().to_owned(),
+                e["normalized"].clone(),
+            )
+        })
+        .collect();
+    let want = [
+        ("user.created", json!([])),
+        (
+            "user.created",
+            json!(["okta.passwordIgnored", "onelogin.singleForArray"]),
+        ),
+        (
+            "user.deactivated",
+            json!(["entra.capitalizedOp", "entra.stringBoolean"]),
+        ),
+        ("user.deactivated", json!(["okta.noPathDeactivate"])),
+        ("group.created", json!([])),
+        ("group.members.added", json!([])),
+        (
+            "group.members.removed",
+            json!(["entra.capitalizedOp", "entra.removeByValueList"]),
+        ),
+    ];
+    let want: Vec<(String, Value)> = want.into_iter().map(|(t, n)| (t.to_owned(), n)).collect();
+    assert_eq!(noted, want, "{all}");
 }
 
 async fn cursors_that_cannot_be_served_are_errors(b: Backend) {

@@ -10,6 +10,7 @@ use super::{store_error, Ctx, Engine};
 use crate::scim::{
     error::ScimError,
     events::{self, Change, Diff, Event, Subject},
+    quirk::Quirks,
     records::{Changes, Loaded},
     resource::{meta_document, Meta},
     schema::{ResourceKind, ResourceType, GROUP_TYPE},
@@ -48,6 +49,8 @@ pub(super) struct Written<'a> {
     pub loaded: &'a Loaded,
     /// Its attributes that the change set, changed or removed.
     pub diff: &'a Diff,
+    /// The identity-provider quirks applied to the request (the events' `normalized`).
+    pub quirks: Quirks,
 }
 
 impl Engine {
@@ -63,6 +66,7 @@ impl Engine {
             change,
             loaded,
             diff,
+            quirks,
         } = written;
         let time = match change {
             Change::Deleted => super::now(),
@@ -88,12 +92,13 @@ impl Engine {
                 subject,
                 diff,
                 members: None,
+                normalized: quirks,
                 data: data.as_deref(),
             };
             let entry = events::encode(&event, &ctx.actor, self.event_data);
             changes.append(events::LOG, entry);
         }
-        self.emit_members(changes, subject, change, &time, ctx)
+        self.emit_members(changes, subject, change, &time, quirks, ctx)
             .await
     }
 
@@ -105,6 +110,7 @@ impl Engine {
         subject: Subject<'_>,
         change: Change,
         time: &str,
+        quirks: Quirks,
         ctx: &Ctx,
     ) -> Result<(), ScimError> {
         let mut groups: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
@@ -172,6 +178,7 @@ impl Engine {
                         },
                         diff: &none,
                         members: Some(chunk),
+                        normalized: quirks,
                         data: None,
                     };
                     let entry = events::encode(&event, &ctx.actor, self.event_data);

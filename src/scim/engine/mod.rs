@@ -32,6 +32,7 @@ use super::{
     error::{Fault, ScimError},
     events::{Actor, Before, Change, DataMode},
     project::Projection,
+    quirk::Quirks,
     records::{Changes, Expect, Loaded, Records, Stored},
     resource::normalize_input,
     schema::{ResourceKind, ResourceType},
@@ -276,7 +277,8 @@ impl Engine {
         projection: &Projection,
         ctx: &Ctx,
     ) -> Result<Resource, ScimError> {
-        let mut doc = normalize_input(body, rt)?;
+        let mut quirks = Quirks::default();
+        let mut doc = normalize_input(body, rt, &mut quirks)?;
         let member_ids = members::take_member_ids(rt, &mut doc)?;
         let id = uuid::Uuid::new_v4().to_string();
         let stamp = now();
@@ -301,6 +303,7 @@ impl Engine {
             change: Change::Created,
             loaded: &loaded,
             diff: &Before::nothing().diff(&loaded.stored.doc),
+            quirks,
         };
         self.emit(&mut changes, written, ctx).await?;
         loaded.version = self
@@ -364,6 +367,7 @@ impl Engine {
                 change: Change::Deleted,
                 loaded: &loaded,
                 diff: &Before::of(&loaded.stored.doc).diff(&Value::Null),
+                quirks: Quirks::default(),
             };
             self.emit(&mut changes, written, ctx).await?;
             match self.records.commit(changes).await {

@@ -13,6 +13,7 @@ use crate::scim::{
     error::ScimError,
     events::{Before, Change, Diff},
     patch,
+    quirk::{Quirk, Quirks},
     records::{Changes, Expect, Loaded, Stored},
     resource::{check_immutable, normalize_input},
     schema::{ResourceKind, ResourceType},
@@ -48,9 +49,9 @@ impl<'a> Input<'a> {
 /// What the caller sent, for the retry loop.
 enum Edit<'a> {
     Replace(Input<'a>),
-    /// The operations decoded for the next attempt (`None` after one used them), and the body
-    /// to decode them from again.
-    Patch(Option<Vec<patch::PatchOp>>, Input<'a>),
+    /// The operations decoded for the next attempt with the quirks their decoding applied
+    /// (`None` after one used them), and the body to decode them from again.
+    Patch(Option<(Vec<patch::PatchOp>, Quirks)>, Input<'a>),
 }
 
 impl Engine {
@@ -78,9 +79,16 @@ impl Engine {
         ctx: &Ctx,
     ) -> Result<Loaded, ScimError> {
         // Decoded before the resource is read: a malformed request is a 400, found or not.
-        let ops = patch::parse_request_owned(body.take()?)?;
-        self.edit(rt, id, Edit::Patch(Some(ops), body), if_match, ctx)
-            .await
+        let mut quirks = Quirks::default();
+        let ops = patch::parse_request_owned(body.take()?, &mut quirks)?;
+        self.edit(
+            rt,
+            id,
+            Edit::Patch(Some((ops, quirks)), body),
+            if_match,
+            ctx,
+        )
+        .await
     }
 
     async fn edit(
@@ -98,10 +106,12 @@ impl Engine {
             check_version(rt, &loaded, if_match)?;
             let mut changes = Changes::new();
             let old_keys = indexed(&loaded.stored.doc);
+            // Per attempt: a retry reads the request against what the store holds then.
+            let mut quirks = Quirks::default();
             let (doc, diff) = match &mut edit {
                 Edit::Replace(body) => {
                     let doc = self
-                        .replaced(rt, &loaded, body.take()?, &mut changes)
+                        .replaced(rt, &loaded, body.take()?, &mut changes, &mut quirks)
                         .await?;
                     let diff = doc
                         .as_ref()
@@ -111,15 +121,18 @@ impl Engine {
                 }
                 Edit::Patch(ops, body) => {
                     let ops = match ops.take() {
-                        Some(ops) => ops,
-                        None => patch::parse_request_owned(body.take()?)?,
+                        Some((ops, parsed)) => {
+                            quirks = parsed;
+                            ops
+                        }
+                        None => patch::parse_request_owned(body.take()?, &mut quirks)?,
                     };
                     if ops.is_empty() {
                         // An empty Operations list (Entra's validator sends one) changes nothing.
                         return Ok(loaded);
                     }
                     match self
-                        .patched(rt, &mut loaded, ops, &mut changes, ctx)
+                        .patched(rt, &mut loaded, ops, &mut changes, &mut quirks, ctx)
                         .await?
                     {
                         Some((doc, diff)) => (Some(doc), diff),
@@ -150,6 +163,7 @@ impl Engine {
                 change: Change::Updated,
                 loaded: &written,
                 diff: &diff,
+                quirks,
             };
             self.emit(&mut changes, what, ctx).await?;
             match self.records.commit(changes).await {
@@ -186,17 +200,21 @@ impl Engine {
         loaded: &Loaded,
         body: Value,
         changes: &mut Changes,
+        quirks: &mut Quirks,
     ) -> Result<Option<Value>, ScimError> {
-        let mut doc = normalize_input(body, rt)?;
+        let mut doc = normalize_input(body, rt, quirks)?;
         check_immutable(&loaded.stored.doc, &doc, rt)?;
         if let (Some(map), Some(active)) = (doc.as_object_mut(), loaded.stored.doc.get("active")) {
             if rt.kind == ResourceKind::User && !map.contains_key("active") {
+                quirks.note(Quirk::PutKeepsActive);
                 map.insert("active".into(), active.clone());
             }
         }
-        if let Some(ids) = members::take_member_ids(rt, &mut doc)? {
+        match members::take_member_ids(rt, &mut doc)? {
             // Touches only the members that differ, so an unchanged set adds nothing here.
-            self.replace_members(changes, &loaded.id, &ids).await?;
+            Some(ids) => self.replace_members(changes, &loaded.id, &ids).await?,
+            None if rt.kind == ResourceKind::Group => quirks.note(Quirk::PutKeepsMembers),
+            None => {}
         }
         Ok((doc != loaded.stored.doc || !changes.is_empty()).then_some(doc))
     }
@@ -211,11 +229,12 @@ impl Engine {
         loaded: &mut Loaded,
         ops: Vec<patch::PatchOp>,
         changes: &mut Changes,
+        quirks: &mut Quirks,
         ctx: &Ctx,
     ) -> Result<Option<(Value, Diff)>, ScimError> {
         // Group members are lifted out of the ops and applied as set changes.
         let (ops, member_changes) = if rt.kind == ResourceKind::Group {
-            patch::split_members(ops, rt)?
+            patch::split_members(ops, rt, quirks)?
         } else {
             (ops, Vec::new())
         };
@@ -228,10 +247,11 @@ impl Engine {
         let (same, diff, doc) = cpu::heavy(size, || {
             let before = Before::of(&stored);
             let primaries = patch::primary::Primaries::of(&stored, rt);
-            let mut doc = patch::apply_owned(stored, ops, rt)?;
+            let mut doc = patch::apply_owned(stored, ops, rt, quirks)?;
             patch::primary::settle(&primaries, &mut doc, rt);
-            // Re-validate the outcome as a whole (required attributes, shapes), as PUT does.
-            let doc = normalize_input(doc, rt)?;
+            // Re-validate the outcome as a whole (required attributes, shapes), as PUT does;
+            // the values are canonical by now, so this notes no quirk of the request's.
+            let doc = normalize_input(doc, rt, &mut Quirks::default())?;
             let (same, diff) = before.compare(&doc);
             Ok::<_, ScimError>((same, diff, doc))
         })?;

@@ -17,27 +17,39 @@ use crate::scim::{
     error::{Fault, ScimError},
     filter::validate_element,
     path::{parse_attr_path, PatchPath},
+    quirk::{Quirk, Quirks},
     schema::{AttrType, Attribute, Mutability, ResourceType, Schema},
 };
 
 /// Applies `ops` in order to `doc`; on any error `doc` is left exactly as it was. Works on a
 /// copy of both; the engine, which can drop the document on error, uses [`apply_owned`].
-pub fn apply(doc: &mut Value, ops: &[PatchOp], rt: &ResourceType) -> Result<(), ScimError> {
-    *doc = apply_owned(doc.clone(), ops.to_vec(), rt)?;
+/// The quirks applied are noted in `q`.
+pub fn apply(
+    doc: &mut Value,
+    ops: &[PatchOp],
+    rt: &ResourceType,
+    q: &mut Quirks,
+) -> Result<(), ScimError> {
+    *doc = apply_owned(doc.clone(), ops.to_vec(), rt, q)?;
     Ok(())
 }
 
 /// Applies `ops` in order to `doc`, consuming both: each value moves from the request into the
 /// document, so a large PATCH holds one tree of its values, not two (issue 9's memory bound).
 /// On error the document is dropped; the caller answers from the error.
-pub fn apply_owned(doc: Value, ops: Vec<PatchOp>, rt: &ResourceType) -> Result<Value, ScimError> {
+pub fn apply_owned(
+    doc: Value,
+    ops: Vec<PatchOp>,
+    rt: &ResourceType,
+    q: &mut Quirks,
+) -> Result<Value, ScimError> {
     let Value::Object(mut work) = doc else {
         return Err(ScimError::InvalidSyntax(
             "the resource is not a JSON object".into(),
         ));
     };
     for (i, op) in ops.into_iter().enumerate() {
-        apply_op(&mut work, op, rt).map_err(|e| at_op(i, e))?;
+        apply_op(&mut work, op, rt, q).map_err(|e| at_op(i, e))?;
     }
     // password is writeOnly: accepted (Okta sends it), never stored.
     for schema in schemas(rt) {
@@ -47,7 +59,9 @@ pub fn apply_owned(doc: Value, ops: Vec<PatchOp>, rt: &ResourceType) -> Result<V
                 .iter()
                 .filter(|a| a.mutability == Mutability::WriteOnly)
             {
-                take_ci(h, a.name);
+                if take_ci(h, a.name).is_some() {
+                    q.note(Quirk::PasswordIgnored);
+                }
             }
         }
     }
@@ -69,7 +83,12 @@ fn at_op(i: usize, e: ScimError) -> ScimError {
     }
 }
 
-fn apply_op(doc: &mut Map<String, Value>, op: PatchOp, rt: &ResourceType) -> Result<(), ScimError> {
+fn apply_op(
+    doc: &mut Map<String, Value>,
+    op: PatchOp,
+    rt: &ResourceType,
+    q: &mut Quirks,
+) -> Result<(), ScimError> {
     let Some(path) = &op.path else {
         let value = match (op.op, op.value) {
             (OpKind::Remove, _) => return Err(ScimError::NoTarget("remove needs a path".into())),
@@ -80,8 +99,11 @@ fn apply_op(doc: &mut Map<String, Value>, op: PatchOp, rt: &ResourceType) -> Res
             }
             (_, Some(v)) => v,
         };
-        for (path, v) in expand(value, rt)? {
-            write_path(doc, &path, op.op, Some(v), rt)?;
+        for (path, v) in expand(value, rt, q)? {
+            if op.op == OpKind::Replace && deactivates(&path, &v) {
+                q.note(Quirk::NoPathDeactivate);
+            }
+            write_path(doc, &path, op.op, Some(v), rt, q)?;
         }
         return Ok(());
     };
@@ -98,9 +120,22 @@ fn apply_op(doc: &mut Map<String, Value>, op: PatchOp, rt: &ResourceType) -> Res
             path: None,
             value: Some(Value::Object(wrapped)),
         };
-        return apply_op(doc, op, rt);
+        return apply_op(doc, op, rt, q);
     }
-    write_path(doc, path, op.op, op.value, rt)
+    write_path(doc, path, op.op, op.value, rt, q)
+}
+
+/// Whether a no-path value sets `active` to false (as a boolean or Entra's string).
+fn deactivates(path: &PatchPath, v: &Value) -> bool {
+    let active = path.attr.urn.is_none()
+        && path.attr.sub.is_none()
+        && path.attr.name.eq_ignore_ascii_case("active");
+    let off = match v {
+        Value::Bool(b) => !b,
+        Value::String(s) => s.trim().eq_ignore_ascii_case("false"),
+        _ => false,
+    };
+    active && off
 }
 
 fn write_path(
@@ -109,25 +144,26 @@ fn write_path(
     kind: OpKind,
     value: Option<Value>,
     rt: &ResourceType,
+    q: &mut Quirks,
 ) -> Result<(), ScimError> {
-    let (target, container) = resolve(path, rt)?;
+    let (target, container) = resolve(path, rt, q)?;
     match (kind, value) {
         (OpKind::Remove, listed) => match holder(doc, container, false) {
-            Some(h) => remove(h, &target, listed.as_ref()),
+            Some(h) => remove(h, &target, listed.as_ref(), q),
             None => Ok(()),
         },
         (OpKind::Add, None | Some(Value::Null)) => {
             Err(ScimError::InvalidValue("add needs a value".into()))
         }
         (OpKind::Replace, None | Some(Value::Null)) => match holder(doc, container, false) {
-            Some(h) => remove(h, &target, None),
+            Some(h) => remove(h, &target, None, q),
             None => Ok(()),
         },
         (kind, Some(v)) => {
             let h = holder(doc, container, true).ok_or_else(|| {
                 ScimError::Internal(Fault::broken("no object to hold the attribute"))
             })?;
-            write(h, &target, v, kind == OpKind::Add)?;
+            write(h, &target, v, kind == OpKind::Add, q)?;
             if let Some(urn) = container {
                 // Do not leave an empty extension object behind.
                 let empty = doc
@@ -152,10 +188,14 @@ fn read_only(a: &Attribute) -> bool {
 fn resolve<'p>(
     path: &'p PatchPath,
     rt: &ResourceType,
+    q: &mut Quirks,
 ) -> Result<(Target<'p>, Option<&'static str>), ScimError> {
     let (schema, attr, sub) = path
         .resolve(rt)
         .ok_or_else(|| ScimError::InvalidPath(format!("unknown attribute path '{path}'")))?;
+    if schema.id != rt.schema.id && path.attr.urn.is_none() {
+        q.note(Quirk::ExtensionWithoutUrn);
+    }
     if let Some(filter) = &path.filter {
         if !(attr.multi_valued && attr.ty == AttrType::Complex) {
             return Err(ScimError::InvalidPath(format!(
@@ -212,7 +252,11 @@ fn bare_extension(path: &PatchPath, rt: &ResourceType) -> Option<&'static Schema
 
 /// Reads a no-path value object as attribute paths (RFC 7644 §3.5.2.1 and Entra's dotted and
 /// URN-qualified keys). Read-only keys are skipped: Okta sends `id` alongside `displayName`.
-fn expand(value: Value, rt: &ResourceType) -> Result<Vec<(PatchPath, Value)>, ScimError> {
+fn expand(
+    value: Value,
+    rt: &ResourceType,
+    q: &mut Quirks,
+) -> Result<Vec<(PatchPath, Value)>, ScimError> {
     let Value::Object(obj) = value else {
         return Err(ScimError::InvalidValue(
             "add or replace without a path needs an object of attributes".into(),
@@ -238,7 +282,23 @@ fn expand(value: Value, rt: &ResourceType) -> Result<Vec<(PatchPath, Value)>, Sc
                     push_path(&mut out, &format!("{}:{k}", schema.id), v, rt)?;
                 }
             }
-            None => push_path(&mut out, &key, v, rt)?,
+            None => {
+                let at = out.len();
+                push_path(&mut out, &key, v, rt)?;
+                // Keys the RFC has no form for: `name.givenName`, `urn:…:User:department`.
+                if let Some((path, _)) = out.get(at) {
+                    let in_extension = path.resolve(rt).is_some_and(|(s, ..)| s.id != rt.schema.id);
+                    if in_extension && path.attr.urn.is_none() {
+                        q.note(Quirk::ExtensionWithoutUrn);
+                    }
+                    if path.attr.sub.is_some() {
+                        q.note(Quirk::NoPathDottedKeys);
+                    }
+                    if path.attr.urn.is_some() {
+                        q.note(Quirk::NoPathUrnKeys);
+                    }
+                }
+            }
         }
     }
     Ok(out)

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::{
     tests::{group, ops, patch},
+    unnoted::{apply, parse_request, split_members},
     *,
 };
 use crate::scim::{

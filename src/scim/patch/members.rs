@@ -13,15 +13,18 @@ use crate::scim::{
     error::ScimError,
     filter::{validate_element, CompValue, CompareOp, Filter},
     path::{parse_attr_path, AttrPath, PatchPath},
+    quirk::{Quirk, Quirks},
     schema::{Attribute, ResourceType},
     value,
 };
 
 /// Splits `ops` into the operations on everything but `members` and the member changes, both
-/// in request order. Resource types without `members` get every op back unchanged.
+/// in request order. Resource types without `members` get every op back unchanged. The
+/// quirks the member operations use are noted in `q`.
 pub fn split_members(
     ops: Vec<PatchOp>,
     rt: &ResourceType,
+    q: &mut Quirks,
 ) -> Result<(Vec<PatchOp>, Vec<MemberChange>), ScimError> {
     let Some(members) = members_attr(rt) else {
         return Ok((ops, Vec::new()));
@@ -31,12 +34,12 @@ pub fn split_members(
     for op in ops {
         match (&op.path, op.op, &op.value) {
             (Some(path), _, _) if names_members(&path.attr, rt) => {
-                changes.push(path_change(path, op.op, op.value.as_ref(), members)?)
+                changes.push(path_change(path, op.op, op.value.as_ref(), members, q)?)
             }
             (None, OpKind::Add | OpKind::Replace, Some(Value::Object(map))) => {
                 let (rest, found) = take_members(map, rt);
                 if let Some(list) = found {
-                    let objs = member_objects(&list, members)?;
+                    let objs = member_objects(&list, members, q)?;
                     changes.push(match op.op {
                         OpKind::Add => MemberChange::Add(objs),
                         _ => MemberChange::Replace(objs),
@@ -91,6 +94,7 @@ fn path_change(
     kind: OpKind,
     value: Option<&Value>,
     members: &'static Attribute,
+    q: &mut Quirks,
 ) -> Result<MemberChange, ScimError> {
     if path.attr.sub.is_some() || path.sub.is_some() {
         return Err(ScimError::InvalidPath(format!(
@@ -99,15 +103,18 @@ fn path_change(
     }
     let value = value.filter(|v| !v.is_null());
     match (kind, &path.filter, value) {
-        (OpKind::Add, None, Some(v)) => Ok(MemberChange::Add(member_objects(v, members)?)),
+        (OpKind::Add, None, Some(v)) => Ok(MemberChange::Add(member_objects(v, members, q)?)),
         (OpKind::Add, None, None) => {
             Err(ScimError::InvalidValue("add members needs a value".into()))
         }
-        (OpKind::Replace, None, Some(v)) => Ok(MemberChange::Replace(member_objects(v, members)?)),
+        (OpKind::Replace, None, Some(v)) => {
+            Ok(MemberChange::Replace(member_objects(v, members, q)?))
+        }
         (OpKind::Replace, None, None) => Ok(MemberChange::Clear),
         // Entra's legacy removal lists the members to remove; without a list, all go.
         (OpKind::Remove, None, Some(v)) => {
-            Ok(MemberChange::Remove(ids(&member_objects(v, members)?)))
+            q.note(Quirk::RemoveByValueList);
+            Ok(MemberChange::Remove(ids(&member_objects(v, members, q)?)))
         }
         (OpKind::Remove, None, None) => Ok(MemberChange::Clear),
         (OpKind::Remove, Some(filter), _) => {
@@ -146,8 +153,12 @@ fn value_equalities(filter: &Filter) -> Option<Vec<String>> {
 }
 
 /// Normalised member objects; each needs a non-empty string `value` (`$ref: null` is dropped).
-fn member_objects(v: &Value, members: &'static Attribute) -> Result<Vec<Value>, ScimError> {
-    let Value::Array(items) = value::normalize(members, v.clone())? else {
+fn member_objects(
+    v: &Value,
+    members: &'static Attribute,
+    q: &mut Quirks,
+) -> Result<Vec<Value>, ScimError> {
+    let Value::Array(items) = value::normalize(members, v.clone(), q)? else {
         return Err(ScimError::InvalidValue("members must be an array".into()));
     };
     for item in &items {

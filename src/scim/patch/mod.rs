@@ -66,6 +66,34 @@ pub enum MemberChange {
     Replace(Vec<Value>),
 }
 
+/// The parsers with the quirks they note thrown away, for tests about other things.
+#[cfg(test)]
+mod unnoted {
+    use serde_json::Value;
+
+    use super::{MemberChange, PatchOp};
+    use crate::scim::{error::ScimError, quirk::Quirks, schema::ResourceType};
+
+    pub(super) fn parse_request(body: &Value) -> Result<Vec<PatchOp>, ScimError> {
+        super::parse_request(body, &mut Quirks::default())
+    }
+
+    pub(super) fn apply(
+        doc: &mut Value,
+        ops: &[PatchOp],
+        rt: &ResourceType,
+    ) -> Result<(), ScimError> {
+        super::apply(doc, ops, rt, &mut Quirks::default())
+    }
+
+    pub(super) fn split_members(
+        ops: Vec<PatchOp>,
+        rt: &ResourceType,
+    ) -> Result<(Vec<PatchOp>, Vec<MemberChange>), ScimError> {
+        super::split_members(ops, rt, &mut Quirks::default())
+    }
+}
+
 #[cfg(test)]
 mod linear_tests;
 #[cfg(test)]

@@ -4,7 +4,10 @@
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-use super::{tests::user, *};
+use super::{
+    tests::user,
+    unnoted::{apply, parse_request},
+};
 use crate::scim::schema::{ENTERPRISE_USER, USER_TYPE};
 
 fn json_leaf() -> impl Strategy<Value = Value> {

@@ -9,7 +9,13 @@ use super::{
     slots::{get_mut_ci, prune, take_ci},
     write::Target,
 };
-use crate::scim::{error::ScimError, filter::element_matches, schema::Attribute, value};
+use crate::scim::{
+    error::ScimError,
+    filter::element_matches,
+    quirk::{Quirk, Quirks},
+    schema::Attribute,
+    value,
+};
 
 /// Removes a whole attribute, or with a value list (Entra's legacy member removal) only the
 /// listed elements of a multi-valued one.
@@ -17,10 +23,12 @@ pub(super) fn remove_attr(
     holder: &mut Map<String, Value>,
     attr: &Attribute,
     listed: Option<&Value>,
+    q: &mut Quirks,
 ) -> Result<(), ScimError> {
     match listed {
         Some(list) if attr.multi_valued && !list.is_null() => {
-            let listed = match value::normalize(attr, list.clone())? {
+            q.note(Quirk::RemoveByValueList);
+            let listed = match value::normalize(attr, list.clone(), q)? {
                 Value::Array(items) => items,
                 other => vec![other],
             };
@@ -49,10 +57,11 @@ pub(super) fn remove(
     holder: &mut Map<String, Value>,
     t: &Target<'_>,
     listed: Option<&Value>,
+    q: &mut Quirks,
 ) -> Result<(), ScimError> {
     let attr = t.attr;
     if t.filter.is_none() && t.sub.is_none() {
-        return remove_attr(holder, attr, listed);
+        return remove_attr(holder, attr, listed, q);
     }
     let Some(current) = get_mut_ci(holder, attr.name) else {
         return Ok(());

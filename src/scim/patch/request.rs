@@ -5,10 +5,16 @@
 use serde_json::Value;
 
 use super::{OpKind, PatchOp};
-use crate::scim::{error::ScimError, filter::get_ci, path::parse_patch_path};
+use crate::scim::{
+    error::ScimError,
+    filter::get_ci,
+    path::parse_patch_path,
+    quirk::{Quirk, Quirks},
+};
 
-/// Parses a PATCH request body into its operations, without applying anything.
-pub fn parse_request(body: &Value) -> Result<Vec<PatchOp>, ScimError> {
+/// Parses a PATCH request body into its operations, without applying anything; an `op` not
+/// in lower case is noted in `q`.
+pub fn parse_request(body: &Value, q: &mut Quirks) -> Result<Vec<PatchOp>, ScimError> {
     if !body.is_object() {
         return Err(ScimError::InvalidSyntax(
             "a PATCH body must be a JSON object".into(),
@@ -22,13 +28,13 @@ pub fn parse_request(body: &Value) -> Result<Vec<PatchOp>, ScimError> {
         .ok_or_else(|| ScimError::InvalidSyntax("'Operations' must be an array".into()))?;
     ops.iter()
         .enumerate()
-        .map(|(i, op)| parse_op(i, op))
+        .map(|(i, op)| parse_op(i, op, q))
         .collect()
 }
 
 /// [`parse_request`] for a body the caller no longer needs: each operation's `value` is moved
 /// into its [`PatchOp`], not copied, so a 4 MiB PATCH is held as one JSON tree, not two.
-pub fn parse_request_owned(mut body: Value) -> Result<Vec<PatchOp>, ScimError> {
+pub fn parse_request_owned(mut body: Value, q: &mut Quirks) -> Result<Vec<PatchOp>, ScimError> {
     // Move the values out, leaving a cheap non-null stand-in so that validation sees what the
     // client sent (null stays null), then put each value back into its parsed operation.
     let mut taken: Vec<Option<Value>> = Vec::new();
@@ -40,7 +46,7 @@ pub fn parse_request_owned(mut body: Value) -> Result<Vec<PatchOp>, ScimError> {
             });
         }
     }
-    let mut ops = parse_request(&body)?;
+    let mut ops = parse_request(&body, q)?;
     for (op, value) in ops.iter_mut().zip(taken) {
         if let Some(value) = value {
             op.value = Some(value);
@@ -60,13 +66,17 @@ fn get_ci_mut<'v>(v: &'v mut Value, key: &str) -> Option<&'v mut Value> {
     map.get_mut(&name)
 }
 
-fn parse_op(i: usize, op: &Value) -> Result<PatchOp, ScimError> {
+fn parse_op(i: usize, op: &Value, q: &mut Quirks) -> Result<PatchOp, ScimError> {
     if !op.is_object() {
         return Err(ScimError::InvalidSyntax(format!(
             "Operations[{i}] must be an object"
         )));
     }
-    let kind = match get_ci(op, "op").and_then(Value::as_str).map(str::trim) {
+    let name = get_ci(op, "op").and_then(Value::as_str).map(str::trim);
+    if name.is_some_and(|n| n.bytes().any(|b| b.is_ascii_uppercase())) {
+        q.note(Quirk::CapitalizedOp);
+    }
+    let kind = match name {
         Some(s) if s.eq_ignore_ascii_case("add") => OpKind::Add,
         Some(s) if s.eq_ignore_ascii_case("replace") => OpKind::Replace,
         Some(s) if s.eq_ignore_ascii_case("remove") => OpKind::Remove,

@@ -3,7 +3,10 @@
 
 use serde_json::{json, Value};
 
-use super::*;
+use super::{
+    unnoted::{apply, parse_request},
+    *,
+};
 use crate::scim::{
     error::ScimError,
     schema::{ResourceType, ENTERPRISE_USER, GROUP_TYPE, USER_TYPE},
@@ -369,7 +372,82 @@ fn parsing_an_owned_body_gives_the_same_operations_without_copying_values() {
     ];
     for body in bodies {
         let borrowed = parse_request(&body);
-        let owned = parse_request_owned(body.clone());
+        let owned = parse_request_owned(body.clone(), &mut crate::scim::quirk::Quirks::default());
         assert_eq!(format!("{borrowed:?}"), format!("{owned:?}"), "{body}");
     }
+}
+
+/// The quirks one PATCH body notes, applied to `doc` as a resource of type `rt`.
+fn noted(doc: Value, rt: &ResourceType, body: Value) -> Vec<&'static str> {
+    let mut q = crate::scim::quirk::Quirks::default();
+    let ops = super::parse_request(&body, &mut q).unwrap();
+    let (ops, _) = super::split_members(ops, rt, &mut q).unwrap();
+    super::apply_owned(doc, ops, rt, &mut q).unwrap();
+    q.names()
+}
+
+#[test]
+fn each_quirk_applied_is_noted_and_an_rfc_patch_notes_none() {
+    let ent = ENTERPRISE_USER;
+    let cases = [
+        (
+            json!([{"op": "replace", "path": "displayName", "value": "B"},
+                   {"op": "add", "path": "emails[type eq \"work\"].value", "value": "b@x"},
+                   {"op": "remove", "path": "emails[type eq \"home\"]"},
+                   {"op": "replace", "value": {"nickName": "Babs", "active": true}},
+                   {"op": "add", "path": format!("{ent}:department"), "value": "R&D"},
+                   {"op": "replace", "value": {ent: {"costCenter": "7"}}}]),
+            vec![],
+        ),
+        (
+            json!([{"op": "Replace", "path": "active", "value": "False"}]),
+            vec!["entra.capitalizedOp", "entra.stringBoolean"],
+        ),
+        (
+            json!([{"op": "replace", "value": {"name.givenName": "B", format!("{ent}:department"): "R"}}]),
+            vec!["entra.noPathDottedKeys", "entra.noPathUrnKeys"],
+        ),
+        (
+            json!([{"op": "add", "path": "manager", "value": [{"value": "m1"}]}]),
+            vec!["entra.extensionWithoutUrn", "entra.arrayForSingle"],
+        ),
+        (
+            json!([{"op": "replace", "value": {"department": "R"}}]),
+            vec!["entra.extensionWithoutUrn"],
+        ),
+        (
+            json!([{"op": "replace", "path": format!("{ent}:manager"), "value": "m1"}]),
+            vec!["entra.scalarForComplex"],
+        ),
+        (
+            json!([{"op": "add", "path": "phoneNumbers[type eq \"work\"].value", "value": "555"}]),
+            vec!["entra.valuePathCreate"],
+        ),
+        (
+            json!([{"op": "remove", "path": "emails", "value": [{"value": "bjensen@example.com"}]}]),
+            vec!["entra.removeByValueList"],
+        ),
+        (
+            json!([{"op": "replace", "value": {"active": false}}]),
+            vec!["okta.noPathDeactivate"],
+        ),
+        (
+            json!([{"op": "replace", "value": {"password": "secret"}}]),
+            vec!["okta.passwordIgnored"],
+        ),
+        (
+            json!([{"op": "add", "path": "addresses", "value": {"locality": "Oslo"}}]),
+            vec!["onelogin.singleForArray"],
+        ),
+    ];
+    for (list, want) in cases {
+        assert_eq!(noted(user(), &USER_TYPE, ops(list.clone())), want, "{list}");
+    }
+    let legacy = ops(json!([{"op": "Remove", "path": "members", "value": [{"value": "u1"}]}]));
+    assert_eq!(
+        noted(group(), &GROUP_TYPE, legacy),
+        ["entra.capitalizedOp", "entra.removeByValueList"]
+    );
+    let okta = ops(json!([{"op": "remove", "path": "members[value eq \"u1\"]"}]));
+    assert!(noted(group(), &GROUP_TYPE, okta).is_empty());
 }

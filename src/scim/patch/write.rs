@@ -15,6 +15,7 @@ use super::{
 use crate::scim::{
     error::ScimError,
     filter::{element_matches, get_ci, CompValue, CompareOp, Filter},
+    quirk::{Quirk, Quirks},
     schema::{Attribute, Mutability},
     value,
 };
@@ -123,12 +124,16 @@ pub(super) fn write(
     t: &Target<'_>,
     value: Value,
     append: bool,
+    q: &mut Quirks,
 ) -> Result<(), ScimError> {
     let attr = t.attr;
     match (t.filter, t.sub) {
-        (None, None) => write_attr(holder, attr, value::normalize(attr, value)?, append),
+        (None, None) => {
+            let v = value::normalize(attr, value, q)?;
+            write_attr(holder, attr, v, append, q)
+        }
         (None, Some(sub)) => {
-            let v = value::normalize(sub, value)?;
+            let v = value::normalize(sub, value, q)?;
             let slot = slot(holder, attr.name);
             match slot {
                 // Without a filter, a sub-attribute of a multi-valued attribute means all elements.
@@ -144,7 +149,7 @@ pub(super) fn write(
                 _ => set_sub(slot, sub, v),
             }
         }
-        (Some(filter), sub) => write_filtered(holder, attr, filter, sub, value, append),
+        (Some(filter), sub) => write_filtered(holder, attr, filter, sub, value, append, q),
     }
 }
 
@@ -163,10 +168,11 @@ fn write_filtered(
     sub: Option<&'static Attribute>,
     value: Value,
     append: bool,
+    q: &mut Quirks,
 ) -> Result<(), ScimError> {
     let change = match sub {
-        Some(sub) => Change::Sub(sub, value::normalize(sub, value)?),
-        None => match value::normalize_single(attr, value)? {
+        Some(sub) => Change::Sub(sub, value::normalize(sub, value, q)?),
+        None => match value::normalize_single(attr, value, q)? {
             Value::Object(m) => Change::Element(m),
             _ => {
                 return Err(ScimError::InvalidValue(format!(
@@ -201,9 +207,10 @@ fn write_filtered(
         }
     }
     if !hit {
+        q.note(Quirk::ValuePathCreate);
         let mut seeded = Map::new();
         seed(filter, &mut seeded);
-        let mut elem = value::normalize_single(attr, Value::Object(seeded))?;
+        let mut elem = value::normalize_single(attr, Value::Object(seeded), q)?;
         match change {
             Change::Sub(sub, v) => set_sub(&mut elem, sub, v)?,
             Change::Element(m) => merge(attr, &mut elem, m)?,
@@ -219,9 +226,10 @@ fn write_attr(
     attr: &Attribute,
     v: Value,
     append: bool,
+    q: &mut Quirks,
 ) -> Result<(), ScimError> {
     if v.is_null() {
-        return remove_attr(holder, attr, None);
+        return remove_attr(holder, attr, None, q);
     }
     let slot = slot(holder, attr.name);
     match v {

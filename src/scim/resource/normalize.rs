@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use crate::scim::{
     error::ScimError,
+    quirk::{Quirk, Quirks},
     schema::{Attribute, Mutability, ResourceType, Returned, Schema, COMMON_ATTRS},
     value,
 };
@@ -14,7 +15,8 @@ type Bucket = Map<String, Value>;
 
 /// Normalises a POST/PUT body into the stored document: canonical names, coerced values,
 /// unassigned and read-only attributes dropped, `schemas` rebuilt, required attributes checked.
-pub fn normalize_input(body: Value, rt: &ResourceType) -> Result<Value, ScimError> {
+/// The quirks it applies are noted in `q`.
+pub fn normalize_input(body: Value, rt: &ResourceType, q: &mut Quirks) -> Result<Value, ScimError> {
     let Value::Object(body) = body else {
         return Err(ScimError::InvalidSyntax(
             "the request body must be a JSON object".into(),
@@ -38,7 +40,7 @@ pub fn normalize_input(body: Value, rt: &ResourceType) -> Result<Value, ScimErro
             for (name, value) in inner {
                 let name = crate::scim::schema::strip_urn(&name, ext.id).unwrap_or(&name);
                 if let Some(attr) = ext.attribute(name) {
-                    put(bucket, attr, value)?;
+                    put(bucket, attr, value, q)?;
                 }
             }
             continue;
@@ -46,8 +48,13 @@ pub fn normalize_input(body: Value, rt: &ResourceType) -> Result<Value, ScimErro
         // `schemas` is rebuilt from the data; unknown keys (and URNs such as Entra's ADSCIM
         // Group schema) are not ours to store.
         match rt.resolve(&key) {
-            Some((schema, attr)) if schema.id == rt.schema.id => put(&mut core, attr, value)?,
-            Some((ext, attr)) => put(bucket_for(&mut exts, ext), attr, value)?,
+            Some((schema, attr)) if schema.id == rt.schema.id => put(&mut core, attr, value, q)?,
+            Some((ext, attr)) => {
+                if crate::scim::schema::strip_urn(&key, ext.id).is_none() {
+                    q.note(Quirk::ExtensionWithoutUrn);
+                }
+                put(bucket_for(&mut exts, ext), attr, value, q)?
+            }
             None => {}
         }
     }
@@ -89,16 +96,24 @@ fn bucket_for<'a>(exts: &'a mut [(&'static Schema, Bucket)], ext: &Schema) -> &'
 }
 
 /// Normalises one attribute's value into `bucket`, or drops it when it is not client-settable.
-fn put(bucket: &mut Bucket, attr: &'static Attribute, value: Value) -> Result<(), ScimError> {
+fn put(
+    bucket: &mut Bucket,
+    attr: &'static Attribute,
+    value: Value,
+    q: &mut Quirks,
+) -> Result<(), ScimError> {
     // readOnly values "SHALL be ignored" (RFC 7643 §7); write-only ones (password, which Okta
     // sends on create) are accepted and never stored, so they can never be returned.
+    if attr.mutability == Mutability::WriteOnly && !value.is_null() {
+        q.note(Quirk::PasswordIgnored);
+    }
     if attr.mutability == Mutability::ReadOnly
         || attr.mutability == Mutability::WriteOnly
         || attr.returned == Returned::Never
     {
         return Ok(());
     }
-    let value = drop_empty(value::normalize(attr, value)?);
+    let value = drop_empty(value::normalize(attr, value, q)?);
     check_one_primary(attr, &value)?;
     if attr.name == "members" {
         check_members(&value)?;

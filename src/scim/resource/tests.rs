@@ -7,6 +7,11 @@ use crate::scim::{
     schema::{Attribute, Mutability, Schema, ENTERPRISE_USER, GROUP, GROUP_TYPE, USER, USER_TYPE},
 };
 
+/// `normalize_input` with the quirks it notes thrown away.
+fn normalize_input(body: Value, rt: &ResourceType) -> Result<Value, ScimError> {
+    super::normalize_input(body, rt, &mut crate::scim::quirk::Quirks::default())
+}
+
 const ADSCIM: &str = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group";
 
 #[test]

@@ -335,10 +335,8 @@ impl Deliverer {
                     tracing::info!(endpoint = %name, seq = item.seq, attempt = state.attempt, error = %why, "webhook delivery failed");
                     state.last_error = Some(why.clone());
                     state.last_error_at = Some(now_rfc3339());
-                    let age_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos()
-                        / 1_000_000)
-                        .saturating_sub(i128::from(item.at_ms));
-                    let too_old = age_ms > self.policy.max_age.as_millis() as i128;
+                    let age_ms = super::now_ms().saturating_sub(item.at_ms);
+                    let too_old = u128::from(age_ms) > self.policy.max_age.as_millis();
                     if state.attempt >= self.policy.max_attempts || too_old {
                         self.bury(item, &why, stored, state).await;
                         return Ok(());

@@ -37,6 +37,12 @@ pub const MAX_PAGE: usize = 1_000;
 /// one event), so a page of large events stays a bounded answer.
 pub const MAX_PAGE_BYTES: usize = 1 << 20;
 
+/// The wall clock in unix milliseconds, the unit of [`Item::at_ms`]: what ages and lags are
+/// measured against.
+pub fn now_ms() -> u64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u64
+}
+
 /// One committed event as readers get it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Item {

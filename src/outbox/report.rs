@@ -62,7 +62,7 @@ pub async fn endpoints(
 ) -> Result<Vec<EndpointReport>, StoreError> {
     let store = outbox.store();
     let head = outbox.bounds().await?.head;
-    let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u64;
+    let now_ms = super::now_ms();
     let mut out = Vec::with_capacity(endpoints.len());
     for e in endpoints {
         let stored = state::load(&store, &e.name).await?;

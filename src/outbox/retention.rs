@@ -110,8 +110,7 @@ impl Trimmer {
             .saturating_add(1)
             .max(oldest);
         // ...and by age: past every entry older than the limit.
-        let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u64;
-        let limit_ms = now_ms.saturating_sub(self.retention.max_age.as_millis() as u64);
+        let limit_ms = super::now_ms().saturating_sub(self.retention.max_age.as_millis() as u64);
         let mut after = before - 1;
         let mut scanned = 0;
         'scan: while scanned < MAX_SCAN {

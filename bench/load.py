@@ -9,6 +9,15 @@ to 127.0.0.1.
 
     python3 bench/load.py --users 100000 --members 50000 --duration 10
 
+A/B: `--baseline OTHER_BINARY` starts a second bridge from another build, seeds it the same,
+and runs each scenario on both, alternating which goes first, `--rounds` times; it reports the
+median of each and the ratio (this build / baseline). `--only create,PATCH` keeps the scenarios
+whose names contain one of the words. For example, against the build before issue 12:
+
+    git worktree add /tmp/old 47e53d8 && (cd /tmp/old && cargo build --release --bin scim-bridge)
+    python3 bench/load.py --users 10000 --members 5000 --duration 5 --rounds 3 \
+        --only create,PATCH --baseline /tmp/old/target/release/scim-bridge
+
 Needs: cargo (builds the release binary), wrk (Debian package `wrk`; installed when missing).
 """
 
@@ -46,9 +55,11 @@ def ensure_wrk():
 class Bridge:
     """The bridge process under test."""
 
-    def __init__(self, workdir, extra_env):
-        subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "scim-bridge"], cwd=ROOT, check=True)
-        binary = os.path.join(ROOT, "target", "release", "scim-bridge")
+    def __init__(self, workdir, extra_env, binary=None):
+        if binary is None:
+            subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "scim-bridge"], cwd=ROOT, check=True)
+            binary = os.path.join(ROOT, "target", "release", "scim-bridge")
+        os.makedirs(workdir, exist_ok=True)
         session = os.path.join(workdir, "scimsession")
         self.token = subprocess.run([binary, "init", "--session", session], check=True,
                                     capture_output=True, text=True).stdout.strip()
@@ -165,65 +176,143 @@ def wrk(bridge, script, duration, connections, env):
             "socket_errors": socket_errors.group(1) if socket_errors else None}
 
 
+def prepare(bridge, args, workdir):
+    """Seeds `bridge`; returns the wrk environment shared by its scenarios and its groups."""
+    users, big, small, spare = seed(bridge, args.users, args.members)
+    ids_file = os.path.join(workdir, "ids.txt")
+    with open(ids_file, "w") as f:
+        f.write("\n".join(users))
+    spare_file = os.path.join(workdir, "spare.txt")
+    with open(spare_file, "w") as f:
+        f.write("\n".join(spare))
+    return {"USERS": args.users, "IDS": ids_file, "SPARE": spare_file}, {"big": big, "small": small}
+
+
+def scenarios(args):
+    """(name, wrk script, group the script patches or None, connections). An identity provider
+    sends one group's membership changes one after another: the size comparison runs
+    sequentially; the last PATCH row shows many clients contending for one group (they queue
+    on its per-resource write lock)."""
+    conns = args.connections
+    every = [
+        ("filter lookup userName eq", "filter.lua", None, conns),
+        ("GET by id", "get.lua", None, conns),
+        ("page of 100", "page.lua", None, conns),
+        ("create (durable)", "create.lua", None, conns),
+        (f"one-member PATCH, {args.members}-member group, sequential", "member_patch.lua", "big", 1),
+        ("one-member PATCH, 10-member group, sequential", "member_patch.lua", "small", 1),
+        (f"one-member PATCH, {args.members}-member group, {conns} clients", "member_patch.lua", "big", conns),
+        ("active toggle PATCH", "active.lua", None, conns),
+    ]
+    if not args.only:
+        return every
+    words = [w.strip() for w in args.only.split(",") if w.strip()]
+    return [sc for sc in every if any(w in sc[0] for w in words)]
+
+
+def run(bridge, prepared, scenario, duration):
+    name, script, group, connections = scenario
+    common, groups = prepared
+    extra = {"GROUP": groups[group]} if group else {}
+    # Let the previous scenario's writes reach the disk, so one scenario's writeback does not
+    # land in the next one's latency tail.
+    subprocess.run(["sync"], check=False)
+    time.sleep(3)
+    r = wrk(bridge, script, duration, connections, {**common, **extra})
+    r["scenario"] = name
+    r["rss_mb"] = round(bridge.rss_mb(), 1)
+    return r
+
+
+def median(xs):
+    xs = sorted(xs)
+    mid = len(xs) // 2
+    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
+
+
+def single(args, workdir):
+    bridge = Bridge(workdir, {}, args.binary)
+    try:
+        prepared = prepare(bridge, args, workdir)
+        results = []
+        for scenario in scenarios(args):
+            r = run(bridge, prepared, scenario, args.duration)
+            results.append(r)
+            print(f"{r['scenario']:45s} {r['rps']:10.0f} req/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms"
+                  f"  non-2xx {r['non_2xx']}  rss {r['rss_mb']} MB", flush=True)
+        print()
+        print(f"| scenario ({args.users} users, {args.connections} connections, {args.duration} s) | requests/s | p50 ms | p99 ms | non-2xx |")
+        print("| --- | ---: | ---: | ---: | ---: |")
+        for r in results:
+            print(f"| {r['scenario']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['non_2xx']} |")
+        print(f"\nresident memory after all scenarios: {bridge.rss_mb():.1f} MB")
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"args": vars(args), "results": results, "rss_mb": bridge.rss_mb()}, f, indent=2)
+    finally:
+        bridge.stop()
+
+
+def compare(args, workdir):
+    """This build (A) against `--baseline` (B), in one run, alternating."""
+    a = Bridge(os.path.join(workdir, "a"), {}, args.binary)
+    b = None
+    try:
+        b = Bridge(os.path.join(workdir, "b"), {}, args.baseline)
+        prepared = {"a": prepare(a, args, os.path.join(workdir, "a")),
+                    "b": prepare(b, args, os.path.join(workdir, "b"))}
+        bridges = {"a": a, "b": b}
+        rows = []
+        for scenario in scenarios(args):
+            runs = {"a": [], "b": []}
+            for round_ in range(args.rounds):
+                for side in ("a", "b") if round_ % 2 == 0 else ("b", "a"):
+                    r = run(bridges[side], prepared[side], scenario, args.duration)
+                    runs[side].append(r)
+                    print(f"{scenario[0]:45s} {'this build' if side == 'a' else 'baseline':10s} "
+                          f"{r['rps']:10.0f} req/s  p99 {r['p99_ms']:.2f} ms  non-2xx {r['non_2xx']}", flush=True)
+            ra, rb = (median([r["rps"] for r in runs[s]]) for s in ("a", "b"))
+            pa, pb = (median([r["p99_ms"] for r in runs[s]]) for s in ("a", "b"))
+            rows.append({"scenario": scenario[0], "rps": ra, "baseline_rps": rb, "ratio": ra / rb,
+                         "p99_ms": pa, "baseline_p99_ms": pb, "runs": runs})
+        print()
+        print(f"| scenario ({args.users} users, median of {args.rounds}, {args.duration} s each) "
+              "| this build req/s | baseline req/s | ratio | p99 ms (this / baseline) |")
+        print("| --- | ---: | ---: | ---: | ---: |")
+        for r in rows:
+            print(f"| {r['scenario']} | {r['rps']:.0f} | {r['baseline_rps']:.0f} | {r['ratio']:.2f} "
+                  f"| {r['p99_ms']:.2f} / {r['baseline_p99_ms']:.2f} |")
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"args": vars(args), "results": rows}, f, indent=2)
+    finally:
+        a.stop()
+        if b is not None:
+            b.stop()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--users", type=int, default=100_000)
     ap.add_argument("--members", type=int, default=50_000)
     ap.add_argument("--duration", type=int, default=10, help="seconds per scenario (bounded)")
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--binary", help="the bridge binary to measure (default: build target/release)")
+    ap.add_argument("--baseline", help="another build's binary to compare with, in the same run")
+    ap.add_argument("--rounds", type=int, default=3, help="runs per scenario and side with --baseline")
+    ap.add_argument("--only", help="comma-separated words; keep the scenarios whose names contain one")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
-    if args.duration > 120 or args.users > 1_000_000:
-        raise SystemExit("refusing an unbounded run: --duration <= 120, --users <= 1,000,000")
+    if args.duration > 120 or args.users > 1_000_000 or not 1 <= args.rounds <= 9:
+        raise SystemExit("refusing an unbounded run: --duration <= 120, --users <= 1,000,000, --rounds 1..9")
+    if not scenarios(args):
+        raise SystemExit(f"--only {args.only!r} keeps no scenario")
     ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="scim-bench-") as workdir:
-        bridge = Bridge(workdir, {})
-        try:
-            users, big, small, spare = seed(bridge, args.users, args.members)
-            ids_file = os.path.join(workdir, "ids.txt")
-            with open(ids_file, "w") as f:
-                f.write("\n".join(users))
-            spare_file = os.path.join(workdir, "spare.txt")
-            with open(spare_file, "w") as f:
-                f.write("\n".join(spare))
-            common = {"USERS": args.users, "IDS": ids_file, "SPARE": spare_file}
-            conns = args.connections
-            # An identity provider sends one group's membership changes one after another:
-            # the size comparison runs sequentially; the last PATCH row shows 32 clients
-            # contending for one group (they queue on its per-resource write lock).
-            scenarios = [
-                ("filter lookup userName eq", "filter.lua", {}, conns),
-                ("GET by id", "get.lua", {}, conns),
-                ("page of 100", "page.lua", {}, conns),
-                ("create (durable)", "create.lua", {}, conns),
-                (f"one-member PATCH, {args.members}-member group, sequential", "member_patch.lua", {"GROUP": big}, 1),
-                ("one-member PATCH, 10-member group, sequential", "member_patch.lua", {"GROUP": small}, 1),
-                (f"one-member PATCH, {args.members}-member group, {conns} clients", "member_patch.lua", {"GROUP": big}, conns),
-                ("active toggle PATCH", "active.lua", {}, conns),
-            ]
-            results = []
-            for name, script, extra, connections in scenarios:
-                # Let the previous scenario's writes reach the disk, so one scenario's writeback
-                # does not land in the next one's latency tail.
-                subprocess.run(["sync"], check=False)
-                time.sleep(3)
-                r = wrk(bridge, script, args.duration, connections, {**common, **extra})
-                r["scenario"] = name
-                r["rss_mb"] = round(bridge.rss_mb(), 1)
-                results.append(r)
-                print(f"{name:45s} {r['rps']:10.0f} req/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms"
-                      f"  non-2xx {r['non_2xx']}  rss {r['rss_mb']} MB", flush=True)
-            print()
-            print(f"| scenario ({args.users} users, {args.connections} connections, {args.duration} s) | requests/s | p50 ms | p99 ms | non-2xx |")
-            print("| --- | ---: | ---: | ---: | ---: |")
-            for r in results:
-                print(f"| {r['scenario']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['non_2xx']} |")
-            print(f"\nresident memory after all scenarios: {bridge.rss_mb():.1f} MB")
-            if args.json:
-                with open(args.json, "w") as f:
-                    json.dump({"args": vars(args), "results": results, "rss_mb": bridge.rss_mb()}, f, indent=2)
-        finally:
-            bridge.stop()
+        if args.baseline:
+            compare(args, workdir)
+        else:
+            single(args, workdir)
 
 
 if __name__ == "__main__":

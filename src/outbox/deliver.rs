@@ -63,6 +63,15 @@ fn now_rfc3339() -> String {
     crate::operator::rfc3339(time::OffsetDateTime::now_utc())
 }
 
+/// Marks the endpoint disabled because its receiver answered `410 Gone`.
+fn disable(state: &mut EndpointState) {
+    state.disabled = Some(Disabled {
+        at: now_rfc3339(),
+        reason: "the receiver answered 410 Gone".into(),
+    });
+    state.next_attempt_at = None;
+}
+
 fn at(instant_from_now: Duration) -> String {
     crate::operator::rfc3339(time::OffsetDateTime::now_utc() + instant_from_now)
 }
@@ -302,14 +311,7 @@ impl Deliverer {
                 .sender
                 .attempt(&self.endpoint.url, &self.key, id, &item.json)
                 .await;
-            self.metrics.webhook_outcome(
-                name,
-                match outcome {
-                    Outcome::Delivered => "delivered",
-                    Outcome::Gone => "gone",
-                    Outcome::Failed(_) => "failed",
-                },
-            );
+            self.metrics.webhook_outcome(name, outcome.label());
             match outcome {
                 Outcome::Delivered => {
                     state.cursor = item.seq;
@@ -322,11 +324,7 @@ impl Deliverer {
                 }
                 Outcome::Gone => {
                     tracing::warn!(endpoint = %name, seq = item.seq, "the webhook receiver answered 410 Gone; endpoint disabled until re-enabled");
-                    state.disabled = Some(Disabled {
-                        at: now_rfc3339(),
-                        reason: "the receiver answered 410 Gone".into(),
-                    });
-                    state.next_attempt_at = None;
+                    disable(state);
                     self.flush(stored, state).await;
                     return Ok(());
                 }
@@ -376,16 +374,35 @@ impl Deliverer {
         state.dead_lettered += 1;
         state.attempt = 0;
         state.next_attempt_at = None;
+        self.save_with(
+            stored,
+            state,
+            || state::keep_dead(name, &letter),
+            "keeping a dead letter",
+        )
+        .await;
+    }
+
+    /// Saves `state` and `extra()` in one batch, merging an operator's concurrent write and
+    /// retrying a store error every second until it lands: what the batch records (a dead
+    /// letter kept, a replayed one removed) and the counts that say so never part.
+    async fn save_with(
+        &self,
+        stored: &mut Stored,
+        state: &mut EndpointState,
+        extra: impl Fn() -> WriteBatch,
+        what: &str,
+    ) {
+        let name = &self.endpoint.name;
         loop {
-            let extra = state::keep_dead(name, &letter);
-            match state::save(&self.store, name, stored, state.clone(), extra).await {
+            match state::save(&self.store, name, stored, state.clone(), extra()).await {
                 Ok(s) => {
                     *stored = s;
                     return;
                 }
                 Err(StoreError::Conflict { .. }) => self.merge(stored, state).await,
                 Err(e) => {
-                    tracing::warn!(endpoint = %name, error = %e, "keeping a dead letter; retrying");
+                    tracing::warn!(endpoint = %name, error = %e, "{what}; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
@@ -419,31 +436,26 @@ impl Deliverer {
                 .sender
                 .attempt(&self.endpoint.url, &self.key, &id, json)
                 .await;
-            self.metrics.webhook_outcome(
-                name,
-                if outcome == Outcome::Delivered {
-                    "delivered"
-                } else {
-                    "failed"
-                },
-            );
+            self.metrics.webhook_outcome(name, outcome.label());
             match outcome {
                 Outcome::Delivered => {
-                    let key = crate::store::StoreKey::new(
-                        state::dead_space(name),
-                        state::dead_id(letter.seq),
-                    );
-                    if self
-                        .store
-                        .write(WriteBatch::new().delete(key))
-                        .await
-                        .is_ok()
-                    {
-                        replayed += 1;
-                        state.delivered += 1;
-                    }
+                    let key = || {
+                        WriteBatch::new().delete(crate::store::StoreKey::new(
+                            state::dead_space(name),
+                            state::dead_id(letter.seq),
+                        ))
+                    };
+                    state.delivered += 1;
+                    self.save_with(stored, state, key, "removing a replayed dead letter")
+                        .await;
+                    replayed += 1;
                 }
-                Outcome::Gone | Outcome::Failed(_) => break,
+                Outcome::Gone => {
+                    tracing::warn!(endpoint = %name, seq = letter.seq, "the webhook receiver answered 410 Gone to a replay; endpoint disabled until re-enabled");
+                    disable(state);
+                    break;
+                }
+                Outcome::Failed(_) => break,
             }
         }
         tracing::info!(endpoint = %name, replayed, "replayed dead letters");

@@ -28,6 +28,17 @@ pub enum Outcome {
     Failed(String),
 }
 
+impl Outcome {
+    /// The `outcome` label of `webhook_deliveries_total`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::Gone => "gone",
+            Outcome::Failed(_) => "failed",
+        }
+    }
+}
+
 /// The HTTP client every deliverer shares.
 #[derive(Clone)]
 pub struct Sender {

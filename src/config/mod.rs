@@ -217,9 +217,9 @@ pub fn load(
     file_text: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Settings, ConfigError> {
-    let values = raw::collect(file_text, env)?;
-    let mut settings = parse::settings(&values)?;
-    settings.webhooks = webhooks::endpoints(file_text, &values)?;
+    let collected = raw::collect(file_text, env)?;
+    let mut settings = parse::settings(&collected.values)?;
+    settings.webhooks = webhooks::endpoints(collected.webhooks.as_ref(), &collected.values)?;
     Ok(settings)
 }
 

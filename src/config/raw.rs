@@ -115,12 +115,22 @@ pub(crate) fn env_name(key: &str) -> String {
     format!("OP_{}", key.to_ascii_uppercase())
 }
 
+/// What the file and the environment hold, from one parse of the file.
+#[derive(Debug, Default)]
+pub(crate) struct Collected {
+    /// The known settings, the environment's over the file's.
+    pub values: BTreeMap<&'static str, RawValue>,
+    /// The file's `webhooks` key as written (`[[webhooks]]` tables), read by `config::webhooks`.
+    pub webhooks: Option<toml::Value>,
+}
+
 /// Collects the known settings from the file text and the environment lookup.
 pub(crate) fn collect(
     file_text: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<BTreeMap<&'static str, RawValue>, ConfigError> {
+) -> Result<Collected, ConfigError> {
     let mut values = BTreeMap::new();
+    let mut webhooks = None;
     if let Some(text) = file_text {
         let table: toml::Table =
             text.parse()
@@ -128,8 +138,8 @@ pub(crate) fn collect(
                     message: e.message().to_owned(),
                 })?;
         for (key, value) in table {
-            // `[[webhooks]]` tables are endpoints, read by `config::webhooks`.
-            if key == "webhooks" && value.is_array() {
+            if key == "webhooks" {
+                webhooks = Some(value);
                 continue;
             }
             let Some(known) = KEYS.iter().find(|k| **k == key) else {
@@ -169,7 +179,7 @@ pub(crate) fn collect(
             );
         }
     }
-    Ok(values)
+    Ok(Collected { values, webhooks })
 }
 
 #[cfg(test)]
@@ -183,7 +193,9 @@ mod tests {
     #[test]
     fn environment_overrides_file() {
         let env = |k: &str| (k == "OP_PORT").then(|| "4000".to_owned());
-        let values = collect(Some("port = 3000\ndebug = true"), &env).unwrap();
+        let values = collect(Some("port = 3000\ndebug = true"), &env)
+            .unwrap()
+            .values;
         assert_eq!(values["port"].text, "4000");
         assert_eq!(values["port"].origin, Origin::Env("OP_PORT".into()));
         assert_eq!(values["debug"].text, "true");

@@ -99,25 +99,18 @@ pub(super) fn delivery(values: &Values) -> Result<DeliverySettings, ConfigError>
 
 /// The endpoints: the file's `[[webhooks]]` tables, then `default` from the environment.
 pub(super) fn endpoints(
-    file_text: Option<&str>,
+    file_tables: Option<&toml::Value>,
     values: &Values,
 ) -> Result<Vec<WebhookSettings>, ConfigError> {
     let mut out = Vec::new();
-    if let Some(text) = file_text {
-        let table: toml::Table =
-            text.parse()
-                .map_err(|e: toml::de::Error| ConfigError::FileSyntax {
-                    message: e.message().to_owned(),
-                })?;
-        if let Some(list) = table.get("webhooks") {
-            let tables = list.as_array().ok_or_else(|| ConfigError::Invalid {
-                origin: Origin::File("webhooks".into()),
-                value: list.to_string(),
-                reason: "expected [[webhooks]] tables".into(),
-            })?;
-            for (i, t) in tables.iter().enumerate() {
-                out.push(from_table(i, t)?);
-            }
+    if let Some(list) = file_tables {
+        let tables = list.as_array().ok_or_else(|| ConfigError::Invalid {
+            origin: Origin::File("webhooks".into()),
+            value: list.to_string(),
+            reason: "expected [[webhooks]] tables".into(),
+        })?;
+        for (i, t) in tables.iter().enumerate() {
+            out.push(from_table(i, t)?);
         }
     }
     match (values.get("webhook_url"), values.get("webhook_secret")) {
@@ -320,6 +313,7 @@ mod tests {
             (format!("[[webhooks]]\nname = \"a\"\nurl = \"https://e.com\"\nsecret = \"{SECRET}\"\ncolour = 1"), "webhooks[0].colour"),
             (format!("[[webhooks]]\nname = \"a\"\nurl = \"https://e.com\"\nsecret = \"{SECRET}\"\n[[webhooks]]\nname = \"a\"\nurl = \"https://f.com\"\nsecret = \"{SECRET}\""), "two webhook endpoints"),
             ("[[webhooks]]\nurl = \"https://e.com\"".to_owned(), "webhooks[0].name"),
+            ("webhooks = \"https://e.com\"".to_owned(), "expected [[webhooks]] tables"),
         ] {
             let err = load(Some(&file), &env(&[])).unwrap_err().to_string();
             assert!(err.contains(needle), "{file}: {err}");

@@ -220,6 +220,12 @@ impl Health {
 
     /// Asks every component; never takes longer than the store time limit.
     pub async fn reports(&self) -> Vec<Report> {
+        self.survey().await.reports
+    }
+
+    /// [`Health::reports`] with the webhook endpoints' reports they were made from (`None`
+    /// without endpoints or when the store cannot be read), so `/status.json` reads them once.
+    pub async fn survey(&self) -> Survey {
         let store = self.store_check().await;
         let session = match self.session.report().error {
             None => (Condition::Healthy, None),
@@ -250,6 +256,7 @@ impl Health {
         if let Some(certs) = &self.certificates {
             reports.push(certificate_report(&certs.load(), OffsetDateTime::now_utc()));
         }
+        let mut webhooks = None;
         if let Some((outbox, endpoints)) = &self.webhooks {
             // Unreadable with the store down: the Store report already says so.
             if let Ok(list) = crate::outbox::report::endpoints(outbox, endpoints).await {
@@ -258,10 +265,19 @@ impl Health {
                         .webhook_backlog(&e.name, e.backlog, e.lag_seconds);
                 }
                 reports.push(webhooks_report(&list));
+                webhooks = Some(list);
             }
         }
-        reports
+        Survey { reports, webhooks }
     }
+}
+
+/// One look at every component: the `/health` reports, and the webhook endpoints' own.
+pub struct Survey {
+    /// One per component.
+    pub reports: Vec<Report>,
+    /// Each webhook endpoint's state, when they could be read.
+    pub webhooks: Option<Vec<crate::outbox::report::EndpointReport>>,
 }
 
 pub(crate) fn rfc3339(t: OffsetDateTime) -> String {

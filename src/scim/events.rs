@@ -126,7 +126,8 @@ pub struct Diff {
     /// attribute (`name.givenName`), and extension attributes by their full URN path
     /// (`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager`).
     pub changed: Vec<String>,
-    /// The old value of each changed path (`null` where it was unset), in the same order.
+    /// The old value of each changed path (`null` where it was unset), in the same order;
+    /// empty for a created resource, which had none ([`Diff::created`]).
     pub previous: Vec<Box<RawValue>>,
 }
 
@@ -154,6 +155,26 @@ impl Diff {
     pub fn is_empty(&self) -> bool {
         self.changed.is_empty()
     }
+
+    /// What creating `doc` changed: every path it sets, named as [`Before::compare`] names
+    /// them, and no `previous` (nothing was there), so a create serialises no attribute twice.
+    pub fn created(doc: &Value) -> Self {
+        let mut out = Diff::default();
+        let Value::Object(map) = doc else {
+            return out;
+        };
+        for (key, value) in map.iter().filter(|(k, _)| *k != "schemas") {
+            match value.as_object() {
+                Some(subs) => {
+                    let separator = if key.starts_with("urn:") { ':' } else { '.' };
+                    out.changed
+                        .extend(subs.keys().map(|sub| format!("{key}{separator}{sub}")));
+                }
+                None => out.changed.push(key.clone()),
+            }
+        }
+        out
+    }
 }
 
 impl Before {
@@ -163,11 +184,6 @@ impl Before {
             Value::Object(map) => Self(map.iter().map(|(k, v)| (k.clone(), raw(v))).collect()),
             _ => Self::default(),
         }
-    }
-
-    /// Nothing: what a created resource is compared with.
-    pub fn nothing() -> Self {
-        Self::default()
     }
 
     /// Whether `doc` equals the document this was taken of, and the attributes that differ
@@ -321,7 +337,8 @@ pub fn encode(event: &Event<'_>, actor: &Actor, mode: DataMode) -> Vec<u8> {
         },
         members: event.members,
         changed: &event.diff.changed,
-        previous: (full && event.members.is_none()).then_some(Previous(event.diff)),
+        previous: (full && event.members.is_none() && !event.diff.previous.is_empty())
+            .then_some(Previous(event.diff)),
         actor,
         normalized: event.normalized,
         data: event.data.filter(|_| full),
@@ -414,10 +431,14 @@ mod tests {
     }
 
     #[test]
-    fn a_created_resource_differs_from_nothing_in_every_attribute() {
-        let d = Before::nothing().diff(&json!({"schemas": ["s"], "displayName": "Ops"}));
-        assert_eq!(d.changed, ["displayName"]);
-        assert_eq!(previous(&d), json!({"displayName": null}));
+    fn a_created_resource_changed_every_path_it_sets_and_had_no_previous() {
+        let doc = json!({"schemas": ["s"], "displayName": "Ops", "name": {"givenName": "A"},
+                         "emails": [{"value": "a@x"}], "urn:x:Ext": {"dept": "R"}});
+        let d = Diff::created(&doc);
+        assert_eq!(d.changed, ["displayName", "name.givenName", "emails", "urn:x:Ext:dept"]);
+        assert!(d.previous.is_empty());
+        // The same paths as comparing with an empty document.
+        assert_eq!(Before::of(&json!({})).diff(&doc).changed, d.changed);
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub use write::Input;
 
 use super::{
     error::{Fault, ScimError},
-    events::{Actor, Before, Change, DataMode},
+    events::{Actor, Before, Change, DataMode, Diff},
     project::Projection,
     quirk::Quirks,
     records::{Changes, Expect, Loaded, Records, Stored},
@@ -302,7 +302,7 @@ impl Engine {
             rt,
             change: Change::Created,
             loaded: &loaded,
-            diff: &Before::nothing().diff(&loaded.stored.doc),
+            diff: &Diff::created(&loaded.stored.doc),
             quirks,
         };
         self.emit(&mut changes, written, ctx).await?;
@@ -312,7 +312,12 @@ impl Engine {
             .await
             .map_err(|e| write_error(rt, &loaded.stored.doc, e))?
             .ok_or_else(|| ScimError::Internal(no_version()))?;
-        self.render(rt, &loaded, projection, ctx).await
+        if rt.kind == ResourceKind::User {
+            // A user created now is in no group: its id was minted here, and only this answer
+            // names it, so there are no memberships to look up.
+            return Ok(self.render_stored(rt, loaded, projection, ctx));
+        }
+        self.render_owned(rt, loaded, projection, ctx).await
     }
 
     /// Loads one resource or answers 404.

@@ -51,19 +51,31 @@ impl Engine {
         projection: &Projection,
         ctx: &Ctx,
     ) -> Result<Resource, ScimError> {
-        let meta = self.meta(rt, &loaded, ctx);
-        let mut doc = loaded.stored.doc.take();
-        if let Value::Object(map) = &mut doc {
+        if let Value::Object(map) = &mut loaded.stored.doc {
             self.add_computed(rt, &loaded.id, map, projection, ctx)
                 .await?;
         }
+        Ok(self.render_stored(rt, loaded, projection, ctx))
+    }
+
+    /// The representation of `loaded` with no computed attribute looked up: for a resource
+    /// that has none, or whose document already holds them.
+    pub(super) fn render_stored(
+        &self,
+        rt: &'static ResourceType,
+        mut loaded: Loaded,
+        projection: &Projection,
+        ctx: &Ctx,
+    ) -> Resource {
+        let meta = self.meta(rt, &loaded, ctx);
+        let doc = loaded.stored.doc.take();
         let mut doc = with_meta(doc, &loaded.id, &meta);
         projection.apply(&mut doc, rt);
-        Ok(Resource {
+        Resource {
             id: loaded.id,
             version: loaded.version,
             doc,
-        })
+        }
     }
 
     /// The meta block of a loaded resource.

@@ -7,9 +7,14 @@ what is measured), then creates USERS users through Bulk requests of 1,000 opera
 create writes one event), and reports: the write rate, how long after the last write the last
 event reached the receiver, the delivery rate, the store's growth per 100,000 events (the data
 directory on the embedded store; Redis `used_memory` with STORE=redis), and the bridge's RSS.
-Bounded: USERS / 1000 requests, each with a time limit, and a 300 s limit on delivery.
+GROUP=N then puts the first N users in one group through PATCHes of 1,000 members (as an
+identity provider pushes a group; each makes one `group.members.added` event of 1,000 ids) and
+deletes it again (one batch that drops N memberships), and the report adds the peak RSS
+(VmHWM) over the whole run. BIN=path measures another build (with NOHOOK=1, one from before
+the event log: the same run without events). Bounded: USERS / 1000 + GROUP / 1000 + 1
+requests, each with a time limit, and a 300 s limit on delivery.
 
-Run: python3 bench/events.py            (USERS=100000 STORE=embedded|redis BACKLOG=0|1)
+Run: python3 bench/events.py            (USERS=100000 STORE=embedded|redis BACKLOG=0|1 GROUP=0)
 """
 import asyncio, json, os, shutil, socket, subprocess, sys, tempfile, threading, time
 import concurrent.futures, urllib.request
@@ -22,6 +27,7 @@ STORE = os.environ.get("STORE", "embedded")
 # BACKLOG=1: the receiver starts listening only after the last write, so the whole sync is
 # delivered as one backlog (the delivery rate alone); otherwise delivery runs beside the writes.
 BACKLOG = os.environ.get("BACKLOG") == "1"
+GROUP = int(os.environ.get("GROUP", 0))
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
@@ -99,7 +105,7 @@ def main():
                                  stdout=subprocess.DEVNULL)
         time.sleep(0.5)
         env["OP_REDIS_URL"] = f"redis://127.0.0.1:{rport}"
-    bridge = Bridge(work, env)
+    bridge = Bridge(work, env, os.environ.get("BIN"))
     try:
         before = redis_used(rport) if redis else dir_bytes(os.path.join(work, "data"))
 
@@ -116,15 +122,36 @@ def main():
             assert status == 200, status
             bad = [o for o in doc["Operations"] if o["status"] != "201"]
             assert not bad, bad[:3]
+            return [o["location"].rsplit("/", 1)[1] for o in doc["Operations"]]
 
         started = time.time()
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
-            list(pool.map(bulk, range(0, USERS, 1000)))
+            ids = [i for part in pool.map(bulk, range(0, USERS, 1000)) for i in part]
+        expected = USERS
+        group = {}
+        if GROUP:
+            members = ids[:GROUP]
+            g_started = time.time()
+            status, doc = bridge.call("POST", "/Groups", {"displayName": "Everyone", "members": []})
+            assert status == 201, status
+            for at in range(0, len(members), 1000):
+                part = [{"value": m} for m in members[at:at + 1000]]
+                status, _ = bridge.call("PATCH", f"/Groups/{doc['id']}", {
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "add", "path": "members", "value": part}]}, timeout=120)
+                assert status in (200, 204), status
+            filled = time.time()
+            group["fill_s"] = round(filled - g_started, 1)
+            group["rss_filled_mb"] = round(bridge.rss_mb(), 1)
+            status, _ = bridge.call("DELETE", f"/Groups/{doc['id']}", timeout=300)
+            assert status == 204, status
+            group["delete_s"] = round(time.time() - filled, 2)
+            expected += 1 + (GROUP + 999) // 1000 + 1
         written = time.time()
         if BACKLOG:
             receiver.start()
         deadline = written + 300
-        while "OP_WEBHOOK_URL" in env and receiver.max_seq < USERS and time.time() < deadline:
+        while "OP_WEBHOOK_URL" in env and receiver.max_seq < expected and time.time() < deadline:
             time.sleep(0.05)
         after = redis_used(rport) if redis else dir_bytes(os.path.join(work, "data"))
         per_100k = (after - before) * 100_000 / USERS / 1e6
@@ -137,6 +164,8 @@ def main():
             "delivery_events_per_s": round(receiver.count / (((receiver.last or 0) - (receiver.first or 0)) or 1)),
             "store_mb_per_100k_users_with_events": round(per_100k, 1),
             "rss_mb": round(bridge.rss_mb(), 1),
+            "peak_rss_mb": round(bridge.peak_rss_mb(), 1),
+            **({"group": GROUP, **group} if GROUP else {}),
         }))
     finally:
         bridge.stop()

@@ -87,9 +87,16 @@ class Bridge:
         return f"http://127.0.0.1:{self.port}"
 
     def rss_mb(self):
+        return self._status_mb("VmRSS:")
+
+    def peak_rss_mb(self):
+        """The most resident memory the process has had (VmHWM)."""
+        return self._status_mb("VmHWM:")
+
+    def _status_mb(self, key):
         with open(f"/proc/{self.proc.pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(key):
                     return int(line.split()[1]) / 1024
         return 0.0
 
@@ -218,7 +225,7 @@ def run(bridge, prepared, scenario, duration):
     # land in the next one's latency tail.
     subprocess.run(["sync"], check=False)
     time.sleep(3)
-    r = wrk(bridge, script, duration, connections, {**common, **extra})
+    r = wrk(bridge, script, duration, connections, {**common, **extra, "RUN": time.time_ns()})
     r["scenario"] = name
     r["rss_mb"] = round(bridge.rss_mb(), 1)
     return r

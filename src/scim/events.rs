@@ -435,7 +435,10 @@ mod tests {
         let doc = json!({"schemas": ["s"], "displayName": "Ops", "name": {"givenName": "A"},
                          "emails": [{"value": "a@x"}], "urn:x:Ext": {"dept": "R"}});
         let d = Diff::created(&doc);
-        assert_eq!(d.changed, ["displayName", "name.givenName", "emails", "urn:x:Ext:dept"]);
+        assert_eq!(
+            d.changed,
+            ["displayName", "name.givenName", "emails", "urn:x:Ext:dept"]
+        );
         assert!(d.previous.is_empty());
         // The same paths as comparing with an empty document.
         assert_eq!(Before::of(&json!({})).diff(&doc).changed, d.changed);

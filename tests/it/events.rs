@@ -22,15 +22,7 @@ on_both_stores!(
 
 /// `GET /events` + `query` with the bearer token: status and JSON body.
 async fn events(s: &Scim, query: &str) -> (StatusCode, Value) {
-    let res = crate::helpers::bridge::client()
-        .get(s.url(&format!("/events{query}")))
-        .header("Authorization", s.bearer())
-        .send()
-        .await
-        .expect("GET /events");
-    let status = res.status();
-    let body = res.json().await.expect("a JSON body");
-    (status, body)
+    s.operator(&format!("/events{query}")).await
 }
 
 fn seqs(page: &Value) -> Vec<u64> {

@@ -227,6 +227,24 @@ impl Scim {
         }
     }
 
+    /// `GET path` outside `/scim/v2` (`/events`, `/health`, `/status.json`) with the bearer
+    /// token: the status and the JSON body.
+    pub async fn operator(&self, path: &str) -> (reqwest::StatusCode, Value) {
+        let res = self
+            .http
+            .get(self.url(path))
+            .header("Authorization", self.bearer())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let status = res.status();
+        let body = res
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: not JSON: {e}"));
+        (status, body)
+    }
+
     /// Sends a request under `/scim/v2` with the bearer token.
     pub async fn send(
         &self,

@@ -142,7 +142,8 @@ pub enum StoreSettings {
     },
     /// Redis.
     Redis {
-        /// The connection URL (`redis://` or `rediss://`), credentials included.
+        /// The connection URL (`redis://`, `redis-cluster://`, `redis-sentinel://`, each also
+        /// with TLS as `rediss…`), credentials included.
         url: Secret,
         /// Prefix of every key the bridge writes.
         key_prefix: String,
@@ -273,7 +274,10 @@ pub fn describe(settings: &Settings) -> Vec<(&'static str, String)> {
             insecure_tls,
         } => {
             lines.push(("store", "redis".into()));
-            lines.push(("redis_url", parse::redact_url(url.expose())));
+            lines.push((
+                "redis_url",
+                crate::store::redis::url::redacted(url.expose()),
+            ));
             lines.push(("redis_key_prefix", key_prefix.clone()));
             lines.push(("redis_insecure_ssl", insecure_tls.to_string()));
         }

@@ -113,25 +113,8 @@ fn userinfo(text: &str) -> String {
         .collect()
 }
 
-/// Replaces the password in a Redis URL with `***`.
-pub(super) fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return "<redacted>".into();
-    };
-    match rest.rsplit_once('@') {
-        Some((user, host)) => {
-            let user = user.split(':').next().unwrap_or("");
-            format!("{scheme}://{user}:***@{host}")
-        }
-        None => url.to_owned(),
-    }
-}
-
 fn redis_url(text: &str) -> Result<String, String> {
-    match text.split_once("://") {
-        Some(("redis" | "rediss", rest)) if !rest.is_empty() => Ok(text.to_owned()),
-        _ => Err("expected a URL such as redis://host:6379 or rediss://host:6380".into()),
-    }
+    crate::store::redis::url::check(text).map(|_| text.to_owned())
 }
 
 fn store(values: &Values) -> Result<StoreSettings, ConfigError> {
@@ -190,8 +173,8 @@ fn store(values: &Values) -> Result<StoreSettings, ConfigError> {
             });
         }
     };
-    let url = if enable_ssl && url.starts_with("redis://") {
-        url.replacen("redis://", "rediss://", 1)
+    let url = if enable_ssl {
+        crate::store::redis::url::with_tls(&url)
     } else {
         url
     };
@@ -447,9 +430,31 @@ mod tests {
     }
 
     #[test]
-    fn redacted_url_hides_the_password() {
-        assert_eq!(redact_url("redis://u:secret@h:1"), "redis://u:***@h:1");
-        assert_eq!(redact_url("redis://h:1"), "redis://h:1");
+    fn cluster_and_sentinel_urls_select_redis_and_tls_applies_to_them() {
+        let url_of =
+            |pairs: &'static [(&'static str, &'static str)]| match load(None, &env_of(pairs)) {
+                Ok(s) => match s.store {
+                    StoreSettings::Redis { url, .. } => Ok(url.expose().to_owned()),
+                    other => panic!("expected redis, got {other:?}"),
+                },
+                Err(e) => Err(e.to_string()),
+            };
+        const CLUSTER: &str = "redis-cluster://a:7000?node=b:7001";
+        const SENTINEL: &str = "redis-sentinel://s:26379?sentinelServiceName=mymaster";
+        assert_eq!(url_of(&[("OP_REDIS_URL", CLUSTER)]).as_deref(), Ok(CLUSTER));
+        assert_eq!(
+            url_of(&[("OP_REDIS_URL", CLUSTER), ("OP_REDIS_ENABLE_SSL", "true")]).as_deref(),
+            Ok("rediss-cluster://a:7000?node=b:7001")
+        );
+        assert_eq!(
+            url_of(&[("OP_REDIS_URL", SENTINEL)]).as_deref(),
+            Ok(SENTINEL)
+        );
+        let err = url_of(&[("OP_REDIS_URL", "redis-sentinel://s:26379")]).unwrap_err();
+        assert!(
+            err.contains("OP_REDIS_URL") && err.contains("sentinelServiceName"),
+            "{err}"
+        );
     }
 
     #[test]

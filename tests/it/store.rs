@@ -10,6 +10,7 @@ use scim_bridge::store::{
 
 mod perf;
 mod redis;
+mod topology;
 
 /// A backend as the bridge holds it: inside the store guard (argument checks, read limit).
 fn guarded(store: SharedStore) -> SharedStore {

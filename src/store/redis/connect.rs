@@ -15,15 +15,9 @@ use tokio::sync::broadcast;
 
 use super::keys::{decode_change, Keys};
 use super::scripts::{self, fred_error, Script};
+use super::url::{self, redacted};
 use super::{tls, RedisOptions, RedisStore, FEED_CAPACITY};
 use crate::store::{Change, StoreError};
-/// `url` without its credentials, for error messages.
-pub(super) fn redacted(url: &str) -> String {
-    match (url.split_once("://"), url.rsplit_once('@')) {
-        (Some((scheme, _)), Some((_, host))) => format!("{scheme}://{host}"),
-        _ => url.to_owned(),
-    }
-}
 
 /// Initialises a fred client within `timeout`, so an unreachable server fails fast.
 async fn init(client: &impl ClientLike, url: &str, timeout: Duration) -> Result<(), StoreError> {
@@ -44,7 +38,7 @@ impl RedisStore {
         let mut config = Config::from_url(&opts.url).map_err(|e| StoreError::Invalid {
             context: format!("redis url {}: {}", redacted(&opts.url), e.details()),
         })?;
-        if opts.insecure_tls && opts.url.starts_with("rediss://") {
+        if opts.insecure_tls && url::is_tls(&opts.url) {
             config.tls = Some(TlsConnector::from(tls::insecure_client_config()?).into());
         }
         let mut builder = Builder::from_config(config);
@@ -72,7 +66,10 @@ impl RedisStore {
             shut_down(subscriber);
             return Err(e);
         }
-        let keys = Keys::new(&opts.key_prefix);
+        let topology = url::check(&opts.url).map_err(|why| StoreError::Invalid {
+            context: format!("redis url {}: {why}", redacted(&opts.url)),
+        })?;
+        let keys = Keys::new(&opts.key_prefix, topology);
         let mut messages = subscriber.message_rx();
         subscriber
             .subscribe(keys.channel())

@@ -9,10 +9,23 @@
 //!   (appended at, unix ms).   * `<p>qh:<log>` — string, the last seq appended (kept when the
 //!   stream is trimmed).
 //!
+//! On a Redis Cluster (`redis-cluster://`) `<p>` is the prefix in braces, `{scim-bridge:}`: a
+//! hash tag, so every key of one directory hashes to one slot and each write script (which
+//! touches records, indexes, sets and the event log together) stays atomic on one node. One
+//! directory is then served by one master; several directories (prefixes) spread over the
+//! cluster. A prefix that already holds a `{…}` tag is used as given. On one node and behind
+//! sentinels there are no slots and the prefix is used bare, so a store written before
+//! clusters were supported is read unchanged; moving a directory onto a cluster is a copy of
+//! its keys under the tagged names (README, "Storage").
+//!
+//! Scripts get their key names in ARGV and one key, [`Keys::route`], in KEYS, which is what a
+//! cluster client routes the script by.
+//!
 //! A change payload is `<len(space)>:<space><id>` for a record put or deleted, and
 //! `q<seq>:<log>` for a batch's appends to a log (the write script publishes it once per log
 //! and batch, with the last seq); [`decode_change`] reads both.
 
+use super::url::Topology;
 use crate::store::{Change, StoreKey};
 
 /// Builds every key from one prefix.
@@ -22,11 +35,21 @@ pub(super) struct Keys {
 }
 
 impl Keys {
-    /// A layout under `prefix` (e.g. `scim:`).
-    pub(super) fn new(prefix: &str) -> Self {
-        Self {
-            prefix: prefix.to_owned(),
-        }
+    /// A layout under `prefix` (e.g. `scim:`), hash-tagged on a cluster.
+    pub(super) fn new(prefix: &str, topology: Topology) -> Self {
+        let tagged = prefix
+            .split_once('{')
+            .is_some_and(|(_, rest)| rest.split_once('}').is_some_and(|(tag, _)| !tag.is_empty()));
+        let prefix = match topology {
+            Topology::Cluster if !tagged => format!("{{{prefix}}}"),
+            _ => prefix.to_owned(),
+        };
+        Self { prefix }
+    }
+
+    /// The key a script is routed by (KEYS[1]): any key of the directory's slot will do.
+    pub(super) fn route(&self) -> String {
+        self.channel()
     }
 
     /// The common start of every record key of `space`; the id follows.
@@ -107,11 +130,44 @@ mod tests {
 
     #[test]
     fn records_of_colon_spaces_do_not_collide() {
-        let k = Keys::new("p:");
+        let k = Keys::new("p:", Topology::Single);
         assert_ne!(
             k.record(&StoreKey::new("a:b", "c")),
             k.record(&StoreKey::new("a", "b:c"))
         );
+    }
+
+    #[test]
+    fn a_cluster_puts_a_directory_in_one_slot_and_one_node_keeps_the_old_names() {
+        let key = StoreKey::new("users", "u1");
+        let single = Keys::new("scim-bridge:", Topology::Single);
+        assert_eq!(single.record(&key), "scim-bridge:r:5:users:u1");
+        assert_eq!(
+            Keys::new("scim-bridge:", Topology::Sentinel).log("l"),
+            "scim-bridge:q:l"
+        );
+        let cluster = Keys::new("scim-bridge:", Topology::Cluster);
+        for name in [
+            cluster.record(&key),
+            cluster.space_index("users"),
+            cluster.unique("userName"),
+            cluster.set("g"),
+            cluster.lease("acme"),
+            cluster.log("scim.events"),
+            cluster.log_head("scim.events"),
+            cluster.ping(),
+            cluster.channel(),
+            cluster.route(),
+        ] {
+            assert!(name.starts_with("{scim-bridge:}"), "{name}");
+        }
+        // A prefix with its own tag is kept.
+        let own = Keys::new("app:{dir7}:", Topology::Cluster);
+        assert_eq!(own.record(&key), "app:{dir7}:r:5:users:u1");
+        // An empty tag `{}` is no tag to Redis: wrapped like any other prefix.
+        assert!(Keys::new("a{}:", Topology::Cluster)
+            .ping()
+            .starts_with("{a{}:}"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod connect;
 mod keys;
 mod scripts;
 mod tls;
+pub mod url;
 
 use std::time::Duration;
 
@@ -36,7 +37,7 @@ const FEED_CAPACITY: usize = 1024;
 /// How to reach Redis.
 #[derive(Clone)]
 pub struct RedisOptions {
-    /// `redis://` or `rediss://` URL, optionally with `user:password@` and a `/db` path.
+    /// A URL in one of the forms of [`url::Topology`], optionally with `user:password@`.
     pub url: String,
     /// Prepended to every key and to the change channel, so several deployments can share a server.
     pub key_prefix: String,
@@ -52,7 +53,7 @@ impl std::fmt::Debug for RedisOptions {
     // Hand-written so a logged config never shows the password in the URL.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisOptions")
-            .field("url", &connect::redacted(&self.url))
+            .field("url", &url::redacted(&self.url))
             .field("key_prefix", &self.key_prefix)
             .field("insecure_tls", &self.insecure_tls)
             .field("connect_timeout", &self.connect_timeout)
@@ -145,7 +146,7 @@ impl StateStore for RedisStore {
         args.extend(ids.iter().map(|id| Value::from(id.clone())));
         let reply = self
             .get_many
-            .call(&self.client, "reading records", args)
+            .call(&self.client, &self.keys, "reading records", args)
             .await?
             .into_array();
         let mut it = reply.into_iter();
@@ -178,7 +179,7 @@ impl StateStore for RedisStore {
         ];
         let reply = self
             .list
-            .call(&self.client, "listing records", args)
+            .call(&self.client, &self.keys, "listing records", args)
             .await?;
         let corrupt = || StoreError::Corrupt {
             context: "list script answer".into(),
@@ -265,7 +266,7 @@ impl StateStore for RedisStore {
         ];
         let reply = self
             .log_read
-            .call(&self.client, "reading a log", args)
+            .call(&self.client, &self.keys, "reading a log", args)
             .await?;
         let corrupt = || StoreError::Corrupt {
             context: "log read script answer".into(),
@@ -285,7 +286,7 @@ impl StateStore for RedisStore {
         let args: Vec<Value> = vec![self.keys.log(log).into(), self.keys.log_head(log).into()];
         let reply = self
             .log_bounds
-            .call(&self.client, "reading a log's bounds", args)
+            .call(&self.client, &self.keys, "reading a log's bounds", args)
             .await?
             .into_array();
         let corrupt = || StoreError::Corrupt {
@@ -307,7 +308,7 @@ impl StateStore for RedisStore {
         let args = encode_batch(&self.keys, &batch);
         let answer = self
             .write
-            .call(&self.client, "writing a batch", args)
+            .call(&self.client, &self.keys, "writing a batch", args)
             .await?;
         decode_write(&batch, answer)
     }
@@ -326,7 +327,7 @@ impl StateStore for RedisStore {
         ];
         let answer = self
             .acquire
-            .call(&self.client, "acquiring a lease", args)
+            .call(&self.client, &self.keys, "acquiring a lease", args)
             .await?;
         Ok(answer.as_i64() == Some(1))
     }
@@ -335,7 +336,7 @@ impl StateStore for RedisStore {
         let args: Vec<Value> = vec![self.keys.lease(name).into(), holder.to_owned().into()];
         let answer = self
             .release
-            .call(&self.client, "releasing a lease", args)
+            .call(&self.client, &self.keys, "releasing a lease", args)
             .await?;
         Ok(answer.as_i64() == Some(1))
     }

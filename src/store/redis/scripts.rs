@@ -85,20 +85,24 @@ impl Script {
         Ok(Script { lua, sha })
     }
 
-    /// Runs the script by SHA; a server that lost its script cache (restart, `SCRIPT FLUSH`) gets
-    /// the source again through EVAL, which also re-caches it. NOSCRIPT means nothing ran.
+    /// Runs the script by SHA; a server that lost its script cache (restart, `SCRIPT FLUSH`, a
+    /// cluster node or promoted replica that never loaded it) gets the source again through
+    /// EVAL, which also re-caches it. NOSCRIPT means nothing ran. `route` is the one key
+    /// passed in KEYS: a cluster client sends the script to the node of its slot.
     pub(super) async fn call(
         &self,
         client: &Client,
+        route: &Keys,
         what: &str,
         args: Vec<Value>,
     ) -> Result<Value, StoreError> {
+        let keys = || vec![Key::from(route.route())];
         match client
-            .evalsha::<Value, _, _, _>(self.sha.as_str(), Vec::<Key>::new(), args.clone())
+            .evalsha::<Value, _, _, _>(self.sha.as_str(), keys(), args.clone())
             .await
         {
             Err(e) if e.details().starts_with("NOSCRIPT") => client
-                .eval(self.lua, Vec::<Key>::new(), args)
+                .eval(self.lua, keys(), args)
                 .await
                 .map_err(|e| fred_error(what, e)),
             other => other.map_err(|e| fred_error(what, e)),

@@ -6,3 +6,4 @@ pub mod bridge;
 pub mod pebble;
 pub mod receiver;
 pub(crate) mod redis;
+pub(crate) mod topology;

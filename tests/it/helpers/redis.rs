@@ -28,8 +28,14 @@ impl RedisServer {
 
     /// Starts a server on `port` (used to bring a server back on the same address).
     pub(crate) fn start_on(port: u16) -> RedisServer {
+        Self::start_with(port, &[])
+    }
+
+    /// Starts a server on `port` with more arguments (`--cluster-enabled yes`, `--replicaof …`).
+    pub(crate) fn start_with(port: u16, extra: &[&str]) -> RedisServer {
         let dir = tempfile::tempdir().expect("creating a temp dir for redis-server");
-        let args = vec!["--port".to_owned(), port.to_string()];
+        let mut args = vec!["--port".to_owned(), port.to_string()];
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
         Self::spawn(dir, port, args, false)
     }
 
@@ -119,7 +125,6 @@ impl RedisServer {
         format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
-    /// Kills the server now (SIGKILL), as an outage would.
     /// Sends one inline command (e.g. `CLIENT PAUSE 3000 WRITE`) and returns the first line of
     /// the reply.
     pub(crate) fn command(&self, inline: &str) -> String {
@@ -140,6 +145,7 @@ impl RedisServer {
             .to_owned()
     }
 
+    /// Kills the server now (SIGKILL), as an outage would.
     pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -187,7 +193,7 @@ pub(crate) fn free_port() -> u16 {
 }
 
 /// Whether a server on `port` answers `PING` with `+PONG`.
-fn ping(port: u16) -> bool {
+pub(crate) fn ping(port: u16) -> bool {
     let Ok(mut stream) = TcpStream::connect_timeout(
         &(Ipv4Addr::LOCALHOST, port).into(),
         Duration::from_millis(200),

@@ -12,7 +12,7 @@ use scim_bridge::store::{
 
 use crate::helpers::redis::{free_port, RedisServer};
 
-fn options(url: String, timeout: Duration) -> RedisOptions {
+pub(super) fn options(url: String, timeout: Duration) -> RedisOptions {
     RedisOptions {
         url,
         key_prefix: format!("t{}:", uuid::Uuid::new_v4().simple()),

@@ -136,6 +136,7 @@ async fn connect_redis(
         url,
         key_prefix,
         insecure_tls,
+        replication,
     } = &settings.store
     else {
         return Err(crate::store::StoreError::Invalid {
@@ -148,6 +149,7 @@ async fn connect_redis(
         insecure_tls: *insecure_tls,
         connect_timeout,
         command_timeout,
+        replication: Some(*replication),
     };
     Ok(Arc::new(
         crate::store::redis::RedisStore::connect(options).await?,

@@ -149,6 +149,8 @@ pub enum StoreSettings {
         key_prefix: String,
         /// Accept any server certificate (only with TLS).
         insecure_tls: bool,
+        /// Replicas that must hold each write before it is acknowledged, and how long to wait.
+        replication: crate::store::redis::Replication,
     },
 }
 
@@ -272,6 +274,7 @@ pub fn describe(settings: &Settings) -> Vec<(&'static str, String)> {
             url,
             key_prefix,
             insecure_tls,
+            replication,
         } => {
             lines.push(("store", "redis".into()));
             lines.push((
@@ -280,6 +283,8 @@ pub fn describe(settings: &Settings) -> Vec<(&'static str, String)> {
             ));
             lines.push(("redis_key_prefix", key_prefix.clone()));
             lines.push(("redis_insecure_ssl", insecure_tls.to_string()));
+            lines.push(("redis_wait_replicas", replication.replicas.to_string()));
+            lines.push(("redis_wait_timeout", format!("{:?}", replication.timeout)));
         }
     }
     lines.push(("store_timeout", format!("{:?}", settings.store_timeout)));

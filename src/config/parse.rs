@@ -2,6 +2,8 @@
 
 use std::{collections::BTreeMap, net::IpAddr, path::PathBuf, str::FromStr, time::Duration};
 
+use crate::store::redis::{self, Replication};
+
 use super::{
     raw::{RawValue, SECRET_KEYS},
     ConfigError, LogFormat, LogLevel, Secret, SessionLocation, Settings, StoreSettings,
@@ -114,7 +116,7 @@ fn userinfo(text: &str) -> String {
 }
 
 fn redis_url(text: &str) -> Result<String, String> {
-    crate::store::redis::url::check(text).map(|_| text.to_owned())
+    redis::url::check(text).map(|_| text.to_owned())
 }
 
 fn store(values: &Values) -> Result<StoreSettings, ConfigError> {
@@ -174,16 +176,49 @@ fn store(values: &Values) -> Result<StoreSettings, ConfigError> {
         }
     };
     let url = if enable_ssl {
-        crate::store::redis::url::with_tls(&url)
+        redis::url::with_tls(&url)
     } else {
         url
     };
+    let replication = replication(values, &url)?;
     Ok(StoreSettings::Redis {
         url: Secret::new(url),
         key_prefix,
+        replication,
         insecure_tls,
     })
 }
+
+/// `OP_REDIS_WAIT_REPLICAS` and `OP_REDIS_WAIT_TIMEOUT` over the topology's default. The wait
+/// must end before the store's command timeout, or a slow replica would read as an outage.
+fn replication(values: &Values, url: &str) -> Result<Replication, ConfigError> {
+    let topology = redis::url::Topology::of(url).unwrap_or(redis::url::Topology::Single);
+    let default = Replication::default_for(topology);
+    let replicas = get(
+        values,
+        "redis_wait_replicas",
+        parsed::<u32>("a whole number of replicas"),
+    )?;
+    let timeout = get(values, "redis_wait_timeout", duration)?;
+    let store_timeout = get(values, "store_timeout", duration)?.unwrap_or(DEFAULT_STORE_TIMEOUT);
+    let out = Replication {
+        replicas: replicas.unwrap_or(default.replicas),
+        timeout: timeout.unwrap_or(default.timeout),
+    };
+    if out.replicas > 0 && (out.timeout.is_zero() || out.timeout >= store_timeout) {
+        return Err(ConfigError::Conflict {
+            reason: format!(
+                "OP_REDIS_WAIT_TIMEOUT ({:?}) must be above zero and below OP_STORE_TIMEOUT \
+                 ({store_timeout:?}) while OP_REDIS_WAIT_REPLICAS is {}",
+                out.timeout, out.replicas
+            ),
+        });
+    }
+    Ok(out)
+}
+
+/// How long one store call may take by default.
+const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How often last use is persisted by default: coarse enough to cost nothing, fine enough
 /// for "is this token still in use?".
@@ -288,7 +323,7 @@ pub(super) fn settings(values: &Values) -> Result<Settings, ConfigError> {
             .unwrap_or(DEFAULT_IDLE_TIMEOUT),
         write_timeout: at_least_100ms(get(values, "write_timeout", duration)?)
             .unwrap_or(Duration::from_secs(30)),
-        store_timeout: get(values, "store_timeout", duration)?.unwrap_or(Duration::from_secs(5)),
+        store_timeout: get(values, "store_timeout", duration)?.unwrap_or(DEFAULT_STORE_TIMEOUT),
         tls,
         exposure,
         webhooks: Vec::new(),
@@ -427,6 +462,43 @@ mod tests {
             load(None, &env),
             Err(ConfigError::Conflict { .. })
         ));
+    }
+
+    #[test]
+    fn replicas_are_awaited_by_default_only_where_they_exist_to_fail_over() {
+        let replication = |pairs: &'static [(&'static str, &'static str)]| {
+            load(None, &env_of(pairs)).map(|s| match s.store {
+                StoreSettings::Redis { replication, .. } => replication,
+                other => panic!("expected redis, got {other:?}"),
+            })
+        };
+        let one = Duration::from_secs(1);
+        let single = replication(&[("OP_REDIS_URL", "redis://r:6379")]).unwrap();
+        assert_eq!((single.replicas, single.timeout), (0, one));
+        let cluster = replication(&[("OP_REDIS_URL", "redis-cluster://a:7000")]).unwrap();
+        assert_eq!((cluster.replicas, cluster.timeout), (1, one));
+        let set = replication(&[
+            (
+                "OP_REDIS_URL",
+                "redis-sentinel://s:26379?sentinelServiceName=m",
+            ),
+            ("OP_REDIS_WAIT_REPLICAS", "2"),
+            ("OP_REDIS_WAIT_TIMEOUT", "250ms"),
+        ])
+        .unwrap();
+        assert_eq!((set.replicas, set.timeout), (2, Duration::from_millis(250)));
+        // A wait as long as the store's timeout would read a slow replica as an outage.
+        let err = replication(&[
+            ("OP_REDIS_URL", "redis-cluster://a:7000"),
+            ("OP_REDIS_WAIT_TIMEOUT", "5s"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("OP_STORE_TIMEOUT"), "{err}");
+        assert!(replication(&[
+            ("OP_REDIS_URL", "redis://r:6379"),
+            ("OP_REDIS_WAIT_REPLICAS", "many")
+        ])
+        .is_err());
     }
 
     #[test]

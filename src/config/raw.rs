@@ -26,6 +26,8 @@ pub(crate) const KEYS: &[&str] = &[
     "redis_enable_ssl",
     "redis_insecure_ssl",
     "redis_key_prefix",
+    "redis_wait_replicas",
+    "redis_wait_timeout",
     "json_logs",
     "pretty_logs",
     "debug",

@@ -76,6 +76,7 @@ impl Guarded {
                 Ok(_) => "ok",
                 Err(StoreError::Timeout { .. }) => "timeout",
                 Err(StoreError::Conflict { .. } | StoreError::Unique { .. }) => "refused",
+                Err(StoreError::Unreplicated { .. }) => "unreplicated",
                 Err(_) => "error",
             };
             h.with_label_values(&[operation, outcome])

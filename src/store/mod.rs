@@ -292,6 +292,18 @@ pub enum StoreError {
         /// What was being done.
         context: String,
     },
+    /// The batch was committed on the Redis master, but fewer replicas than required
+    /// acknowledged it within the wait: it is stored, and would be lost if the master failed
+    /// before a replica caught up. The one error after which a write is nonetheless present.
+    #[error("write on the master, acknowledged by {acked} of {wanted} replicas within {waited:?}")]
+    Unreplicated {
+        /// Replicas that acknowledged.
+        acked: u32,
+        /// Replicas required.
+        wanted: u32,
+        /// How long the master waited.
+        waited: std::time::Duration,
+    },
     /// Stored data is not in the shape the backend wrote.
     #[error("store data corrupt: {context}")]
     Corrupt {

@@ -106,3 +106,68 @@ async fn a_redis_outage_degrades_to_503_and_recovers_without_a_restart() {
     let ready = client().get(bridge.url("/ready")).send().await.unwrap();
     assert_eq!(ready.status(), 200, "ready again once the store answers");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn behind_sentinels_a_write_no_replica_holds_is_a_503_that_says_so_and_is_counted() {
+    let mut group = tokio::task::spawn_blocking(crate::helpers::topology::SentinelGroup::start)
+        .await
+        .unwrap();
+    let bridge = Bridge::start_with(
+        Options::default()
+            .env("OP_REDIS_URL", group.url())
+            .env("OP_REDIS_WAIT_TIMEOUT", "300ms"),
+    );
+    let create = |name: &'static str| {
+        client()
+            .post(bridge.url("/scim/v2/Users"))
+            .header("Authorization", bridge.bearer())
+            .header("Content-Type", "application/scim+json")
+            .body(format!(
+                r#"{{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"{name}"}}"#
+            ))
+            .send()
+    };
+    assert_eq!(create("ann").await.unwrap().status(), 201);
+
+    group.replica.kill();
+    let res = create("bob").await.unwrap();
+    assert_eq!(res.status(), 503);
+    assert!(
+        res.headers().contains_key("retry-after"),
+        "{:?}",
+        res.headers()
+    );
+    let body: Value = res.json().await.unwrap();
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("reached the Redis master") && detail.contains("409"),
+        "{body}"
+    );
+    // It is stored: the retry the README warns about meets the first attempt.
+    let res = get(&bridge, "/scim/v2/Users?filter=userName%20eq%20%22bob%22").await;
+    let list: Value = res.json().await.unwrap();
+    assert_eq!(list["totalResults"], 1, "{list}");
+    let retry = create("bob").await.unwrap();
+    assert_eq!(
+        retry.status(),
+        409,
+        "the retried create meets the stored one"
+    );
+    let body: Value = retry.json().await.unwrap();
+    assert_eq!(body["scimType"], "uniqueness", "{body}");
+    let metrics = client()
+        .get(bridge.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.contains("store_operation_duration_seconds_count")
+                && l.contains("outcome=\"unreplicated\"")),
+        "{metrics}"
+    );
+}

@@ -136,6 +136,23 @@ pub(crate) fn store_error(e: StoreError) -> ScimError {
         StoreError::Conflict { .. } | StoreError::Unique { .. } => {
             ScimError::Conflict("a concurrent change won; retry".into())
         }
+        StoreError::Unreplicated {
+            acked,
+            wanted,
+            waited,
+        } => {
+            tracing::warn!(
+                acked,
+                wanted,
+                ?waited,
+                "write reached the redis master but not its replicas"
+            );
+            ScimError::Unavailable(format!(
+                "the write reached the Redis master but {acked} of {wanted} replicas within \
+                 {waited:?}: it is stored, but a failover now could lose it. A retried create \
+                 may answer 409 uniqueness; read the resource before retrying"
+            ))
+        }
         // Logged once, with its cause, by the handler that answers the 500.
         StoreError::Corrupt { .. } | StoreError::Invalid { .. } => {
             ScimError::Internal(Fault::new(e))

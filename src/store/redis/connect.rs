@@ -16,7 +16,7 @@ use tokio::sync::broadcast;
 use super::keys::{decode_change, Keys};
 use super::scripts::{self, fred_error, Script};
 use super::url::{self, redacted};
-use super::{tls, RedisOptions, RedisStore, FEED_CAPACITY};
+use super::{tls, RedisOptions, RedisStore, Replication, FEED_CAPACITY};
 use crate::store::{Change, StoreError};
 
 /// Initialises a fred client within `timeout`, so an unreachable server fails fast.
@@ -70,6 +70,10 @@ impl RedisStore {
             context: format!("redis url {}: {why}", redacted(&opts.url)),
         })?;
         let keys = Keys::new(&opts.key_prefix, topology);
+        let slot = fred::util::redis_keyslot(keys.route().as_bytes());
+        let replication = opts
+            .replication
+            .unwrap_or_else(|| Replication::default_for(topology));
         let mut messages = subscriber.message_rx();
         subscriber
             .subscribe(keys.channel())
@@ -98,6 +102,8 @@ impl RedisStore {
             client,
             subscriber,
             keys,
+            slot,
+            replication,
             changes,
             tasks,
         })

@@ -6,6 +6,7 @@
 
 mod connect;
 mod keys;
+mod replication;
 mod scripts;
 mod tls;
 pub mod url;
@@ -23,6 +24,7 @@ use fred::{
 use tokio::{sync::broadcast, task::JoinHandle};
 
 use self::keys::Keys;
+pub use self::replication::Replication;
 use self::scripts::{
     bytes, decode_record, decode_write, encode_batch, entry_seq, fred_error, number, Script,
 };
@@ -47,6 +49,9 @@ pub struct RedisOptions {
     pub connect_timeout: Duration,
     /// Bound on every command, so an outage turns into errors, not hangs.
     pub command_timeout: Duration,
+    /// Replicas that must hold each write batch before it is acknowledged; `None` takes the
+    /// topology's default ([`Replication::default_for`]).
+    pub replication: Option<Replication>,
 }
 
 impl std::fmt::Debug for RedisOptions {
@@ -58,6 +63,7 @@ impl std::fmt::Debug for RedisOptions {
             .field("insecure_tls", &self.insecure_tls)
             .field("connect_timeout", &self.connect_timeout)
             .field("command_timeout", &self.command_timeout)
+            .field("replication", &self.replication)
             .finish()
     }
 }
@@ -67,6 +73,9 @@ pub struct RedisStore {
     client: Client,
     subscriber: SubscriberClient,
     keys: Keys,
+    /// The cluster slot of every key of this directory (what `WAIT` is routed by).
+    slot: u16,
+    replication: Replication,
     write: Script,
     get_many: Script,
     list: Script,
@@ -310,7 +319,10 @@ impl StateStore for RedisStore {
             .write
             .call(&self.client, &self.keys, "writing a batch", args)
             .await?;
-        decode_write(&batch, answer)
+        // A refused batch wrote nothing, so there is nothing to wait for.
+        let committed = decode_write(&batch, answer)?;
+        self.replication.wait(&self.client, self.slot).await?;
+        Ok(committed)
     }
 
     async fn acquire_lease(

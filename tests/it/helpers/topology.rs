@@ -88,6 +88,18 @@ impl RedisCluster {
                 .iter()
                 .all(|n| cli(n.port(), &["CLUSTER", "INFO"]).contains("cluster_state:ok"))
         });
+        wait_until("every cluster replica linked to its master", || {
+            let replicas: Vec<u16> = cluster
+                .nodes
+                .iter()
+                .map(RedisServer::port)
+                .filter(|&p| cli(p, &["ROLE"]).starts_with("slave"))
+                .collect();
+            replicas.len() == masters * replicas_per(count, masters)
+                && replicas
+                    .iter()
+                    .all(|&p| cli(p, &["INFO", "replication"]).contains("master_link_status:up"))
+        });
         cluster
     }
 
@@ -98,6 +110,11 @@ impl RedisCluster {
         let seeds: Vec<String> = ports.map(|p| format!("node=127.0.0.1:{p}")).collect();
         format!("redis-cluster://127.0.0.1:{first}?{}", seeds.join("&"))
     }
+}
+
+/// Replicas per master in a cluster of `count` nodes and `masters` masters.
+fn replicas_per(count: usize, masters: usize) -> usize {
+    count / masters - 1
 }
 
 /// One `redis-server --sentinel` process on a free port, watching `mymaster`.

@@ -19,6 +19,7 @@ pub(super) fn options(url: String, timeout: Duration) -> RedisOptions {
         insecure_tls: false,
         connect_timeout: timeout,
         command_timeout: timeout,
+        replication: None,
     }
 }
 

@@ -4,7 +4,11 @@
 
 use std::{sync::Arc, time::Duration};
 
-use scim_bridge::store::{conformance, redis::RedisStore, SharedStore};
+use scim_bridge::store::{
+    conformance,
+    redis::{RedisStore, Replication},
+    SharedStore, StoreError, StoreKey, WriteBatch,
+};
 
 use crate::helpers::topology::{cli, RedisCluster, SentinelGroup};
 
@@ -63,4 +67,57 @@ async fn sentinel_passes_conformance_on_the_master_it_names() {
         on_master,
         "the replica has every key"
     );
+}
+
+fn put(id: &str) -> WriteBatch {
+    WriteBatch::new().put(StoreKey::new("users", id), id.as_bytes().to_vec())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_no_replica_acknowledged_is_reported_and_still_stored() {
+    let mut group = tokio::task::spawn_blocking(SentinelGroup::start)
+        .await
+        .unwrap();
+    let mut options = super::redis::options(group.url(), Duration::from_secs(5));
+    options.replication = Some(Replication {
+        replicas: 1,
+        timeout: Duration::from_millis(300),
+    });
+    let store = super::guarded(Arc::new(
+        RedisStore::connect(options).await.expect("connecting"),
+    ));
+    store
+        .write(put("acked"))
+        .await
+        .expect("the replica acknowledges");
+
+    group.replica.kill();
+    let started = std::time::Instant::now();
+    let err = store
+        .write(put("unacked"))
+        .await
+        .expect_err("no replica left");
+    assert!(
+        matches!(
+            err,
+            StoreError::Unreplicated {
+                acked: 0,
+                wanted: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(300), "it waited");
+    for id in ["acked", "unacked"] {
+        let record = store.get(&StoreKey::new("users", id)).await.unwrap();
+        assert!(record.is_some(), "{id} is on the master");
+    }
+    // Without a required replica the same store answers at once.
+    let mut options = super::redis::options(group.url(), Duration::from_secs(5));
+    options.replication = Some(Replication::NONE);
+    let relaxed = super::guarded(Arc::new(
+        RedisStore::connect(options).await.expect("connecting"),
+    ));
+    relaxed.write(put("relaxed")).await.expect("no wait");
 }

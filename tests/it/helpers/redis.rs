@@ -145,6 +145,20 @@ impl RedisServer {
             .to_owned()
     }
 
+    /// Stops (`SIGSTOP`) or resumes (`SIGCONT`) the process: a server that is alive but
+    /// answers nothing, as a stalled host would.
+    pub(crate) fn freeze(&self, frozen: bool) {
+        let Some(child) = self.child.as_ref() else {
+            return;
+        };
+        let signal = if frozen { "-STOP" } else { "-CONT" };
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill {signal} failed");
+    }
+
     /// Kills the server now (SIGKILL), as an outage would.
     pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -121,3 +121,142 @@ async fn a_write_no_replica_acknowledged_is_reported_and_still_stored() {
     ));
     relaxed.write(put("relaxed")).await.expect("no wait");
 }
+
+/// One write's id, outcome and when it was answered.
+type Outcome = (String, Result<(), StoreError>, std::time::Instant);
+
+/// Writes `put(i)` for i = 0, 1, … until `stop` says so or `limit` writes, bounded by
+/// `deadline`; returns each write's outcome in order.
+async fn drive(
+    store: SharedStore,
+    limit: usize,
+    deadline: std::time::Instant,
+    stop: impl Fn(&[Outcome]) -> bool,
+) -> Vec<Outcome> {
+    let mut out = Vec::new();
+    for i in 0..limit {
+        if std::time::Instant::now() > deadline || stop(&out) {
+            break;
+        }
+        let id = format!("w{i}");
+        let result = store.write(put(&id)).await.map(|_| ());
+        if result.is_err() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        out.push((id, result, std::time::Instant::now()));
+    }
+    out
+}
+
+/// Whether a write reached a master (acknowledged, or stored without its replica).
+fn reached_a_master(o: &Outcome) -> bool {
+    matches!(o.1, Ok(()) | Err(StoreError::Unreplicated { .. }))
+}
+
+/// Whether a write met the outage (no master to take it).
+fn refused_in_outage(o: &Outcome) -> bool {
+    o.1.as_ref().is_err_and(StoreError::is_outage)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sentinel_failover_loses_no_acknowledged_write_and_the_store_follows_the_new_master() {
+    let mut group = tokio::task::spawn_blocking(SentinelGroup::start)
+        .await
+        .unwrap();
+    let mut options = super::redis::options(group.url(), Duration::from_secs(2));
+    options.replication = Some(Replication {
+        replicas: 1,
+        timeout: Duration::from_millis(500),
+    });
+    let store = super::guarded(Arc::new(
+        RedisStore::connect(options).await.expect("connecting"),
+    ));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let before = drive(store.clone(), 200, deadline, |_| false).await;
+    assert!(
+        before.iter().all(|o| o.1.is_ok()),
+        "all acknowledged while healthy"
+    );
+
+    // Cut the replica off so the master's latest writes cannot reach it, then SIGKILL the
+    // master with writes in flight and let the stale replica be promoted: without WAIT the
+    // writes of that window would have been acknowledged and lost.
+    let writer = tokio::spawn(drive(store.clone(), 100_000, deadline, |done| {
+        // Stop once five writes in a row reached a master after the outage began.
+        let Some(outage) = done.iter().position(refused_in_outage) else {
+            return false;
+        };
+        done[outage..]
+            .iter()
+            .rev()
+            .take_while(|o| reached_a_master(o))
+            .count()
+            >= 5
+    }));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    group.replica.freeze(true);
+    // Drop the replication link too: what the kernel already buffered for the frozen
+    // replica would otherwise still reach it.
+    let dropped = group.master.command("CLIENT KILL TYPE replica");
+    assert_eq!(dropped, ":1", "one replica link dropped");
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let killed_at = std::time::Instant::now();
+    let old = group.master.port();
+    group.master.kill();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    group.replica.freeze(false);
+    let during = writer.await.unwrap();
+    let outage = during
+        .iter()
+        .position(refused_in_outage)
+        .expect("the outage was seen by the writer");
+    let back = during[outage..]
+        .iter()
+        .find(|o| reached_a_master(o))
+        .expect("writes reached the new master");
+    let recovered_in = back.2 - killed_at;
+    eprintln!("failover: writing on the new master {recovered_in:?} after the kill");
+
+    let promoted = group.current_master();
+    assert_eq!(
+        promoted,
+        Some(group.replica.port()),
+        "the replica was promoted"
+    );
+    assert_ne!(promoted, Some(old));
+    let outages = during.iter().filter(|o| refused_in_outage(o)).count();
+    let unreplicated = during
+        .iter()
+        .filter(|o| matches!(o.1, Err(StoreError::Unreplicated { .. })))
+        .count();
+    eprintln!(
+        "failover: {} writes, {outages} refused in the outage, {unreplicated} unreplicated",
+        during.len()
+    );
+    assert!(
+        unreplicated > 0,
+        "the frozen replica's writes were not acknowledged"
+    );
+    assert!(
+        recovered_in < Duration::from_secs(10),
+        "back on the new master within {recovered_in:?}"
+    );
+    // Every write the store acknowledged is on the promoted master.
+    let acknowledged: Vec<&String> = before
+        .iter()
+        .chain(&during)
+        .filter(|o| o.1.is_ok())
+        .map(|o| &o.0)
+        .collect();
+    assert!(acknowledged.len() >= 200, "{}", acknowledged.len());
+    for id in acknowledged {
+        let record = store
+            .get(&StoreKey::new("users", id))
+            .await
+            .expect("reading");
+        assert!(
+            record.is_some(),
+            "acknowledged write {id} lost in the failover"
+        );
+    }
+}

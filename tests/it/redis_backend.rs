@@ -171,3 +171,84 @@ async fn behind_sentinels_a_write_no_replica_holds_is_a_503_that_says_so_and_is_
         "{metrics}"
     );
 }
+
+/// `tests/fixtures/redis-0.1-adbb79c.rdb`: `SAVE` of a Redis that the release before Cluster
+/// support (commit adbb79c) filled through its SCIM API: three users (one deactivated), a group
+/// of two, six events, token last use. Kept so every later layout change is checked against it.
+const SNAPSHOT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/redis-0.1-adbb79c.rdb"
+);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_written_by_the_release_before_clusters_is_served_unchanged() {
+    let redis = RedisServer::start_from_snapshot(std::path::Path::new(SNAPSHOT));
+    let bridge = Bridge::start_with(Options::default().env("OP_REDIS_URL", redis.url()));
+    let users: Value = get(&bridge, "/scim/v2/Users?sortBy=userName")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(users["totalResults"], 3, "{users}");
+    let names: Vec<&str> = users["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["userName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "ann.lee@example.com",
+            "bob.ray@example.com",
+            "cy.diaz@example.com"
+        ]
+    );
+    assert_eq!(users["Resources"][2]["active"], false);
+    let groups: Value = get(&bridge, "/scim/v2/Groups").await.json().await.unwrap();
+    assert_eq!(groups["Resources"][0]["displayName"], "Engineering");
+    assert_eq!(
+        groups["Resources"][0]["members"].as_array().unwrap().len(),
+        2
+    );
+    // The unique index still holds: the same userName is refused.
+    let again = client()
+        .post(bridge.url("/scim/v2/Users"))
+        .header("Authorization", bridge.bearer())
+        .header("Content-Type", "application/scim+json")
+        .body(r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ANN.LEE@example.com"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409);
+    // The event log goes on from its head.
+    let create = client()
+        .post(bridge.url("/scim/v2/Users"))
+        .header("Authorization", bridge.bearer())
+        .header("Content-Type", "application/scim+json")
+        .body(r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"dee@example.com"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(create.status(), 201);
+    let events: Value = get(&bridge, "/events?after=0").await.json().await.unwrap();
+    let types: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "user.created",
+            "user.created",
+            "user.created",
+            "group.created",
+            "group.members.added",
+            "user.deactivated",
+            "user.created"
+        ]
+    );
+    assert_eq!(events["next"], 7);
+}

@@ -39,6 +39,25 @@ impl RedisServer {
         Self::spawn(dir, port, args, false)
     }
 
+    /// Starts a server that loads `rdb` (a snapshot of an earlier deployment) at start-up.
+    pub(crate) fn start_from_snapshot(rdb: &std::path::Path) -> RedisServer {
+        let dir = tempfile::tempdir().expect("creating a temp dir for redis-server");
+        std::fs::copy(rdb, dir.path().join("dump.rdb")).expect("copying the snapshot");
+        let port = free_port();
+        // Without an AOF Redis loads the RDB file; later arguments override the defaults.
+        let args = [
+            "--port",
+            &port.to_string(),
+            "--appendonly",
+            "no",
+            "--dbfilename",
+            "dump.rdb",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        Self::spawn(dir, port, args, false)
+    }
+
     /// Starts a TLS-only server with a fresh self-signed certificate (needs `openssl` on PATH).
     pub(crate) fn start_tls() -> RedisServer {
         let dir = tempfile::tempdir().expect("creating a temp dir for redis-server");

@@ -252,3 +252,103 @@ async fn a_store_written_by_the_release_before_clusters_is_served_unchanged() {
     );
     assert_eq!(events["next"], 7);
 }
+
+/// Two bridges on one directory, as two replicas behind a load balancer: a write on one is read
+/// at once on the other, and of concurrent creates of one userName on both exactly one wins.
+async fn two_bridges_share_one_directory(redis_url: String) {
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let token = crate::helpers::bridge::init_session(&dir_a.path().join("scimsession"), false);
+    std::fs::copy(
+        dir_a.path().join("scimsession"),
+        dir_b.path().join("scimsession"),
+    )
+    .unwrap();
+    let start = |dir: &std::path::Path| {
+        Bridge::start_with(Options {
+            dir: Some(dir.to_path_buf()),
+            ..Options::default().env("OP_REDIS_URL", redis_url.clone())
+        })
+    };
+    let (a, b) = (start(dir_a.path()), start(dir_b.path()));
+    let bearer = format!("Bearer {token}");
+    let send = |req: reqwest::RequestBuilder| {
+        req.header("Authorization", bearer.clone())
+            .header("Content-Type", "application/scim+json")
+            .send()
+    };
+    let user = |name: &str| {
+        format!(
+            r#"{{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"{name}"}}"#
+        )
+    };
+
+    // Read your writes across replicas.
+    let created = send(client().post(a.url("/scim/v2/Users")).body(user("ann")))
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    let path = format!("/scim/v2/Users/{}", created["id"].as_str().unwrap());
+    let seen = send(client().get(b.url(&path))).await.unwrap();
+    assert_eq!(seen.status(), 200, "written on A, read on B at once");
+    let patched = send(client().patch(b.url(&path)).body(
+        r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations":[{"op":"replace","path":"displayName","value":"Ann Lee"}]}"#,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(patched.status(), 200);
+    let etag = patched.headers()["etag"].clone();
+    let back = send(client().get(a.url(&path))).await.unwrap();
+    assert_eq!(back.headers()["etag"], etag, "the same version on A");
+    let back: Value = back.json().await.unwrap();
+    assert_eq!(back["displayName"], "Ann Lee");
+
+    // One winner of concurrent creates, whichever replica each lands on.
+    let racers = (0..8).map(|i| {
+        let target = if i % 2 == 0 { &a } else { &b };
+        send(
+            client()
+                .post(target.url("/scim/v2/Users"))
+                .body(user("race")),
+        )
+    });
+    let statuses: Vec<u16> = futures_util::future::join_all(racers)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| matches!(s, 201 | 409)),
+        "{statuses:?}"
+    );
+    for bridge in [&a, &b] {
+        let list: Value = send(client().get(bridge.url("/scim/v2/Users")))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(list["totalResults"], 2, "{list}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_bridges_on_one_redis_share_one_directory() {
+    let redis = RedisServer::start();
+    two_bridges_share_one_directory(redis.url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_bridges_on_a_cluster_share_one_directory() {
+    let cluster =
+        tokio::task::spawn_blocking(|| crate::helpers::topology::RedisCluster::start(3, 1))
+            .await
+            .unwrap();
+    two_bridges_share_one_directory(cluster.url()).await;
+}

@@ -1,6 +1,7 @@
 //! Two replicas sharing one Redis and one session: exactly one ACME order (the store lease),
 //! whichever replica the CA's validation reaches can answer (the shared challenge), and the
-//! other replica serves the stored certificate (the change feed).
+//! other replica serves the stored certificate (the change feed). The same on one Redis node
+//! and on a three-master Cluster (the lease, challenge and certificate keys in one slot).
 
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use crate::{
         bridge::{Bridge, Options},
         pebble::{free_port, Pebble},
         redis::RedisServer,
+        topology::RedisCluster,
     },
     tls::{acme_options, https_client, peer_cert, wait_https},
 };
@@ -16,6 +18,18 @@ use crate::{
 #[tokio::test(flavor = "multi_thread")]
 async fn two_replicas_place_one_order_and_serve_the_same_certificate() {
     let redis = RedisServer::start();
+    one_order_two_replicas(redis.url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_replicas_on_a_cluster_place_one_order_and_serve_the_same_certificate() {
+    let cluster = tokio::task::spawn_blocking(|| RedisCluster::start(3, 1))
+        .await
+        .unwrap();
+    one_order_two_replicas(cluster.url()).await;
+}
+
+async fn one_order_two_replicas(redis_url: String) {
     // The CA validates on replica A's port only; replica B may win the lease and order.
     let (port_a, port_b) = (free_port(), free_port());
     let pebble = Pebble::start(port_a, None);
@@ -27,7 +41,7 @@ async fn two_replicas_place_one_order_and_serve_the_same_certificate() {
     )
     .unwrap();
     let start = |dir: &std::path::Path, port| {
-        let o = acme_options(&pebble, port).env("OP_REDIS_URL", redis.url());
+        let o = acme_options(&pebble, port).env("OP_REDIS_URL", redis_url.clone());
         Bridge::start_with(Options {
             dir: Some(dir.to_path_buf()),
             ..o

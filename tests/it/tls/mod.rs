@@ -5,6 +5,7 @@
 mod acme;
 mod allow;
 pub(crate) mod edge;
+mod failover;
 mod posture;
 mod replicas;
 

@@ -10,7 +10,10 @@ use scim_bridge::store::{
     SharedStore, StoreError, StoreKey, WriteBatch,
 };
 
-use crate::helpers::topology::{cli, RedisCluster, SentinelGroup};
+use crate::helpers::{
+    redis::RedisServer,
+    topology::{cli, RedisCluster, SentinelGroup},
+};
 
 async fn connect(url: String) -> SharedStore {
     let store = RedisStore::connect(super::redis::options(url, Duration::from_secs(10)))
@@ -158,29 +161,30 @@ fn refused_in_outage(o: &Outcome) -> bool {
     o.1.as_ref().is_err_and(StoreError::is_outage)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_sentinel_failover_loses_no_acknowledged_write_and_the_store_follows_the_new_master() {
-    let mut group = tokio::task::spawn_blocking(SentinelGroup::start)
-        .await
-        .unwrap();
-    let mut options = super::redis::options(group.url(), Duration::from_secs(2));
-    options.replication = Some(Replication {
-        replicas: 1,
-        timeout: Duration::from_millis(500),
-    });
-    let store = super::guarded(Arc::new(
-        RedisStore::connect(options).await.expect("connecting"),
-    ));
+/// What a failover looked like to a writer.
+struct Failover {
+    /// From the SIGKILL to the first write that reached the promoted master.
+    recovered_in: Duration,
+    /// Writes refused while there was no master, and writes stored without a replica.
+    refused: usize,
+    unreplicated: usize,
+}
+
+/// Writes through `store`, cuts `replica` off (frozen, its replication link dropped, so the
+/// master's latest writes cannot reach it), SIGKILLs `master` with writes in flight and lets
+/// the stale replica be promoted; without WAIT the writes of that window would have been
+/// acknowledged and lost. Checks that every acknowledged write is on the promoted master.
+async fn kill_the_master_mid_stream(
+    store: SharedStore,
+    master: &mut RedisServer,
+    replica: &RedisServer,
+) -> Failover {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let before = drive(store.clone(), 200, deadline, |_| false).await;
     assert!(
         before.iter().all(|o| o.1.is_ok()),
         "all acknowledged while healthy"
     );
-
-    // Cut the replica off so the master's latest writes cannot reach it, then SIGKILL the
-    // master with writes in flight and let the stale replica be promoted: without WAIT the
-    // writes of that window would have been acknowledged and lost.
     let writer = tokio::spawn(drive(store.clone(), 100_000, deadline, |done| {
         // Stop once five writes in a row reached a master after the outage began.
         let Some(outage) = done.iter().position(refused_in_outage) else {
@@ -194,17 +198,15 @@ async fn a_sentinel_failover_loses_no_acknowledged_write_and_the_store_follows_t
             >= 5
     }));
     tokio::time::sleep(Duration::from_millis(100)).await;
-    group.replica.freeze(true);
-    // Drop the replication link too: what the kernel already buffered for the frozen
-    // replica would otherwise still reach it.
-    let dropped = group.master.command("CLIENT KILL TYPE replica");
+    replica.freeze(true);
+    // What the kernel already buffered for the frozen replica would otherwise still reach it.
+    let dropped = master.command("CLIENT KILL TYPE replica");
     assert_eq!(dropped, ":1", "one replica link dropped");
     tokio::time::sleep(Duration::from_millis(1_200)).await;
     let killed_at = std::time::Instant::now();
-    let old = group.master.port();
-    group.master.kill();
+    master.kill();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    group.replica.freeze(false);
+    replica.freeze(false);
     let during = writer.await.unwrap();
     let outage = during
         .iter()
@@ -214,34 +216,31 @@ async fn a_sentinel_failover_loses_no_acknowledged_write_and_the_store_follows_t
         .iter()
         .find(|o| reached_a_master(o))
         .expect("writes reached the new master");
-    let recovered_in = back.2 - killed_at;
-    eprintln!("failover: writing on the new master {recovered_in:?} after the kill");
-
-    let promoted = group.current_master();
-    assert_eq!(
-        promoted,
-        Some(group.replica.port()),
-        "the replica was promoted"
-    );
-    assert_ne!(promoted, Some(old));
-    let outages = during.iter().filter(|o| refused_in_outage(o)).count();
-    let unreplicated = during
-        .iter()
-        .filter(|o| matches!(o.1, Err(StoreError::Unreplicated { .. })))
-        .count();
+    let failover = Failover {
+        recovered_in: back.2 - killed_at,
+        refused: during.iter().filter(|o| refused_in_outage(o)).count(),
+        unreplicated: during
+            .iter()
+            .filter(|o| matches!(o.1, Err(StoreError::Unreplicated { .. })))
+            .count(),
+    };
     eprintln!(
-        "failover: {} writes, {outages} refused in the outage, {unreplicated} unreplicated",
-        during.len()
+        "failover: {} writes; writing on the new master {:?} after the kill; {} refused in \
+         the outage, {} unreplicated",
+        during.len(),
+        failover.recovered_in,
+        failover.refused,
+        failover.unreplicated
     );
     assert!(
-        unreplicated > 0,
-        "the frozen replica's writes were not acknowledged"
+        failover.unreplicated > 0,
+        "the cut-off replica's writes were not acknowledged"
     );
     assert!(
-        recovered_in < Duration::from_secs(10),
-        "back on the new master within {recovered_in:?}"
+        failover.recovered_in < Duration::from_secs(10),
+        "back on the new master within {:?}",
+        failover.recovered_in
     );
-    // Every write the store acknowledged is on the promoted master.
     let acknowledged: Vec<&String> = before
         .iter()
         .chain(&during)
@@ -259,4 +258,70 @@ async fn a_sentinel_failover_loses_no_acknowledged_write_and_the_store_follows_t
             "acknowledged write {id} lost in the failover"
         );
     }
+    failover
+}
+
+/// A store through `url` that waits for one replica at most 500 ms per write.
+async fn waiting_store(url: String) -> SharedStore {
+    let mut options = super::redis::options(url, Duration::from_secs(2));
+    options.replication = Some(Replication {
+        replicas: 1,
+        timeout: Duration::from_millis(500),
+    });
+    super::guarded(Arc::new(
+        RedisStore::connect(options).await.expect("connecting"),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sentinel_failover_loses_no_acknowledged_write_and_the_store_follows_the_new_master() {
+    let mut group = tokio::task::spawn_blocking(SentinelGroup::start)
+        .await
+        .unwrap();
+    let store = waiting_store(group.url()).await;
+    let old = group.master.port();
+    kill_the_master_mid_stream(store, &mut group.master, &group.replica).await;
+    let promoted = group.current_master();
+    assert_eq!(
+        promoted,
+        Some(group.replica.port()),
+        "the replica was promoted"
+    );
+    assert_ne!(promoted, Some(old));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cluster_failover_loses_no_acknowledged_write_and_the_store_follows_the_new_master() {
+    let mut cluster = tokio::task::spawn_blocking(|| RedisCluster::start(3, 1))
+        .await
+        .unwrap();
+    let store = waiting_store(cluster.url()).await;
+    store.write(put("probe")).await.expect("a first write");
+    // The directory's master is the one master holding keys; its replica follows it.
+    let ports: Vec<u16> = cluster.nodes.iter().map(RedisServer::port).collect();
+    let master = ports
+        .iter()
+        .position(|&p| cli(p, &["ROLE"]).starts_with("master") && dbsize(p) > 0)
+        .expect("the directory's master");
+    let replica = ports
+        .iter()
+        .position(|&p| {
+            let role = cli(p, &["ROLE"]);
+            role.starts_with("slave")
+                && role.lines().nth(2).map(str::trim) == Some(&ports[master].to_string())
+        })
+        .expect("its replica");
+    let (m, r) = if master < replica {
+        let (low, high) = cluster.nodes.split_at_mut(replica);
+        (&mut low[master], &high[0])
+    } else {
+        let (low, high) = cluster.nodes.split_at_mut(master);
+        (&mut high[0], &low[replica])
+    };
+    let replica_port = r.port();
+    kill_the_master_mid_stream(store, m, r).await;
+    assert!(
+        cli(replica_port, &["ROLE"]).starts_with("master"),
+        "the replica was promoted"
+    );
 }

@@ -97,7 +97,22 @@ pub struct Records {
     store: SharedStore,
 }
 
+/// Reads one request overlaps on a store across the network: they share its connection and
+/// come back in a few round trips instead of one each.
+const REMOTE_READS_IN_FLIGHT: usize = 32;
+
 impl Records {
+    /// How many independent reads of one request are worth issuing at once: many on a shared
+    /// (networked) store, one on the embedded store, which answers each from memory at once
+    /// and where overlap only adds scheduling (measured: a page of 100 0.92 with 32).
+    pub fn reads_in_flight(&self) -> usize {
+        if self.store.shared() {
+            REMOTE_READS_IN_FLIGHT
+        } else {
+            1
+        }
+    }
+
     /// The records in `store`.
     pub fn new(store: SharedStore) -> Self {
         Self { store }

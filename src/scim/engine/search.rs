@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use futures_util::{StreamExt, TryStreamExt};
 use serde_json::Value;
 
 use super::{store_error, Ctx, Engine};
@@ -92,19 +93,26 @@ impl Engine {
             sort_hits(&mut hits, by, order, types[0]);
         }
         let total = hits.len();
-        let mut resources = Vec::new();
-        for hit in hits.iter().skip(page.start_index - 1).take(page.count) {
-            let projection = Projection::parse(
-                query.attributes.as_deref(),
-                query.excluded_attributes.as_deref(),
-                hit.rt,
-            )?;
-            resources.push(
-                self.render(hit.rt, &hit.loaded, &projection, ctx)
-                    .await?
-                    .doc,
-            );
-        }
+        let shown = hits.iter().skip(page.start_index - 1).take(page.count);
+        let shown = shown
+            .map(|hit| {
+                let projection = Projection::parse(
+                    query.attributes.as_deref(),
+                    query.excluded_attributes.as_deref(),
+                    hit.rt,
+                )?;
+                Ok((hit, projection))
+            })
+            .collect::<Result<Vec<_>, ScimError>>()?;
+        let renders: Vec<_> = shown
+            .iter()
+            .map(|(hit, projection)| self.render(hit.rt, &hit.loaded, projection, ctx))
+            .collect();
+        let resources = in_order(renders, self.records.reads_in_flight())
+            .await?
+            .into_iter()
+            .map(|r| r.doc)
+            .collect();
         Ok(ListResponse {
             total_results: total,
             start_index: page.start_index,
@@ -138,10 +146,15 @@ impl Engine {
                 .await
                 .map_err(store_error)?
         };
-        let mut resources = Vec::with_capacity(loaded.len());
-        for l in loaded {
-            resources.push(self.render_owned(rt, l, projection, ctx).await?.doc);
-        }
+        let renders: Vec<_> = loaded
+            .into_iter()
+            .map(|l| self.render_owned(rt, l, projection, ctx))
+            .collect();
+        let resources = in_order(renders, self.records.reads_in_flight())
+            .await?
+            .into_iter()
+            .map(|r| r.doc)
+            .collect();
         Ok(ListResponse {
             total_results: total,
             start_index: page.start_index,
@@ -246,6 +259,18 @@ impl Engine {
         }
         Ok(with_meta(doc, &loaded.id, &self.meta(rt, loaded, ctx)))
     }
+}
+
+/// Runs `renders` `in_flight` at a time and returns their results in order: each resource's
+/// computed attributes are a store read or two, which overlap on a remote store.
+async fn in_order<F, T>(renders: Vec<F>, in_flight: usize) -> Result<Vec<T>, ScimError>
+where
+    F: std::future::Future<Output = Result<T, ScimError>>,
+{
+    futures_util::stream::iter(renders)
+        .buffered(in_flight.max(1))
+        .try_collect()
+        .await
 }
 
 /// Whether a filter refers to `groups` or `members`, which are computed, not stored.

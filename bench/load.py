@@ -18,7 +18,10 @@ whose names contain one of the words. For example, against the build before issu
     python3 bench/load.py --users 10000 --members 5000 --duration 5 --rounds 3 \
         --only create,PATCH --baseline /tmp/old/target/release/scim-bridge
 
-Needs: cargo (builds the release binary), wrk (Debian package `wrk`; installed when missing).
+`--redis` runs each bridge on its own redis-server (appendfsync always), for the Redis read
+and write path; `--redis --baseline` compares two builds on Redis.
+
+Needs: cargo (builds the release binary), redis-server with --redis, wrk (Debian package `wrk`; installed when missing).
 """
 
 import argparse
@@ -52,10 +55,47 @@ def ensure_wrk():
     subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "wrk"], check=True)
 
 
-class Bridge:
-    """The bridge process under test."""
+class Redis:
+    """A redis-server for one bridge, on a free loopback port, durable as the README asks
+    (`appendfsync always`, `noeviction`)."""
 
-    def __init__(self, workdir, extra_env, binary=None):
+    def __init__(self, workdir):
+        os.makedirs(workdir, exist_ok=True)
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--dir", workdir,
+             "--save", "", "--appendonly", "yes", "--appendfsync", "always",
+             "--maxmemory-policy", "noeviction"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if subprocess.run(["redis-cli", "-p", str(self.port), "PING"], capture_output=True,
+                              text=True).stdout.strip() == "PONG":
+                return
+            time.sleep(0.1)
+        raise SystemExit("redis-server did not start in 10 s")
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}"
+
+    def info(self, section):
+        out = subprocess.run(["redis-cli", "-p", str(self.port), "INFO", section],
+                             capture_output=True, text=True).stdout
+        return dict(l.split(":", 1) for l in out.splitlines() if ":" in l)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+class Bridge:
+    """The bridge process under test (with `redis=True`, on its own redis-server)."""
+
+    def __init__(self, workdir, extra_env, binary=None, redis=False):
+        self.redis = Redis(os.path.join(workdir, "redis")) if redis else None
+        if self.redis:
+            extra_env = {**extra_env, "OP_REDIS_URL": self.redis.url}
         if binary is None:
             subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "scim-bridge"], cwd=ROOT, check=True)
             binary = os.path.join(ROOT, "target", "release", "scim-bridge")
@@ -115,6 +155,8 @@ class Bridge:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         self.log.close()
+        if self.redis:
+            self.redis.stop()
 
 
 def user_name(i):
@@ -238,7 +280,7 @@ def median(xs):
 
 
 def single(args, workdir):
-    bridge = Bridge(workdir, {}, args.binary)
+    bridge = Bridge(workdir, {}, args.binary, args.redis)
     try:
         prepared = prepare(bridge, args, workdir)
         results = []
@@ -262,10 +304,10 @@ def single(args, workdir):
 
 def compare(args, workdir):
     """This build (A) against `--baseline` (B), in one run, alternating."""
-    a = Bridge(os.path.join(workdir, "a"), {}, args.binary)
+    a = Bridge(os.path.join(workdir, "a"), {}, args.binary, args.redis)
     b = None
     try:
-        b = Bridge(os.path.join(workdir, "b"), {}, args.baseline)
+        b = Bridge(os.path.join(workdir, "b"), {}, args.baseline, args.redis)
         prepared = {"a": prepare(a, args, os.path.join(workdir, "a")),
                     "b": prepare(b, args, os.path.join(workdir, "b"))}
         bridges = {"a": a, "b": b}
@@ -309,6 +351,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="runs per scenario and side with --baseline")
     ap.add_argument("--only", help="comma-separated words; keep the scenarios whose names contain one")
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--redis", action="store_true",
+                    help="each bridge on its own redis-server (appendfsync always) instead of the embedded store")
     args = ap.parse_args()
     if args.duration > 120 or args.users > 1_000_000 or not 1 <= args.rounds <= 9:
         raise SystemExit("refusing an unbounded run: --duration <= 120, --users <= 1,000,000, --rounds 1..9")

@@ -108,16 +108,26 @@ impl Engine {
             .iter()
             .map(|(hit, projection)| self.render(hit.rt, &hit.loaded, projection, ctx))
             .collect();
-        let resources = in_order(renders, self.records.reads_in_flight())
-            .await?
-            .into_iter()
-            .map(|r| r.doc)
-            .collect();
+        let resources = self.documents(renders).await?;
         Ok(ListResponse {
             total_results: total,
             start_index: page.start_index,
             resources,
         })
+    }
+
+    /// The documents of `renders`, in order, as many at once as the store overlaps reads
+    /// ([`Records::reads_in_flight`](crate::scim::records::Records::reads_in_flight)): each
+    /// resource's computed attributes are a store read or two.
+    async fn documents<F>(&self, renders: Vec<F>) -> Result<Vec<Value>, ScimError>
+    where
+        F: std::future::Future<Output = Result<super::Resource, ScimError>>,
+    {
+        futures_util::stream::iter(renders)
+            .buffered(self.records.reads_in_flight().max(1))
+            .map_ok(|r| r.doc)
+            .try_collect()
+            .await
     }
 
     /// The page a query asks for, clamped to the engine's largest page.
@@ -150,11 +160,7 @@ impl Engine {
             .into_iter()
             .map(|l| self.render_owned(rt, l, projection, ctx))
             .collect();
-        let resources = in_order(renders, self.records.reads_in_flight())
-            .await?
-            .into_iter()
-            .map(|r| r.doc)
-            .collect();
+        let resources = self.documents(renders).await?;
         Ok(ListResponse {
             total_results: total,
             start_index: page.start_index,
@@ -259,18 +265,6 @@ impl Engine {
         }
         Ok(with_meta(doc, &loaded.id, &self.meta(rt, loaded, ctx)))
     }
-}
-
-/// Runs `renders` `in_flight` at a time and returns their results in order: each resource's
-/// computed attributes are a store read or two, which overlap on a remote store.
-async fn in_order<F, T>(renders: Vec<F>, in_flight: usize) -> Result<Vec<T>, ScimError>
-where
-    F: std::future::Future<Output = Result<T, ScimError>>,
-{
-    futures_util::stream::iter(renders)
-        .buffered(in_flight.max(1))
-        .try_collect()
-        .await
 }
 
 /// Whether a filter refers to `groups` or `members`, which are computed, not stored.

@@ -11,7 +11,9 @@ use crate::{
         pebble::{free_port, Pebble},
         topology::SentinelGroup,
     },
-    tls::{acme_options, https_client, https_health_report, peer_cert, wait_https, DOMAIN},
+    tls::{
+        acme_options, https_client, https_health_report, https_json, peer_cert, wait_https, DOMAIN,
+    },
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -112,16 +114,7 @@ async fn a_sentinel_failover_keeps_the_certificate_served_and_health_tells_the_s
     );
     assert_eq!(group.current_master(), Some(group.replica.port()));
     // The write from before the kill is on the promoted master.
-    let list: serde_json::Value = client
-        .get(format!(
-            "https://{DOMAIN}:{port}/scim/v2/Users?filter=userName%20eq%20%22before%22"
-        ))
-        .header("authorization", bearer.clone())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let before = "/scim/v2/Users?filter=userName%20eq%20%22before%22";
+    let list = https_json(&client, port, &bearer, before).await;
     assert_eq!(list["totalResults"], 1, "{list}");
 }

@@ -121,6 +121,24 @@ pub(crate) async fn list_users(
     res
 }
 
+/// `GET path` over HTTPS with `bearer`, as JSON (any status).
+pub(crate) async fn https_json(
+    client: &reqwest::Client,
+    port: u16,
+    bearer: &str,
+    path: &str,
+) -> serde_json::Value {
+    client
+        .get(format!("https://{DOMAIN}:{port}{path}"))
+        .header("authorization", bearer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// The report of one component in `GET /health` over HTTPS (plain HTTP serves only the probes
 /// once HTTPS is on).
 pub(crate) async fn https_health_report(
@@ -129,15 +147,7 @@ pub(crate) async fn https_health_report(
     bearer: &str,
     source: &str,
 ) -> serde_json::Value {
-    let health: serde_json::Value = client
-        .get(format!("https://{DOMAIN}:{port}/health"))
-        .header("authorization", bearer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = https_json(client, port, bearer, "/health").await;
     health["reports"]
         .as_array()
         .and_then(|r| r.iter().find(|r| r["source"] == source))

@@ -155,14 +155,7 @@ async fn behind_sentinels_a_write_no_replica_holds_is_a_503_that_says_so_and_is_
     );
     let body: Value = retry.json().await.unwrap();
     assert_eq!(body["scimType"], "uniqueness", "{body}");
-    let metrics = client()
-        .get(bridge.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = bridge.metrics().await;
     assert!(
         metrics
             .lines()

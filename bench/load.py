@@ -295,6 +295,11 @@ def single(args, workdir):
         for r in results:
             print(f"| {r['scenario']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['non_2xx']} |")
         print(f"\nresident memory after all scenarios: {bridge.rss_mb():.1f} MB")
+        if bridge.redis:
+            mem, cpu = bridge.redis.info("memory"), bridge.redis.info("cpu")
+            print(f"redis: used_memory {int(mem['used_memory']) / 2**20:.1f} MiB, "
+                  f"rss {int(mem['used_memory_rss']) / 2**20:.1f} MiB, "
+                  f"cpu user {float(cpu['used_cpu_user']):.1f} s + sys {float(cpu['used_cpu_sys']):.1f} s")
         if args.json:
             with open(args.json, "w") as f:
                 json.dump({"args": vars(args), "results": results, "rss_mb": bridge.rss_mb()}, f, indent=2)

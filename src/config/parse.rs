@@ -119,7 +119,7 @@ fn redis_url(text: &str) -> Result<String, String> {
     redis::url::check(text).map(|_| text.to_owned())
 }
 
-fn store(values: &Values) -> Result<StoreSettings, ConfigError> {
+fn store(values: &Values, store_timeout: Duration) -> Result<StoreSettings, ConfigError> {
     let url = get(values, "redis_url", redis_url)?;
     let host = get(values, "redis_host", non_empty)?;
     let enable_ssl = get(values, "redis_enable_ssl", boolean)?.unwrap_or(false);
@@ -180,7 +180,7 @@ fn store(values: &Values) -> Result<StoreSettings, ConfigError> {
     } else {
         url
     };
-    let replication = replication(values, &url)?;
+    let replication = replication(values, &url, store_timeout)?;
     Ok(StoreSettings::Redis {
         url: Secret::new(url),
         key_prefix,
@@ -191,7 +191,11 @@ fn store(values: &Values) -> Result<StoreSettings, ConfigError> {
 
 /// `OP_REDIS_WAIT_REPLICAS` and `OP_REDIS_WAIT_TIMEOUT` over the topology's default. The wait
 /// must end before the store's command timeout, or a slow replica would read as an outage.
-fn replication(values: &Values, url: &str) -> Result<Replication, ConfigError> {
+fn replication(
+    values: &Values,
+    url: &str,
+    store_timeout: Duration,
+) -> Result<Replication, ConfigError> {
     let topology = redis::url::Topology::of(url).unwrap_or(redis::url::Topology::Single);
     let default = Replication::default_for(topology);
     let replicas = get(
@@ -200,7 +204,6 @@ fn replication(values: &Values, url: &str) -> Result<Replication, ConfigError> {
         parsed::<u32>("a whole number of replicas"),
     )?;
     let timeout = get(values, "redis_wait_timeout", duration)?;
-    let store_timeout = get(values, "store_timeout", duration)?.unwrap_or(DEFAULT_STORE_TIMEOUT);
     let out = Replication {
         replicas: replicas.unwrap_or(default.replicas),
         timeout: timeout.unwrap_or(default.timeout),
@@ -283,9 +286,10 @@ pub(super) fn settings(values: &Values) -> Result<Settings, ConfigError> {
     let tls = super::tls::settings(values, port)?;
     let exposure = super::exposure::settings(values, tls.as_ref())?;
     let max_body_bytes = get(values, "max_body_bytes", positive)?.unwrap_or(4 * 1024 * 1024);
+    let store_timeout = get(values, "store_timeout", duration)?.unwrap_or(DEFAULT_STORE_TIMEOUT);
     Ok(Settings {
         session,
-        store: store(values)?,
+        store: store(values, store_timeout)?,
         bind_address: get(values, "bind_address", parsed::<IpAddr>("an IP address"))?
             .unwrap_or(IpAddr::from([0, 0, 0, 0])),
         port,
@@ -323,7 +327,7 @@ pub(super) fn settings(values: &Values) -> Result<Settings, ConfigError> {
             .unwrap_or(DEFAULT_IDLE_TIMEOUT),
         write_timeout: at_least_100ms(get(values, "write_timeout", duration)?)
             .unwrap_or(Duration::from_secs(30)),
-        store_timeout: get(values, "store_timeout", duration)?.unwrap_or(DEFAULT_STORE_TIMEOUT),
+        store_timeout,
         tls,
         exposure,
         webhooks: Vec::new(),

@@ -146,6 +146,18 @@ impl StateStore for Guarded {
             .await
     }
 
+    async fn members_many(
+        &self,
+        sets: &[String],
+        limit: usize,
+    ) -> Result<Vec<Vec<String>>, StoreError> {
+        for set in sets {
+            check::name("set", set)?;
+        }
+        self.read("members_many", self.inner.members_many(sets, limit))
+            .await
+    }
+
     async fn is_member(&self, set: &str, member: &str) -> Result<bool, StoreError> {
         check::name("set", set)?;
         self.read("is_member", self.inner.is_member(set, member))
@@ -258,6 +270,13 @@ mod tests {
             limit: usize,
         ) -> Result<Vec<String>, StoreError> {
             self.0.members(set, after, limit).await
+        }
+        async fn members_many(
+            &self,
+            sets: &[String],
+            limit: usize,
+        ) -> Result<Vec<Vec<String>>, StoreError> {
+            self.0.members_many(sets, limit).await
         }
         async fn is_member(&self, set: &str, member: &str) -> Result<bool, StoreError> {
             self.0.is_member(set, member).await

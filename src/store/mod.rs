@@ -381,6 +381,15 @@ pub trait StateStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<String>, StoreError>;
 
+    /// The first `limit` members of each of `sets`, in ascending order, in one round trip; the
+    /// result is in `sets` order (a page of users' groups). A set with `limit` members may
+    /// hold more: continue it with [`members`](Self::members).
+    async fn members_many(
+        &self,
+        sets: &[String],
+        limit: usize,
+    ) -> Result<Vec<Vec<String>>, StoreError>;
+
     /// Whether `member` is in `set`.
     async fn is_member(&self, set: &str, member: &str) -> Result<bool, StoreError>;
 

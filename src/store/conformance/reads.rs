@@ -179,6 +179,13 @@ pub async fn invalid_names(store: SharedStore) {
         store.members("", None, 1).await.map(drop),
         "members of empty set",
     );
+    invalid(
+        store
+            .members_many(&["ok".to_owned(), String::new()], 1)
+            .await
+            .map(drop),
+        "members_many with an empty set name",
+    );
     invalid(store.set_len("").await.map(drop), "len of empty set");
 }
 

@@ -216,3 +216,49 @@ pub async fn sets(store: SharedStore) {
         "[{C}] clear touches one set only"
     );
 }
+
+/// `members_many` answers in `sets` order, each set's first `limit` members as `members` would,
+/// with absent sets empty and other sets not leaking.
+pub async fn members_many(store: SharedStore) {
+    const C: &str = "members_many";
+    let sets: Vec<String> = (0..5).map(|_| fresh("many")).collect();
+    let mut batch = WriteBatch::new();
+    // Set i holds i * 3 members; set 0 is never written.
+    for (i, set) in sets.iter().enumerate() {
+        for m in 0..i * 3 {
+            batch = batch.then(Mutation::SetAdd {
+                set: set.clone(),
+                member: format!("{}-m{m:02}", i),
+            });
+        }
+    }
+    ok(C, "fill", store.write(batch).await);
+    let mut asked = sets.clone();
+    asked.reverse();
+    asked.push(sets[2].clone());
+    let limit = 7;
+    let got = ok(C, "read", store.members_many(&asked, limit).await);
+    assert_eq!(got.len(), asked.len(), "[{C}] one answer per set asked");
+    for (set, members) in asked.iter().zip(&got) {
+        let one = ok(C, "members", store.members(set, None, limit).await);
+        assert_eq!(members, &one, "[{C}] {set} as members() reads it");
+    }
+    assert_eq!(got[0].len(), 7, "[{C}] 12 members cut at the limit");
+    assert_eq!(got[0][0], "4-m00", "[{C}] in order, from the first");
+    assert_eq!(
+        got[3],
+        ["1-m00", "1-m01", "1-m02"],
+        "[{C}] a short set whole"
+    );
+    assert!(got[4].is_empty(), "[{C}] a set never written is empty");
+    assert_eq!(got[5], got[2], "[{C}] a set asked twice answers twice");
+    assert!(
+        ok(C, "none", store.members_many(&[], limit).await).is_empty(),
+        "[{C}] no sets, no answers"
+    );
+    assert_eq!(
+        ok(C, "limit 0", store.members_many(&sets, 0).await),
+        vec![Vec::<String>::new(); sets.len()],
+        "[{C}] limit 0 reads nothing"
+    );
+}

@@ -147,6 +147,32 @@ impl Drop for EmbeddedStore {
     }
 }
 
+/// Up to `limit` members of `set` in order, strictly after `after` when given.
+fn set_page(
+    t: &redb::ReadOnlyTable<(&'static str, &'static str), ()>,
+    set: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<String>, redb::Error> {
+    let mut out = Vec::new();
+    for entry in t.range((set, after.unwrap_or(""))..)? {
+        if out.len() >= limit {
+            break;
+        }
+        let (k, _) = entry?;
+        let (s, member) = k.value();
+        if s != set {
+            break;
+        }
+        // The range starts at `after` inclusive; paging wants strictly after.
+        if after == Some(member) {
+            continue;
+        }
+        out.push(member.to_owned());
+    }
+    Ok(out)
+}
+
 fn record(raw: (u64, &[u8])) -> Record {
     Record {
         version: raw.0,
@@ -285,29 +311,34 @@ impl StateStore for EmbeddedStore {
     ) -> Result<Vec<String>, StoreError> {
         let (set, after) = (set.to_owned(), after.map(str::to_owned));
         let scan = move |txn: &redb::ReadTransaction| {
-            let t = txn.open_table(SETS)?;
-            let mut out = Vec::new();
-            for entry in t.range((set.as_str(), after.as_deref().unwrap_or(""))..)? {
-                if out.len() >= limit {
-                    break;
-                }
-                let (k, _) = entry?;
-                let (s, member) = k.value();
-                if s != set {
-                    break;
-                }
-                // The range starts at `after` inclusive; paging wants strictly after.
-                if after.as_deref() == Some(member) {
-                    continue;
-                }
-                out.push(member.to_owned());
-            }
-            Ok(out)
+            set_page(&txn.open_table(SETS)?, &set, after.as_deref(), limit)
         };
         if limit <= INLINE_READS {
             return self.read_now("listing set members", scan);
         }
         self.read("listing set members", scan).await
+    }
+
+    async fn members_many(
+        &self,
+        sets: &[String],
+        limit: usize,
+    ) -> Result<Vec<Vec<String>>, StoreError> {
+        fn scan(
+            txn: &redb::ReadTransaction,
+            sets: &[String],
+            limit: usize,
+        ) -> Result<Vec<Vec<String>>, redb::Error> {
+            let t = txn.open_table(SETS)?;
+            sets.iter().map(|s| set_page(&t, s, None, limit)).collect()
+        }
+        // Mostly empty or small sets (a page of users' groups): inline like `get_many`.
+        if sets.len() <= INLINE_READS && limit <= INLINE_READS {
+            return self.read_now("listing set members", |txn| scan(txn, sets, limit));
+        }
+        let sets = sets.to_vec();
+        self.read("listing set members", move |txn| scan(txn, &sets, limit))
+            .await
     }
 
     async fn is_member(&self, set: &str, member: &str) -> Result<bool, StoreError> {

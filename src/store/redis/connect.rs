@@ -95,6 +95,7 @@ impl RedisStore {
             write: Script::load(&client, scripts::WRITE).await?,
             get_many: Script::load(&client, scripts::GET_MANY).await?,
             list: Script::load(&client, scripts::LIST).await?,
+            members_many: Script::load(&client, scripts::MEMBERS_MANY).await?,
             acquire: Script::load(&client, scripts::ACQUIRE).await?,
             release: Script::load(&client, scripts::RELEASE).await?,
             log_read: Script::load(&client, scripts::LOG_READ).await?,

@@ -79,6 +79,7 @@ pub struct RedisStore {
     write: Script,
     get_many: Script,
     list: Script,
+    members_many: Script,
     acquire: Script,
     release: Script,
     log_read: Script,
@@ -239,6 +240,38 @@ impl StateStore for RedisStore {
             .zrangebylex(self.keys.set(set), min, "+", limit)
             .await
             .map_err(|e| fred_error("listing set members", e))
+    }
+
+    async fn members_many(
+        &self,
+        sets: &[String],
+        limit: usize,
+    ) -> Result<Vec<Vec<String>>, StoreError> {
+        if sets.is_empty() || limit == 0 {
+            return Ok(vec![Vec::new(); sets.len()]);
+        }
+        let mut args: Vec<Value> = vec![i64::try_from(limit).unwrap_or(i64::MAX).into()];
+        args.extend(sets.iter().map(|s| Value::from(self.keys.set(s))));
+        let reply = self
+            .members_many
+            .call(&self.client, &self.keys, "listing set members", args)
+            .await?;
+        let corrupt = || StoreError::Corrupt {
+            context: "members_many script answer".into(),
+        };
+        let out: Vec<Vec<String>> = flat(reply)
+            .ok_or_else(corrupt)?
+            .map(|set| {
+                flat(set)
+                    .ok_or_else(corrupt)?
+                    .map(|m| m.into_string().ok_or_else(corrupt))
+                    .collect()
+            })
+            .collect::<Result<_, _>>()?;
+        if out.len() != sets.len() {
+            return Err(corrupt());
+        }
+        Ok(out)
     }
 
     async fn is_member(&self, set: &str, member: &str) -> Result<bool, StoreError> {

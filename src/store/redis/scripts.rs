@@ -35,6 +35,15 @@ for _, id in ipairs(ids) do
 end
 return out";
 
+/// `members_many`: ARGV[1] limit, ARGV[2..] set keys → one array of members per set, each
+/// its first `limit` in order.
+pub(super) const MEMBERS_MANY: &str = r"
+local out = {}
+for i = 2, #ARGV do
+  out[#out + 1] = redis.call('ZRANGEBYLEX', ARGV[i], '-', '+', 'LIMIT', 0, ARGV[1])
+end
+return out";
+
 /// `log_read`: ARGV stream key, first seq wanted, limit → flat {entry id, appended at, value}.
 pub(super) const LOG_READ: &str = r"
 local out = {}

@@ -97,6 +97,11 @@ pub struct Records {
     store: SharedStore,
 }
 
+/// A set's first page: a user's few groups answer in one read; big sets (a large group's
+/// members) continue in pages of [`PAGE`].
+const FIRST: usize = 100;
+const PAGE: usize = 5_000;
+
 /// Reads one request overlaps on a store across the network: they share its connection and
 /// come back in a few round trips instead of one each.
 const REMOTE_READS_IN_FLIGHT: usize = 32;
@@ -217,22 +222,38 @@ impl Records {
         self.all(&member_of_set(member)).await
     }
 
+    /// [`Records::groups_of`] for each of `members`, in order: one store round trip for a
+    /// page of users, more only for a member of over [`FIRST`] groups.
+    pub async fn groups_of_many(&self, members: &[String]) -> Result<Vec<Vec<String>>, StoreError> {
+        let sets: Vec<String> = members.iter().map(|m| member_of_set(m)).collect();
+        let mut firsts = self.store.members_many(&sets, FIRST).await?;
+        for (set, groups) in sets.iter().zip(&mut firsts) {
+            if groups.len() == FIRST {
+                self.rest(set, groups).await?;
+            }
+        }
+        Ok(firsts)
+    }
+
     async fn all(&self, set: &str) -> Result<Vec<String>, StoreError> {
-        // A small first page answers the common case (a user's few groups) cheaply; big sets
-        // (a large group's members) continue in large pages.
-        const FIRST: usize = 100;
-        const PAGE: usize = 5_000;
-        let mut out = Vec::new();
+        let mut out = self.store.members(set, None, FIRST).await?;
+        if out.len() == FIRST {
+            self.rest(set, &mut out).await?;
+        }
+        Ok(out)
+    }
+
+    /// Reads the members of `set` after the full first page `out` holds, in large pages.
+    async fn rest(&self, set: &str, out: &mut Vec<String>) -> Result<(), StoreError> {
         loop {
-            let limit = if out.is_empty() { FIRST } else { PAGE };
             let batch = self
                 .store
-                .members(set, out.last().map(String::as_str), limit)
+                .members(set, out.last().map(String::as_str), PAGE)
                 .await?;
-            let done = batch.len() < limit;
+            let done = batch.len() < PAGE;
             out.extend(batch);
             if done {
-                return Ok(out);
+                return Ok(());
             }
         }
     }

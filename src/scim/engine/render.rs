@@ -2,6 +2,9 @@
 //! attributes (`User.groups` from direct memberships, `Group.members` from the member set),
 //! loaded only when the projection will return them.
 
+use std::collections::HashMap;
+
+use futures_util::{StreamExt, TryStreamExt};
 use serde_json::{json, Map, Value};
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
@@ -25,6 +28,11 @@ fn display_of(doc: &Value) -> Option<Value> {
 /// A stored timestamp (always written by [`super::now`]); the epoch if it was tampered with.
 fn parse_time(text: &str) -> OffsetDateTime {
     OffsetDateTime::parse(text, &Rfc3339).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Whether a resource of `rt` shows `User.groups` under `projection`.
+fn wants_groups(rt: &ResourceType, projection: &Projection) -> bool {
+    rt.kind == ResourceKind::User && projection.wants("groups")
 }
 
 fn reference(ctx: &Ctx, rt: &ResourceType, id: &str) -> Value {
@@ -99,11 +107,28 @@ impl Engine {
         projection: &Projection,
         ctx: &Ctx,
     ) -> Result<(), ScimError> {
-        if rt.kind == ResourceKind::User && projection.wants("groups") {
-            let groups = self.group_refs(id, ctx).await?;
-            if !groups.is_empty() {
-                map.insert("groups".into(), Value::Array(groups));
-            }
+        let groups = if wants_groups(rt, projection) {
+            Some(self.group_refs(id, ctx).await?)
+        } else {
+            None
+        };
+        self.insert_computed(rt, id, map, projection, groups, ctx)
+            .await
+    }
+
+    /// Inserts `groups` as read by the caller, and `members` (read here) when the projection
+    /// returns them; an empty list is left out.
+    async fn insert_computed(
+        &self,
+        rt: &'static ResourceType,
+        id: &str,
+        map: &mut Map<String, Value>,
+        projection: &Projection,
+        groups: Option<Vec<Value>>,
+        ctx: &Ctx,
+    ) -> Result<(), ScimError> {
+        if let Some(groups) = groups.filter(|g| !g.is_empty()) {
+            map.insert("groups".into(), Value::Array(groups));
         }
         if rt.kind == ResourceKind::Group && projection.wants("members") {
             let members = self.member_refs(id, ctx).await?;
@@ -116,18 +141,33 @@ impl Engine {
 
     /// `User.groups`: the groups `id` is a direct member of.
     async fn group_refs(&self, id: &str, ctx: &Ctx) -> Result<Vec<Value>, ScimError> {
-        let ids = self.records.groups_of(id).await.map_err(store_error)?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let groups = self
+        let mut refs = self.group_refs_many(&[id.to_owned()], ctx).await?;
+        Ok(refs.pop().unwrap_or_default())
+    }
+
+    /// [`Engine::group_refs`] for each of `ids`, in order: the memberships of all of them in
+    /// one store read and the groups they name in another, whatever the number of users.
+    async fn group_refs_many(
+        &self,
+        ids: &[String],
+        ctx: &Ctx,
+    ) -> Result<Vec<Vec<Value>>, ScimError> {
+        let memberships = self
             .records
-            .load_many(&GROUP_TYPE, &ids)
+            .groups_of_many(ids)
             .await
             .map_err(store_error)?;
-        Ok(groups
-            .iter()
-            .map(|g| {
+        let mut named: Vec<String> = memberships.iter().flatten().cloned().collect();
+        named.sort_unstable();
+        named.dedup();
+        let mut refs = HashMap::with_capacity(named.len());
+        for chunk in named.chunks(1_000) {
+            let groups = self
+                .records
+                .load_many(&GROUP_TYPE, chunk)
+                .await
+                .map_err(store_error)?;
+            for g in groups {
                 let mut item = json!({
                     "value": g.id,
                     "$ref": reference(ctx, &GROUP_TYPE, &g.id),
@@ -136,9 +176,64 @@ impl Engine {
                     item["display"] = d;
                 }
                 item["type"] = "direct".into();
-                item
-            })
+                refs.insert(g.id, item);
+            }
+        }
+        // A group deleted since the membership was read is skipped.
+        Ok(memberships
+            .iter()
+            .map(|groups| groups.iter().filter_map(|g| refs.get(g).cloned()).collect())
             .collect())
+    }
+
+    /// The documents of `items`, in order, each with the computed attributes its projection
+    /// returns: the users' `groups` for the whole list in two store reads
+    /// ([`Engine::group_refs_many`]); each group's `members` (possibly many) in reads of its
+    /// own, as many groups at once as the store overlaps reads
+    /// ([`Records::reads_in_flight`](crate::scim::records::Records::reads_in_flight)).
+    pub(super) async fn render_many(
+        &self,
+        items: Vec<(&'static ResourceType, Loaded, &Projection)>,
+        ctx: &Ctx,
+    ) -> Result<Vec<Value>, ScimError> {
+        let users: Vec<String> = items
+            .iter()
+            .filter(|(rt, _, p)| wants_groups(rt, p))
+            .map(|(_, l, _)| l.id.clone())
+            .collect();
+        let mut groups = self.group_refs_many(&users, ctx).await?.into_iter();
+        let renders: Vec<_> = items
+            .into_iter()
+            .map(|(rt, loaded, p)| {
+                let refs = if wants_groups(rt, p) {
+                    groups.next()
+                } else {
+                    None
+                };
+                self.render_with(rt, loaded, p, refs, ctx)
+            })
+            .collect();
+        futures_util::stream::iter(renders)
+            .buffered(self.records.reads_in_flight().max(1))
+            .try_collect()
+            .await
+    }
+
+    /// One document of [`Engine::render_many`]: `groups` as read for the whole list, `members`
+    /// read here.
+    async fn render_with(
+        &self,
+        rt: &'static ResourceType,
+        mut loaded: Loaded,
+        projection: &Projection,
+        groups: Option<Vec<Value>>,
+        ctx: &Ctx,
+    ) -> Result<Value, ScimError> {
+        if let Value::Object(map) = &mut loaded.stored.doc {
+            self.insert_computed(rt, &loaded.id, map, projection, groups, ctx)
+                .await?;
+        }
+        Ok(self.render_stored(rt, loaded, projection, ctx).doc)
     }
 
     /// `Group.members`, resolved to users or groups for `$ref` and `type`.

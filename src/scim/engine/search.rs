@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 
-use futures_util::{StreamExt, TryStreamExt};
 use serde_json::Value;
 
 use super::{store_error, Ctx, Engine};
@@ -104,30 +103,16 @@ impl Engine {
                 Ok((hit, projection))
             })
             .collect::<Result<Vec<_>, ScimError>>()?;
-        let renders: Vec<_> = shown
+        let items = shown
             .iter()
-            .map(|(hit, projection)| self.render(hit.rt, &hit.loaded, projection, ctx))
+            .map(|(hit, projection)| (hit.rt, hit.loaded.clone(), projection))
             .collect();
-        let resources = self.documents(renders).await?;
+        let resources = self.render_many(items, ctx).await?;
         Ok(ListResponse {
             total_results: total,
             start_index: page.start_index,
             resources,
         })
-    }
-
-    /// The documents of `renders`, in order, as many at once as the store overlaps reads
-    /// ([`Records::reads_in_flight`](crate::scim::records::Records::reads_in_flight)): each
-    /// resource's computed attributes are a store read or two.
-    async fn documents<F>(&self, renders: Vec<F>) -> Result<Vec<Value>, ScimError>
-    where
-        F: std::future::Future<Output = Result<super::Resource, ScimError>>,
-    {
-        futures_util::stream::iter(renders)
-            .buffered(self.records.reads_in_flight().max(1))
-            .map_ok(|r| r.doc)
-            .try_collect()
-            .await
     }
 
     /// The page a query asks for, clamped to the engine's largest page.
@@ -156,11 +141,8 @@ impl Engine {
                 .await
                 .map_err(store_error)?
         };
-        let renders: Vec<_> = loaded
-            .into_iter()
-            .map(|l| self.render_owned(rt, l, projection, ctx))
-            .collect();
-        let resources = self.documents(renders).await?;
+        let items = loaded.into_iter().map(|l| (rt, l, projection)).collect();
+        let resources = self.render_many(items, ctx).await?;
         Ok(ListResponse {
             total_results: total,
             start_index: page.start_index,

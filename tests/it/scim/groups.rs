@@ -11,6 +11,7 @@ on_both_stores!(
     groups_can_contain_groups,
     group_display_names_and_external_ids_are_searchable,
     patch_add_is_idempotent_and_remove_of_a_non_member_is_harmless,
+    a_list_shows_every_users_groups_even_beyond_one_read,
 );
 
 async fn members_carry_value_ref_and_type_and_no_invented_display(b: Backend) {
@@ -193,4 +194,77 @@ async fn patch_add_is_idempotent_and_remove_of_a_non_member_is_harmless(b: Backe
     .await
     .expect(204);
     assert_eq!(s.member_ids(&g).await, vec![u1]);
+}
+
+/// A list reads its users' groups together (one store read for the page); a user in more
+/// groups than that read returns (100) still shows all of them, in every kind of list.
+async fn a_list_shows_every_users_groups_even_beyond_one_read(b: Backend) {
+    let s = Scim::start(b).await;
+    let many = s.user("many@example.com").await;
+    let one = s.user("one@example.com").await;
+    let none = s.user("none@example.com").await;
+    let mut want_many = Vec::new();
+    for i in 0..105 {
+        let members: &[&str] = if i == 0 { &[&many, &one] } else { &[&many] };
+        want_many.push(s.group(&format!("G{i:03}"), members).await);
+    }
+    let shared = want_many[0].clone();
+    want_many.sort();
+    // (id, group ids, group display names) of each user a list shows, ids and names sorted.
+    let shown = |resources: &serde_json::Value| -> Vec<(String, Vec<String>, Vec<String>)> {
+        resources
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let groups = r["groups"].as_array().cloned().unwrap_or_default();
+                let mut ids: Vec<String> = groups
+                    .iter()
+                    .map(|g| g["value"].as_str().unwrap().to_owned())
+                    .collect();
+                ids.sort();
+                let mut names: Vec<String> = groups
+                    .iter()
+                    .map(|g| g["display"].as_str().unwrap().to_owned())
+                    .collect();
+                names.sort();
+                (r["id"].as_str().unwrap().to_owned(), ids, names)
+            })
+            .collect()
+    };
+    let listed = s.get("/Users?count=10").await;
+    let rows = shown(&listed.expect(200)["Resources"]);
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let searched = s
+        .post(
+            "/.search",
+            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                    "filter": "userName ew \"@example.com\""}),
+        )
+        .await;
+    let found = shown(&searched.expect(200)["Resources"]);
+    for rows in [&rows, &found] {
+        let mut ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+        ids.sort();
+        let mut all = vec![many.as_str(), one.as_str(), none.as_str()];
+        all.sort();
+        assert_eq!(ids, all, "each user once");
+        for (id, groups, names) in rows.iter() {
+            if *id == many {
+                assert_eq!(groups, &want_many, "all 105 groups of one user");
+                assert_eq!(names.len(), 105);
+                assert_eq!(names[0], "G000");
+                assert_eq!(names[104], "G104");
+            } else if *id == one {
+                assert_eq!(
+                    groups,
+                    std::slice::from_ref(&shared),
+                    "the one shared group"
+                );
+                assert_eq!(names, &["G000"]);
+            } else {
+                assert!(groups.is_empty(), "no groups: {groups:?}");
+            }
+        }
+    }
 }

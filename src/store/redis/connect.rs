@@ -9,7 +9,10 @@ use fred::{
     prelude::{
         Builder, Client, ClientLike, Config, EventInterface, PubsubInterface, ReconnectPolicy,
     },
-    types::{config::TlsConnector, Message},
+    types::{
+        config::{TcpConfig, TlsConnector},
+        Message,
+    },
 };
 use tokio::sync::broadcast;
 
@@ -49,6 +52,12 @@ impl RedisStore {
                 // A write script in flight when the connection drops may or may not have run;
                 // retrying it could apply a batch twice, so the caller gets the error instead.
                 c.max_command_attempts = 1;
+                // Commands are small writes, many in flight on one connection: without
+                // TCP_NODELAY, Nagle's algorithm holds each one back until the last is acked.
+                c.tcp = TcpConfig {
+                    nodelay: Some(true),
+                    ..TcpConfig::default()
+                };
             })
             .with_performance_config(|p| p.default_command_timeout = opts.command_timeout)
             // Reconnect forever with backoff from 100 ms to 2 s.

@@ -19,7 +19,8 @@ whose names contain one of the words. For example, against the build before issu
         --only create,PATCH --baseline /tmp/old/target/release/scim-bridge
 
 `--redis` runs each bridge on its own redis-server (appendfsync always), for the Redis read
-and write path; `--redis --baseline` compares two builds on Redis.
+and write path; `--redis --baseline` compares two builds on Redis. `--stores` compares the
+stores of one build: A on Redis, B on the embedded store, alternating as above.
 
 Needs: cargo (builds the release binary), redis-server with --redis, wrk (Debian package `wrk`; installed when missing).
 """
@@ -40,6 +41,13 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 SCRIPTS = os.path.join(HERE, "wrk")
+
+
+def cpu_seconds(pid):
+    """User plus system CPU time of a process, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port():
@@ -99,6 +107,7 @@ class Bridge:
         if binary is None:
             subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "scim-bridge"], cwd=ROOT, check=True)
             binary = os.path.join(ROOT, "target", "release", "scim-bridge")
+        self.binary = binary
         os.makedirs(workdir, exist_ok=True)
         session = os.path.join(workdir, "scimsession")
         self.token = subprocess.run([binary, "init", "--session", session], check=True,
@@ -132,6 +141,10 @@ class Bridge:
     def peak_rss_mb(self):
         """The most resident memory the process has had (VmHWM)."""
         return self._status_mb("VmHWM:")
+
+    def cpu_s(self):
+        """(this bridge's CPU seconds, its Redis's CPU seconds or 0), user plus system."""
+        return cpu_seconds(self.proc.pid), cpu_seconds(self.redis.proc.pid) if self.redis else 0.0
 
     def _status_mb(self, key):
         with open(f"/proc/{self.proc.pid}/status") as f:
@@ -267,7 +280,13 @@ def run(bridge, prepared, scenario, duration):
     # land in the next one's latency tail.
     subprocess.run(["sync"], check=False)
     time.sleep(3)
+    before = bridge.cpu_s()
     r = wrk(bridge, script, duration, connections, {**common, **extra, "RUN": time.time_ns()})
+    after = bridge.cpu_s()
+    done = max(r["rps"] * duration, 1)
+    # CPU per request: the bridge's, and its Redis's (0 on the embedded store).
+    r["bridge_cpu_ms"] = 1000 * (after[0] - before[0]) / done
+    r["redis_cpu_ms"] = 1000 * (after[1] - before[1]) / done
     r["scenario"] = name
     r["rss_mb"] = round(bridge.rss_mb(), 1)
     return r
@@ -307,12 +326,13 @@ def single(args, workdir):
         bridge.stop()
 
 
-def compare(args, workdir):
-    """This build (A) against `--baseline` (B), in one run, alternating."""
-    a = Bridge(os.path.join(workdir, "a"), {}, args.binary, args.redis)
+def compare(args, workdir, labels, redis, baseline):
+    """Side A against side B, in one run, alternating: `labels` names them, `redis` says
+    which of them runs on Redis, `baseline` is B's binary (None: the same build as A)."""
+    a = Bridge(os.path.join(workdir, "a"), {}, args.binary, redis[0])
     b = None
     try:
-        b = Bridge(os.path.join(workdir, "b"), {}, args.baseline, args.redis)
+        b = Bridge(os.path.join(workdir, "b"), {}, baseline or a.binary, redis[1])
         prepared = {"a": prepare(a, args, os.path.join(workdir, "a")),
                     "b": prepare(b, args, os.path.join(workdir, "b"))}
         bridges = {"a": a, "b": b}
@@ -323,19 +343,25 @@ def compare(args, workdir):
                 for side in ("a", "b") if round_ % 2 == 0 else ("b", "a"):
                     r = run(bridges[side], prepared[side], scenario, args.duration)
                     runs[side].append(r)
-                    print(f"{scenario[0]:45s} {'this build' if side == 'a' else 'baseline':10s} "
-                          f"{r['rps']:10.0f} req/s  p99 {r['p99_ms']:.2f} ms  non-2xx {r['non_2xx']}", flush=True)
+                    print(f"{scenario[0]:45s} {labels[0] if side == 'a' else labels[1]:10s} "
+                          f"{r['rps']:10.0f} req/s  p99 {r['p99_ms']:.2f} ms  non-2xx {r['non_2xx']}  "
+                          f"cpu/req bridge {r['bridge_cpu_ms']:.3f} ms redis {r['redis_cpu_ms']:.3f} ms", flush=True)
             ra, rb = (median([r["rps"] for r in runs[s]]) for s in ("a", "b"))
             pa, pb = (median([r["p99_ms"] for r in runs[s]]) for s in ("a", "b"))
+            cpu = {s: (median([r["bridge_cpu_ms"] for r in runs[s]]),
+                       median([r["redis_cpu_ms"] for r in runs[s]])) for s in ("a", "b")}
             rows.append({"scenario": scenario[0], "rps": ra, "baseline_rps": rb, "ratio": ra / rb,
-                         "p99_ms": pa, "baseline_p99_ms": pb, "runs": runs})
+                         "p99_ms": pa, "baseline_p99_ms": pb, "cpu_ms": cpu, "runs": runs})
         print()
         print(f"| scenario ({args.users} users, median of {args.rounds}, {args.duration} s each) "
-              "| this build req/s | baseline req/s | ratio | p99 ms (this / baseline) |")
-        print("| --- | ---: | ---: | ---: | ---: |")
+              f"| {labels[0]} req/s | {labels[1]} req/s | ratio | p99 ms ({labels[0]} / {labels[1]}) "
+              f"| CPU ms per request, bridge + Redis ({labels[0]} / {labels[1]}) |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
         for r in rows:
+            (ba, ra_), (bb, rb_) = r["cpu_ms"]["a"], r["cpu_ms"]["b"]
             print(f"| {r['scenario']} | {r['rps']:.0f} | {r['baseline_rps']:.0f} | {r['ratio']:.2f} "
-                  f"| {r['p99_ms']:.2f} / {r['baseline_p99_ms']:.2f} |")
+                  f"| {r['p99_ms']:.2f} / {r['baseline_p99_ms']:.2f} "
+                  f"| {ba:.3f} + {ra_:.3f} / {bb:.3f} + {rb_:.3f} |")
         if args.json:
             with open(args.json, "w") as f:
                 json.dump({"args": vars(args), "results": rows}, f, indent=2)
@@ -358,15 +384,21 @@ def main():
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--redis", action="store_true",
                     help="each bridge on its own redis-server (appendfsync always) instead of the embedded store")
+    ap.add_argument("--stores", action="store_true",
+                    help="one build on Redis (A) against the same build on the embedded store (B), in the same run")
     args = ap.parse_args()
     if args.duration > 120 or args.users > 1_000_000 or not 1 <= args.rounds <= 9:
         raise SystemExit("refusing an unbounded run: --duration <= 120, --users <= 1,000,000, --rounds 1..9")
+    if args.stores and (args.baseline or args.redis):
+        raise SystemExit("--stores compares the two stores of one build: not with --baseline or --redis")
     if not scenarios(args):
         raise SystemExit(f"--only {args.only!r} keeps no scenario")
     ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="scim-bench-") as workdir:
         if args.baseline:
-            compare(args, workdir)
+            compare(args, workdir, ("this build", "baseline"), (args.redis, args.redis), args.baseline)
+        elif args.stores:
+            compare(args, workdir, ("Redis", "embedded"), (True, False), None)
         else:
             single(args, workdir)
 

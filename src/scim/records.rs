@@ -223,7 +223,7 @@ impl Records {
     }
 
     /// [`Records::groups_of`] for each of `members`, in order: one store round trip for a
-    /// page of users, more only for a member of over [`FIRST`] groups.
+    /// page of users, more only for a member of over 100 groups.
     pub async fn groups_of_many(&self, members: &[String]) -> Result<Vec<Vec<String>>, StoreError> {
         let sets: Vec<String> = members.iter().map(|m| member_of_set(m)).collect();
         let mut firsts = self.store.members_many(&sets, FIRST).await?;

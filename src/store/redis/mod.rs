@@ -374,7 +374,13 @@ impl StateStore for RedisStore {
             .acquire
             .call(&self.client, &self.keys, "acquiring a lease", args)
             .await?;
-        Ok(answer.as_i64() == Some(1))
+        let taken = answer.as_i64() == Some(1);
+        if taken {
+            // A lease only a lost master knew of would let a promoted replica hand it to a
+            // second holder: two deliverers of one webhook endpoint, out of order.
+            self.replication.wait(&self.client, self.slot).await?;
+        }
+        Ok(taken)
     }
 
     async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {

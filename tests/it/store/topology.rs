@@ -93,8 +93,27 @@ async fn a_write_no_replica_acknowledged_is_reported_and_still_stored() {
         .write(put("acked"))
         .await
         .expect("the replica acknowledges");
+    let ttl = Duration::from_secs(30);
+    assert!(store
+        .acquire_lease("job", "a", ttl)
+        .await
+        .expect("replicated"));
 
     group.replica.kill();
+    // A lease is a write too: taken on the master, reported as not replicated.
+    let err = store
+        .acquire_lease("job", "a", ttl)
+        .await
+        .expect_err("no replica for the lease");
+    assert!(
+        matches!(err, StoreError::Unreplicated { acked: 0, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        store.lease_holder("job").await.unwrap().as_deref(),
+        Some("a"),
+        "the master holds it"
+    );
     let started = std::time::Instant::now();
     let err = store
         .write(put("unacked"))

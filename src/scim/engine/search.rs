@@ -92,20 +92,26 @@ impl Engine {
             sort_hits(&mut hits, by, order, types[0]);
         }
         let total = hits.len();
-        let shown = hits.iter().skip(page.start_index - 1).take(page.count);
-        let shown = shown
+        let shown: Vec<Hit> = hits
+            .into_iter()
+            .skip(page.start_index - 1)
+            .take(page.count)
+            .collect();
+        let projections = shown
+            .iter()
             .map(|hit| {
-                let projection = Projection::parse(
+                Projection::parse(
                     query.attributes.as_deref(),
                     query.excluded_attributes.as_deref(),
                     hit.rt,
-                )?;
-                Ok((hit, projection))
+                )
             })
             .collect::<Result<Vec<_>, ScimError>>()?;
+        // The hits are not needed after this: their documents move into the answer uncopied.
         let items = shown
-            .iter()
-            .map(|(hit, projection)| (hit.rt, hit.loaded.clone(), projection))
+            .into_iter()
+            .zip(&projections)
+            .map(|(hit, projection)| (hit.rt, hit.loaded, projection))
             .collect();
         let resources = self.render_many(items, ctx).await?;
         Ok(ListResponse {

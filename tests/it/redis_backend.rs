@@ -198,6 +198,23 @@ async fn a_store_written_by_the_release_before_clusters_is_served_unchanged() {
         ]
     );
     assert_eq!(users["Resources"][2]["active"], false);
+    // Its records were hashes; the start-up conversion leaves none.
+    let hashes = r#"EVAL "return #redis.call('SCAN', '0', 'MATCH', '*r:*', 'TYPE', 'hash', 'COUNT', '10000')[2]" 0"#;
+    let records =
+        r#"EVAL "return #redis.call('SCAN', '0', 'MATCH', '*r:*', 'COUNT', '10000')[2]" 0"#;
+    assert_eq!(
+        redis.command(records),
+        ":5",
+        "three users, a group, a token's use"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while redis.command(hashes) != ":0" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "records still hashes after 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let groups: Value = get(&bridge, "/scim/v2/Groups").await.json().await.unwrap();
     assert_eq!(groups["Resources"][0]["displayName"], "Engineering");
     assert_eq!(

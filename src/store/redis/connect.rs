@@ -17,6 +17,7 @@ use fred::{
 use tokio::sync::broadcast;
 
 use super::keys::{decode_change, Keys};
+use super::migrate;
 use super::scripts::{self, fred_error, Script};
 use super::url::{self, redacted};
 use super::{tls, RedisOptions, RedisStore, Replication, FEED_CAPACITY};
@@ -99,11 +100,16 @@ impl RedisStore {
         let forward = tokio::spawn(forward(messages, changes.clone()));
         // Re-subscribes after every reconnect.
         let resubscribe = subscriber.manage_subscriptions();
-        let tasks = vec![forward, resubscribe];
+        let convert = Script::load(&client, scripts::CONVERT).await?;
+        let migrate = tokio::spawn(migrate::convert_in_background(
+            client.clone(),
+            keys.clone(),
+            convert,
+        ));
+        let tasks = vec![forward, resubscribe, migrate];
         Ok(RedisStore {
             write: Script::load(&client, scripts::WRITE).await?,
-            get_many: Script::load(&client, scripts::GET_MANY).await?,
-            list: Script::load(&client, scripts::LIST).await?,
+            read_any: Script::load(&client, scripts::READ_ANY).await?,
             members_many: Script::load(&client, scripts::MEMBERS_MANY).await?,
             acquire: Script::load(&client, scripts::ACQUIRE).await?,
             release: Script::load(&client, scripts::RELEASE).await?,

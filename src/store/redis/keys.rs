@@ -1,7 +1,9 @@
 //! The Redis key layout of the store; the only place that knows how names become keys.
 //!
-//! * `<p>r:<len(space)>:<space>:<id>` — hash {`v`: version, `d`: value}. The byte length of the
-//!   space makes the split unambiguous, so `("a:b", "c")` and `("a", "b:c")` never collide.
+//! * `<p>r:<len(space)>:<space>:<id>` — string `<version>:<value>`, so a page of records is one
+//!   `MGET`. The byte length of the space makes the split unambiguous, so `("a:b", "c")` and
+//!   `("a", "b:c")` never collide. Stores written by earlier builds hold a hash {`v`: version,
+//!   `d`: value} here instead; both are read, and `migrate` converts the hashes at start-up.
 //! * `<p>ri:<space>` — sorted set, score 0, member = id: ordered listing and `ZCARD` counts.
 //! * `<p>u:<index>` — hash term → owner.   * `<p>s:<set>` — sorted set, score 0.
 //! * `<p>l:<name>` — string holder with a PX expiry.   * `<p>changes` — the change channel.
@@ -57,7 +59,21 @@ impl Keys {
         format!("{}r:{}:{}:", self.prefix, space.len(), space)
     }
 
-    /// The hash holding one record.
+    /// A glob that `SCAN` matches every record key with (and, at worst, some keys of another
+    /// deployment whose prefix starts with this one's: the conversion checks each key's shape).
+    pub(super) fn records_glob(&self) -> String {
+        let mut glob = String::new();
+        for c in self.prefix.chars() {
+            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+                glob.push('\\');
+            }
+            glob.push(c);
+        }
+        glob.push_str("r:[0-9]*");
+        glob
+    }
+
+    /// The string holding one record.
     pub(super) fn record(&self, key: &StoreKey) -> String {
         format!("{}{}", self.record_prefix(&key.space), key.id)
     }

@@ -6,6 +6,7 @@
 
 mod connect;
 mod keys;
+mod migrate;
 mod replication;
 mod scripts;
 mod tls;
@@ -77,8 +78,7 @@ pub struct RedisStore {
     slot: u16,
     replication: Replication,
     write: Script,
-    get_many: Script,
-    list: Script,
+    read_any: Script,
     members_many: Script,
     acquire: Script,
     release: Script,
@@ -99,6 +99,61 @@ fn flat(reply: Value) -> Option<std::vec::IntoIter<Value>> {
 
 fn usize_of(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+impl RedisStore {
+    /// The records at `keys` (full key names): one `MGET`, and for what it answered nil
+    /// (absent, or a hash not yet converted) one `read_any` script.
+    async fn read_records(
+        &self,
+        keys: Vec<String>,
+        what: &str,
+    ) -> Result<Vec<Option<Record>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let corrupt = || StoreError::Corrupt {
+            context: format!("redis: {what}: the answer does not match the keys"),
+        };
+        let reply: Value = self
+            .client
+            .mget(keys.clone())
+            .await
+            .map_err(|e| fred_error(what, e))?;
+        let values = match reply {
+            Value::Array(values) if values.len() == keys.len() => values,
+            // fred answers a one-key MGET with the value itself.
+            other if keys.len() == 1 && !matches!(other, Value::Array(_)) => vec![other],
+            _ => return Err(corrupt()),
+        };
+        let mut missing = Vec::new();
+        let mut out = Vec::with_capacity(values.len());
+        for (i, value) in values.into_iter().enumerate() {
+            if value.is_null() {
+                missing.push(i);
+            }
+            out.push(decode_record(value)?);
+        }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let args = missing
+            .iter()
+            .map(|&i| Value::from(keys[i].as_str()))
+            .collect();
+        let reply = self
+            .read_any
+            .call(&self.client, &self.keys, what, args)
+            .await?;
+        let found: Vec<Value> = flat(reply).ok_or_else(corrupt)?.collect();
+        if found.len() != missing.len() {
+            return Err(corrupt());
+        }
+        for (i, value) in missing.into_iter().zip(found) {
+            out[i] = decode_record(value)?;
+        }
+        Ok(out)
+    }
 }
 
 #[async_trait]
@@ -132,16 +187,10 @@ impl StateStore for RedisStore {
     }
 
     async fn get(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        let reply: Vec<Value> = self
-            .client
-            .hmget(self.keys.record(key), vec!["v", "d"])
-            .await
-            .map_err(|e| fred_error("reading a record", e))?;
-        let mut it = reply.into_iter();
-        decode_record(
-            it.next().unwrap_or(Value::Null),
-            it.next().unwrap_or(Value::Null),
-        )
+        let mut one = self
+            .read_records(vec![self.keys.record(key)], "reading a record")
+            .await?;
+        Ok(one.pop().flatten())
     }
 
     async fn get_many(
@@ -149,25 +198,9 @@ impl StateStore for RedisStore {
         space: &str,
         ids: &[String],
     ) -> Result<Vec<Option<Record>>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut args: Vec<Value> = vec![self.keys.record_prefix(space).into()];
-        args.extend(ids.iter().map(|id| Value::from(id.clone())));
-        let reply = self
-            .get_many
-            .call(&self.client, &self.keys, "reading records", args)
-            .await?
-            .into_array();
-        let mut it = reply.into_iter();
-        ids.iter()
-            .map(|_| {
-                decode_record(
-                    it.next().unwrap_or(Value::Null),
-                    it.next().unwrap_or(Value::Null),
-                )
-            })
-            .collect()
+        let prefix = self.keys.record_prefix(space);
+        let keys = ids.iter().map(|id| format!("{prefix}{id}")).collect();
+        self.read_records(keys, "reading records").await
     }
 
     async fn list(
@@ -181,31 +214,29 @@ impl StateStore for RedisStore {
         }
         let start = i64::try_from(offset).unwrap_or(i64::MAX);
         let stop = start.saturating_add(i64::try_from(limit).unwrap_or(i64::MAX) - 1);
-        let args: Vec<Value> = vec![
-            self.keys.space_index(space).into(),
-            self.keys.record_prefix(space).into(),
-            start.into(),
-            stop.into(),
-        ];
-        let reply = self
-            .list
-            .call(&self.client, &self.keys, "listing records", args)
-            .await?;
-        let corrupt = || StoreError::Corrupt {
-            context: "list script answer".into(),
-        };
-        let mut out = Vec::new();
-        let mut it = flat(reply).ok_or_else(corrupt)?;
-        while let Some(id) = it.next() {
-            let id = id.into_string().ok_or_else(corrupt)?;
-            let record = decode_record(
-                it.next().unwrap_or(Value::Null),
-                it.next().unwrap_or(Value::Null),
-            )?;
-            // A record always exists while its id is indexed (both change in one script).
-            out.push((id, record.ok_or_else(corrupt)?));
-        }
-        Ok(out)
+        let ids: Vec<String> = self
+            .client
+            .zrange(
+                self.keys.space_index(space),
+                start,
+                stop,
+                None,
+                false,
+                None,
+                false,
+            )
+            .await
+            .map_err(|e| fred_error("listing records", e))?;
+        let prefix = self.keys.record_prefix(space);
+        let keys = ids.iter().map(|id| format!("{prefix}{id}")).collect();
+        let records = self.read_records(keys, "listing records").await?;
+        // Two reads, not one script (a script's copying costs Redis more than the page):
+        // a record deleted between them is left out, as if deleted just before the list.
+        Ok(ids
+            .into_iter()
+            .zip(records)
+            .filter_map(|(id, r)| r.map(|r| (id, r)))
+            .collect())
     }
 
     async fn count(&self, space: &str) -> Result<usize, StoreError> {

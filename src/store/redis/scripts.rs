@@ -15,25 +15,40 @@ use crate::store::{Committed, Mutation, Precondition, StoreError, WriteBatch};
 /// The atomic batch writer.
 pub(super) const WRITE: &str = include_str!("write.lua");
 
-/// `get_many`: ARGV[1] record prefix, ARGV[2..] ids → flat {version, value} pairs (nil if absent).
-pub(super) const GET_MANY: &str = r"
+/// `read_any`: ARGV full record keys → one value per key in the record string's form,
+/// `<version>:<value>` (nil if absent). For what `MGET` answered nil: absent, or a hash
+/// `{v, d}` written before records were strings, not yet converted (see `migrate`).
+pub(super) const READ_ANY: &str = r"
 local out = {}
-for i = 2, #ARGV do
-  local r = redis.call('HMGET', ARGV[1] .. ARGV[i], 'v', 'd')
-  out[#out + 1] = r[1]; out[#out + 1] = r[2]
+for i = 1, #ARGV do
+  local t = redis.call('TYPE', ARGV[i])['ok']
+  if t == 'string' then
+    out[i] = redis.call('GET', ARGV[i])
+  elseif t == 'hash' then
+    local r = redis.call('HMGET', ARGV[i], 'v', 'd')
+    out[i] = r[1] and (r[1] .. ':' .. (r[2] or '')) or false
+  else
+    out[i] = false
+  end
 end
 return out";
 
-/// `list`: ARGV index key, record prefix, start, stop → flat {id, version, value} triples. One
-/// script, so ids and records come from the same instant.
-pub(super) const LIST: &str = r"
-local ids = redis.call('ZRANGE', ARGV[1], ARGV[3], ARGV[4])
-local out = {}
-for _, id in ipairs(ids) do
-  local r = redis.call('HMGET', ARGV[2] .. id, 'v', 'd')
-  out[#out + 1] = id; out[#out + 1] = r[1]; out[#out + 1] = r[2]
+/// `convert`: ARGV full record keys → how many hashes `{v, d}` (the form before records were
+/// strings) became `<version>:<value>` strings. Anything else is left alone, so a key of
+/// another deployment that happens to match the scan is never rewritten.
+pub(super) const CONVERT: &str = r"
+local n = 0
+for i = 1, #ARGV do
+  local k = ARGV[i]
+  if redis.call('TYPE', k)['ok'] == 'hash' and redis.call('HLEN', k) == 2 then
+    local r = redis.call('HMGET', k, 'v', 'd')
+    if r[1] and r[2] and string.match(r[1], '^%d+$') then
+      redis.call('SET', k, r[1] .. ':' .. r[2])
+      n = n + 1
+    end
+  end
 end
-return out";
+return n";
 
 /// `members_many`: ARGV[1] limit, ARGV[2..] set keys → one array of members per set, each
 /// its first `limit` in order.
@@ -266,19 +281,21 @@ pub(super) fn decode_write(batch: &WriteBatch, answer: Value) -> Result<Committe
     }
 }
 
-/// Decodes a `{version, value}` pair (both nil for a missing record).
-pub(super) fn decode_record(
-    version: Value,
-    value: Value,
-) -> Result<Option<crate::store::Record>, StoreError> {
-    if version.is_null() {
+/// Decodes a record string, `<version>:<value>` (nil for a missing record).
+pub(super) fn decode_record(stored: Value) -> Result<Option<crate::store::Record>, StoreError> {
+    if stored.is_null() {
         return Ok(None);
     }
     let corrupt = || StoreError::Corrupt {
-        context: "record hash without a numeric version or value".into(),
+        context: "record without a numeric version before its value".into(),
     };
-    let version = number(&version).ok_or_else(corrupt)?;
-    let value = bytes(value).ok_or_else(corrupt)?;
+    let stored = bytes(stored).ok_or_else(corrupt)?;
+    let colon = stored.iter().position(|&b| b == b':').ok_or_else(corrupt)?;
+    let version = std::str::from_utf8(&stored[..colon])
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(corrupt)?;
+    let value = stored.slice(colon + 1..);
     Ok(Some(crate::store::Record { version, value }))
 }
 
@@ -304,4 +321,31 @@ pub(super) fn entry_seq(id: &Value) -> Option<u64> {
 pub(super) fn number(v: &Value) -> Option<u64> {
     v.as_u64()
         .or_else(|| std::str::from_utf8(v.as_bytes()?).ok()?.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decoded(stored: &'static str) -> Result<Option<(u64, Bytes)>, StoreError> {
+        decode_record(Value::from(stored)).map(|r| r.map(|r| (r.version, r.value)))
+    }
+
+    #[test]
+    fn a_record_string_is_its_version_then_its_value() {
+        assert_eq!(decoded("3:abc").unwrap(), Some((3, Bytes::from("abc"))));
+        // Only the first colon separates: values hold colons of their own.
+        assert_eq!(
+            decoded("12:{\"a\":1}").unwrap(),
+            Some((12, Bytes::from("{\"a\":1}")))
+        );
+        assert_eq!(decoded("5:").unwrap(), Some((5, Bytes::new())));
+        assert!(decode_record(Value::Null).unwrap().is_none());
+        for bad in ["abc", "x:abc", ":abc", "-1:abc"] {
+            assert!(
+                matches!(decoded(bad), Err(StoreError::Corrupt { .. })),
+                "{bad} must be corrupt"
+            );
+        }
+    }
 }

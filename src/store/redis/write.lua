@@ -12,13 +12,21 @@
 --     Q  log stream key, log head key, value, -, log name   QT log stream key, lowest seq kept
 -- Returns {'ok', n1, n2, ...} (in mutation order: the version of each put and the seq of each
 -- append), {'conflict', p} or {'unique', m, owner}.
+-- A record is a string `<version>:<value>`; a store written before that holds hashes
+-- {v, d} until the start-up conversion reaches them, so both are read.
+local function version_of(key)
+  local r = redis.pcall('GET', key)
+  if type(r) == 'table' and r.err then return redis.call('HGET', key, 'v') end
+  return r and string.match(r, '^(%d+):') or false
+end
+
 local channel = ARGV[1]
 local npre = tonumber(ARGV[2])
 local i = 3
 for p = 1, npre do
   local kind, key, ver = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   i = i + 3
-  local cur = redis.call('HGET', key, 'v')
+  local cur = version_of(key)
   if kind == 'A' then
     if cur then return {'conflict', p} end
   elseif kind == 'E' then
@@ -58,8 +66,8 @@ for m = 1, nmut do
   local j = base + (m - 1) * 6
   local kind, key, a, b, c, d = ARGV[j], ARGV[j + 1], ARGV[j + 2], ARGV[j + 3], ARGV[j + 4], ARGV[j + 5]
   if kind == 'P' then
-    local v = redis.call('HINCRBY', key, 'v', 1)
-    redis.call('HSET', key, 'd', c)
+    local v = (tonumber(version_of(key)) or 0) + 1
+    redis.call('SET', key, string.format('%d:', v) .. c)
     redis.call('ZADD', a, 0, b)
     redis.call('PUBLISH', channel, d)
     out[#out + 1] = v

@@ -214,3 +214,78 @@ async fn redis_tls_insecure_accepts_self_signed_and_strict_refuses() {
         started.elapsed()
     );
 }
+
+/// Records written by earlier builds are hashes `{v, d}`; this build stores strings
+/// `<version>:<value>` (one `MGET` per page). Both are read and written, and a new connection
+/// converts the hashes in the background, leaving keys of any other shape alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn records_written_as_hashes_are_read_written_and_converted() {
+    let server = RedisServer::start();
+    let opts = options(server.url(), Duration::from_secs(5));
+    let prefix = opts.key_prefix.clone();
+    let store = RedisStore::connect(opts.clone()).await.expect("connect");
+    let (old, new, gone) = (
+        StoreKey::new("scim.users", "old"),
+        StoreKey::new("scim.users", "new"),
+        StoreKey::new("scim.users", "gone"),
+    );
+    store
+        .write(
+            WriteBatch::new()
+                .put(old.clone(), "x")
+                .put(new.clone(), "fresh"),
+        )
+        .await
+        .expect("put");
+    let key = |id: &str| format!("{prefix}r:10:scim.users:{id}");
+    assert_eq!(server.command(&format!("TYPE {}", key("new"))), "+string");
+    // As an earlier build left it: a hash at version 7.
+    server.command(&format!("DEL {}", key("old")));
+    server.command(&format!("HSET {} v 7 d as-a-hash", key("old")));
+
+    let got = store
+        .get(&old)
+        .await
+        .expect("get")
+        .expect("the hash is read");
+    assert_eq!((got.version, &got.value[..]), (7, &b"as-a-hash"[..]));
+    let many = store
+        .get_many("scim.users", &["old".into(), "gone".into(), "new".into()])
+        .await
+        .expect("get_many");
+    let versions: Vec<Option<u64>> = many.iter().map(|r| r.as_ref().map(|r| r.version)).collect();
+    assert_eq!(versions, [Some(7), None, Some(1)]);
+    let listed = store.list("scim.users", 0, 10).await.expect("list");
+    assert_eq!(listed.len(), 2, "both forms are listed");
+    assert!(store.get(&gone).await.expect("get").is_none());
+
+    // A versioned write reads the hash's version and leaves a string.
+    store
+        .write(
+            WriteBatch::new()
+                .require(scim_bridge::store::Precondition::Version(old.clone(), 7))
+                .put(old.clone(), "rewritten"),
+        )
+        .await
+        .expect("a write at the hash's version");
+    assert_eq!(server.command(&format!("GET {}", key("old"))), "$11");
+    assert_eq!(store.get(&old).await.unwrap().unwrap().version, 8);
+
+    // Back to a hash, plus a hash of another shape under a matching name: a new connection
+    // converts the first and leaves the second.
+    server.command(&format!("DEL {}", key("old")));
+    server.command(&format!("HSET {} v 3 d again", key("old")));
+    server.command(&format!("HSET {} v 1 d x other y", key("odd")));
+    let _second = RedisStore::connect(opts).await.expect("second connect");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.command(&format!("TYPE {}", key("old"))) != "+string" {
+        assert!(
+            Instant::now() < deadline,
+            "the hash was not converted within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let got = store.get(&old).await.unwrap().unwrap();
+    assert_eq!((got.version, &got.value[..]), (3, &b"again"[..]));
+    assert_eq!(server.command(&format!("TYPE {}", key("odd"))), "+hash");
+}

@@ -19,7 +19,8 @@ whose names contain one of the words. For example, against the build before issu
         --only create,PATCH --baseline /tmp/old/target/release/scim-bridge
 
 `--redis` runs each bridge on its own redis-server (appendfsync always), for the Redis read
-and write path; `--redis --baseline` compares two builds on Redis. `--stores` compares the
+and write path, printing each scenario's Redis commands per request (`INFO commandstats`);
+`--redis --baseline` compares two builds on Redis. `--stores` compares the
 stores of one build: A on Redis, B on the embedded store, alternating as above.
 
 Needs: cargo (builds the release binary), redis-server with --redis, wrk (Debian package `wrk`; installed when missing).
@@ -91,6 +92,19 @@ class Redis:
         out = subprocess.run(["redis-cli", "-p", str(self.port), "INFO", section],
                              capture_output=True, text=True).stdout
         return dict(l.split(":", 1) for l in out.splitlines() if ":" in l)
+
+    def reset_stats(self):
+        subprocess.run(["redis-cli", "-p", str(self.port), "CONFIG", "RESETSTAT"], capture_output=True)
+
+    def commands_per(self, requests):
+        """`INFO commandstats` since the last reset, per request: {command: (calls, µs)}; a
+        script's µs include the commands it calls."""
+        out = {}
+        for name, rest in self.info("commandstats").items():
+            f = dict(kv.split("=", 1) for kv in rest.split(","))
+            if name.startswith("cmdstat_") and "config" not in name:
+                out[name[len("cmdstat_"):]] = (int(f["calls"]) / requests, int(f["usec"]) / requests)
+        return out
 
     def stop(self):
         self.proc.terminate()
@@ -280,6 +294,8 @@ def run(bridge, prepared, scenario, duration):
     # land in the next one's latency tail.
     subprocess.run(["sync"], check=False)
     time.sleep(3)
+    if bridge.redis:
+        bridge.redis.reset_stats()
     before = bridge.cpu_s()
     r = wrk(bridge, script, duration, connections, {**common, **extra, "RUN": time.time_ns()})
     after = bridge.cpu_s()
@@ -288,6 +304,8 @@ def run(bridge, prepared, scenario, duration):
     r["bridge_cpu_ms"] = 1000 * (after[0] - before[0]) / done
     r["redis_cpu_ms"] = 1000 * (after[1] - before[1]) / done
     r["scenario"] = name
+    if bridge.redis:
+        r["redis_commands"] = bridge.redis.commands_per(done)
     r["rss_mb"] = round(bridge.rss_mb(), 1)
     return r
 
@@ -308,6 +326,9 @@ def single(args, workdir):
             results.append(r)
             print(f"{r['scenario']:45s} {r['rps']:10.0f} req/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms"
                   f"  non-2xx {r['non_2xx']}  rss {r['rss_mb']} MB", flush=True)
+            for cmd, (calls, usec) in sorted(r.get("redis_commands", {}).items(), key=lambda c: -c[1][1]):
+                if calls >= 0.01:
+                    print(f"    redis {cmd:18s} {calls:8.2f} calls {usec:9.1f} µs per request", flush=True)
         print()
         print(f"| scenario ({args.users} users, {args.connections} connections, {args.duration} s) | requests/s | p50 ms | p99 ms | non-2xx |")
         print("| --- | ---: | ---: | ---: | ---: |")

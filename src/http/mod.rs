@@ -327,6 +327,13 @@ where
             }
         }
         Route::Metrics if is_read(method) => handlers::ops::metrics(state).await,
+        // A resource's history is the directory's data: a `scim` token's, not a feed reader's.
+        Route::Events if is_read(method) && handlers::events::wants_history(&parts) => {
+            match authorize(Scope::Scim) {
+                Ok(_) => handlers::events::feed(state, &parts).await,
+                Err(e) => state.refused(client, e),
+            }
+        }
         Route::Events if is_read(method) => match authorize(Scope::Events) {
             Ok(_) => handlers::events::feed(state, &parts).await,
             Err(e) => state.refused(client, e),

@@ -156,6 +156,22 @@ impl Outbox {
         }
     }
 
+    /// Up to `limit` events about the resource `id` (its own changes and the memberships it
+    /// gained or lost) after `after`, in order: its history, from the per-resource index the
+    /// events were written with. Events trimmed by retention are gone from it, so an old
+    /// cursor is not an error here.
+    pub async fn history(&self, id: &str, after: Seq, limit: usize) -> Result<Page, ReadError> {
+        let entries = self
+            .store
+            .log_by_key(LOG, id, after, limit.min(MAX_PAGE))
+            .await?;
+        let mut out = page(entries);
+        if out.events.is_empty() {
+            out.next = after;
+        }
+        Ok(out)
+    }
+
     /// Waits until an event after `after` is known to be committed, `until` passes or the
     /// process begins to shut down; returns whether there is one to read.
     pub async fn wait_past(&self, after: Seq, until: Instant) -> bool {

@@ -22,6 +22,8 @@ use crate::{
 const LEASE_TTL: Duration = Duration::from_secs(60);
 /// Entries read at once while looking for the age cut or moving dead letters.
 const CHUNK: usize = 500;
+/// The most entries one trim removes.
+const TRIM_STEP: u64 = 1_000;
 /// The most entries one pass looks at for the age cut (the next pass goes on).
 const MAX_SCAN: usize = 100_000;
 
@@ -133,12 +135,18 @@ impl Trimmer {
         for endpoint in &self.endpoints {
             self.bury_unseen(&endpoint.name, before).await?;
         }
-        self.store
-            .write(WriteBatch::new().then(Mutation::Trim {
-                log: LOG.to_owned(),
-                before,
-            }))
-            .await?;
+        // In steps: a trim also takes each entry out of its resources' histories, so its cost
+        // grows with the entries it removes (on Redis, one script that holds the server).
+        let mut cut = oldest;
+        while cut < before {
+            cut = cut.saturating_add(TRIM_STEP).min(before);
+            self.store
+                .write(WriteBatch::new().then(Mutation::Trim {
+                    log: LOG.to_owned(),
+                    before: cut,
+                }))
+                .await?;
+        }
         Ok(Some(before))
     }
 

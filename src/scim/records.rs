@@ -401,11 +401,13 @@ impl Changes {
         &self.memberships
     }
 
-    /// Appends an entry to log `log` in the same batch.
-    pub fn append(&mut self, log: &str, entry: Vec<u8>) {
+    /// Appends an entry to log `log` in the same batch, found later by each of `keys` (the ids
+    /// of the resources it is about: their history).
+    pub fn append(&mut self, log: &str, entry: Vec<u8>, keys: Vec<String>) {
         self.batch.mutations.push(Mutation::Append {
             log: log.into(),
             value: entry.into(),
+            keys,
         });
     }
 

@@ -17,6 +17,17 @@ pub(crate) fn name(what: &str, name: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Fails when a log entry's key is empty or holds a newline (backends join keys with one).
+pub(crate) fn entry_key(key: &str) -> Result<(), StoreError> {
+    name("log entry key", key)?;
+    if key.contains('\n') {
+        return Err(StoreError::Invalid {
+            context: "a log entry key with a newline".into(),
+        });
+    }
+    Ok(())
+}
+
 fn key(key: &StoreKey) -> Result<(), StoreError> {
     name("space", &key.space)
 }
@@ -45,9 +56,12 @@ pub(crate) fn batch(batch: &WriteBatch) -> Result<(), StoreError> {
                 key(k)?;
                 size(&k.to_string(), value.len())?;
             }
-            Mutation::Append { log, value } => {
+            Mutation::Append { log, value, keys } => {
                 name("log", log)?;
                 size(&format!("an entry of log {log}"), value.len())?;
+                for k in keys {
+                    entry_key(k)?;
+                }
             }
             Mutation::Trim { log, .. } => name("log", log)?,
             Mutation::Delete { key: k } => key(k)?,

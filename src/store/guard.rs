@@ -180,6 +180,19 @@ impl StateStore for Guarded {
             .await
     }
 
+    async fn log_by_key(
+        &self,
+        log: &str,
+        key: &str,
+        after: Seq,
+        limit: usize,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        check::name("log", log)?;
+        check::entry_key(key)?;
+        self.read("log_by_key", self.inner.log_by_key(log, key, after, limit))
+            .await
+    }
+
     async fn log_bounds(&self, log: &str) -> Result<LogBounds, StoreError> {
         check::name("log", log)?;
         self.read("log_bounds", self.inner.log_bounds(log)).await
@@ -291,6 +304,15 @@ mod tests {
             limit: usize,
         ) -> Result<Vec<LogEntry>, StoreError> {
             self.0.log_read(log, after, limit).await
+        }
+        async fn log_by_key(
+            &self,
+            log: &str,
+            key: &str,
+            after: Seq,
+            limit: usize,
+        ) -> Result<Vec<LogEntry>, StoreError> {
+            self.0.log_by_key(log, key, after, limit).await
         }
         async fn log_bounds(&self, log: &str) -> Result<LogBounds, StoreError> {
             self.0.log_bounds(log).await

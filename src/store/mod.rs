@@ -150,6 +150,10 @@ pub enum Mutation {
         log: String,
         /// The entry's bytes.
         value: Bytes,
+        /// Names the entry is also found under, by [`StateStore::log_by_key`], until it is
+        /// trimmed (the ids of the resources an event is about). Each non-empty, without a
+        /// newline.
+        keys: Vec<String>,
     },
     /// Removes the entries of `log` numbered below `before` (a no-op for those already gone).
     /// The numbering continues from the last entry ever appended, even when every entry is
@@ -400,6 +404,17 @@ pub trait StateStore: Send + Sync + 'static {
     async fn log_read(
         &self,
         log: &str,
+        after: Seq,
+        limit: usize,
+    ) -> Result<Vec<LogEntry>, StoreError>;
+
+    /// Up to `limit` entries of `log` appended with `key` among their keys and numbered above
+    /// `after`, in order (a resource's history). Trimmed entries leave this index with the
+    /// trim that removes them.
+    async fn log_by_key(
+        &self,
+        log: &str,
+        key: &str,
         after: Seq,
         limit: usize,
     ) -> Result<Vec<LogEntry>, StoreError>;

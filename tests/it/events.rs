@@ -18,6 +18,8 @@ on_both_stores!(
     a_trimmed_cursor_is_gone,
     shutdown_ends_open_streams,
     events_older_than_the_retention_are_trimmed,
+    a_resource_has_its_history_with_who_and_what,
+    a_history_loses_what_retention_trims,
 );
 
 /// `GET /events` + `query` with the bearer token: status and JSON body.
@@ -484,4 +486,113 @@ async fn events_older_than_the_retention_are_trimmed(b: Backend) {
     s.user("dan@example.com").await;
     let (status, page) = events(&s, "?after=3").await;
     assert_eq!((status.as_u16(), seqs(&page)), (200, vec![4]));
+}
+
+/// `GET /events?resource=User/{id}`: the user's own events and the membership events naming
+/// it, in order, paged; the group's history beside it; a deleted user's history stays.
+async fn a_resource_has_its_history_with_who_and_what(b: Backend) {
+    let s = Scim::start(b).await;
+    let ann = s.user("ann@example.com").await;
+    let bob = s.user("bob@example.com").await;
+    let staff = s.group("staff", &[&ann, &bob]).await;
+    let patch = |ops: Value| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
+    s.patch(
+        &format!("/Users/{ann}"),
+        &patch(json!([{"op": "replace", "path": "displayName", "value": "Ann Lee"}])),
+    )
+    .await
+    .expect(200);
+    s.patch(
+        &format!("/Groups/{staff}"),
+        &patch(json!([{"op": "remove", "path": format!("members[value eq \"{ann}\"]")}])),
+    )
+    .await
+    .expect(204);
+    s.patch(
+        &format!("/Users/{ann}"),
+        &patch(json!([{"op": "replace", "path": "active", "value": false}])),
+    )
+    .await
+    .expect(200);
+    s.delete(&format!("/Users/{ann}")).await.expect(204);
+
+    let (status, history) = events(&s, &format!("?resource=User/{ann}")).await;
+    assert_eq!(status, 200, "{history}");
+    assert_eq!(
+        types(&history),
+        [
+            "user.created",
+            "group.members.added",
+            "user.updated",
+            "group.members.removed",
+            "user.deactivated",
+            "user.deleted"
+        ],
+        "{history}"
+    );
+    let evs = history["events"].as_array().unwrap();
+    // Who: the token's label; what: the paths with old and new values.
+    assert!(
+        evs.iter().all(|e| e["actor"]["token"] == "initial"),
+        "{history}"
+    );
+    assert_eq!(evs[2]["changed"], json!(["displayName"]), "{}", evs[2]);
+    assert_eq!(evs[2]["data"]["displayName"], "Ann Lee", "{}", evs[2]);
+    assert_eq!(
+        evs[1]["resource"]["id"],
+        staff.as_str(),
+        "the membership event is the group's"
+    );
+    let all_seqs = seqs(&history);
+    assert_eq!(history["next"], *all_seqs.last().unwrap());
+
+    // Paged like the feed.
+    let (_, first) = events(&s, &format!("?resource=User/{ann}&limit=2")).await;
+    assert_eq!(seqs(&first), all_seqs[..2]);
+    let (_, rest) = events(&s, &format!("?resource=user/{ann}&after={}", first["next"])).await;
+    assert_eq!(seqs(&rest), all_seqs[2..]);
+    let (_, end) = events(&s, &format!("?resource=User/{ann}&after={}", rest["next"])).await;
+    assert_eq!(end, json!({"events": [], "next": rest["next"]}));
+
+    // The group's: created, its members added (both), ann removed; bob's has no update.
+    let (_, group) = events(&s, &format!("?resource=Group/{staff}")).await;
+    assert_eq!(
+        types(&group),
+        [
+            "group.created",
+            "group.members.added",
+            "group.members.removed"
+        ]
+    );
+    let (_, bobs) = events(&s, &format!("?resource=User/{bob}")).await;
+    assert_eq!(types(&bobs), ["user.created", "group.members.added"]);
+    let (_, nobody) = events(&s, "?resource=User/no-such-id").await;
+    assert_eq!(nobody, json!({"events": [], "next": 0}));
+    let (status, bad) = events(&s, "?resource=Users").await;
+    assert_eq!(
+        (status.as_u16(), bad["scimType"].as_str()),
+        (400, Some("invalidValue"))
+    );
+}
+
+/// Retention trims a history with the log: nothing points at a trimmed event.
+async fn a_history_loses_what_retention_trims(b: Backend) {
+    let s = Scim::start_with(
+        b,
+        crate::helpers::bridge::Options::default().env("OP_EVENTS_RETENTION", "1s"),
+    )
+    .await;
+    let ann = s.user("ann@example.com").await;
+    let (_, before) = events(&s, &format!("?resource=User/{ann}")).await;
+    assert_eq!(types(&before), ["user.created"]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while events(&s, "?after=0").await.0 != 410 {
+        assert!(Instant::now() < deadline, "never trimmed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, after) = events(&s, &format!("?resource=User/{ann}")).await;
+    assert_eq!(
+        (status.as_u16(), after),
+        (200, json!({"events": [], "next": 0}))
+    );
 }

@@ -30,7 +30,7 @@ macro_rules! conformance_tests {
         mod $backend {
             crate::store::conformance_tests!(@each $make; versioned_cas, failed_batch_writes_nothing, get_many_order,
                 list_and_count, list_offsets, invalid_names, unique_index, concurrent_claims, sets, members_many, leases,
-                change_feed, concurrent_writes, log_appends, log_trim, log_concurrent_appends, log_notices);
+                change_feed, concurrent_writes, log_appends, log_trim, log_by_key, log_concurrent_appends, log_notices);
         }
     };
     (@each $make:path; $($check:ident),*) => {
@@ -78,6 +78,7 @@ async fn embedded_reopen_keeps_data() {
                     .then(Mutation::Append {
                         log: "events".into(),
                         value: "e1".into(),
+                        keys: Vec::new(),
                     }),
             )
             .await
@@ -115,6 +116,7 @@ async fn embedded_reopen_keeps_data() {
                 .then(Mutation::Append {
                     log: "events".into(),
                     value: "e2".into(),
+                    keys: Vec::new(),
                 }),
         )
         .await

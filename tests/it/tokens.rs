@@ -516,6 +516,7 @@ async fn an_events_token_reads_the_feed_and_nothing_else_and_changes_no_other_to
     }
     for path in [
         "/scim/v2/Users",
+        "/events?resource=User/someone",
         "/health",
         "/status.json",
         "/logs",

@@ -3,6 +3,10 @@
 //! * `?after=SEQ&limit=N` answers `{"events": [...], "next": SEQ}`: the events numbered above
 //!   `after` (default 0) in order, at most `limit` (default 100, at most 1,000); `next` is the
 //!   cursor to pass as `after` next time. `limit=0` answers no events and the head as `next`.
+//! * `resource=User/{id}` (or `Group/{id}`) pages that resource's history instead, with the
+//!   same `after`, `limit` and answer: its own events and the membership events naming it,
+//!   read from the index written with each event (a `scim` token only; no `wait`, no stream).
+//!   Trimmed events are gone from it, so an old cursor is not `410` here.
 //! * `wait=SECONDS` (at most 30) holds an empty answer until an event comes or the time is up.
 //! * `Accept: text/event-stream` streams server-sent events from `Last-Event-ID` (or `after`):
 //!   each event's `id:` is its `seq`, its `data:` the event; a comment line every
@@ -38,6 +42,8 @@ const STORE_RETRY: Duration = Duration::from_secs(1);
 /// What a request asks for.
 #[derive(Debug, PartialEq, Eq)]
 struct Query {
+    /// `resource=User/{id}` (or `Group/{id}`): that resource's history instead of the feed.
+    resource: Option<String>,
     after: Seq,
     limit: usize,
     wait: Duration,
@@ -86,12 +92,43 @@ fn query(parts: &Parts) -> Result<Query, ScimError> {
     });
     let wait =
         number(parts, "wait")?.map_or(Duration::ZERO, |s| Duration::from_secs(s).min(MAX_WAIT));
+    let resource = history_of(parts)?;
+    if resource.is_some() && (stream || !wait.is_zero()) {
+        return Err(ScimError::InvalidValue(
+            "resource= pages a resource's history; follow the feed (without it) to wait or stream"
+                .into(),
+        ));
+    }
     Ok(Query {
+        resource,
         after,
         limit,
         wait,
         stream,
     })
+}
+
+/// Whether the request asks for a resource's history (which needs a `scim` token).
+pub fn wants_history(parts: &Parts) -> bool {
+    param(parts, "resource").is_some()
+}
+
+/// The id of `resource=User/{id}` or `resource=Group/{id}`.
+fn history_of(parts: &Parts) -> Result<Option<String>, ScimError> {
+    let Some(resource) = param(parts, "resource") else {
+        return Ok(None);
+    };
+    let bad = || {
+        ScimError::InvalidValue(format!(
+            "resource must be User/{{id}} or Group/{{id}}, not {resource:?}"
+        ))
+    };
+    let (kind, id) = resource.split_once('/').ok_or_else(bad)?;
+    let kind_ok = kind.eq_ignore_ascii_case("User") || kind.eq_ignore_ascii_case("Group");
+    if !kind_ok || id.is_empty() || id.contains(['/', '\n']) {
+        return Err(bad());
+    }
+    Ok(Some(id.to_owned()))
 }
 
 fn error(e: ReadError) -> ScimError {
@@ -115,6 +152,12 @@ pub async fn feed(state: &AppState, parts: &Parts) -> Response<Body> {
         Err(e) => return response::scim_error(&e),
     };
     let outbox = &state.outbox;
+    if let Some(id) = &q.resource {
+        return match outbox.history(id, q.after, q.limit).await {
+            Ok(page) => answer(&page),
+            Err(e) => response::scim_error(&error(e)),
+        };
+    }
     let mut page = match outbox.read(q.after, q.limit).await {
         Ok(page) => page,
         Err(e) => return response::scim_error(&error(e)),
@@ -129,7 +172,11 @@ pub async fn feed(state: &AppState, parts: &Parts) -> Response<Body> {
             Err(e) => return response::scim_error(&error(e)),
         };
     }
-    let mut res = Response::new(Body::from(Bytes::from(json(&page))));
+    answer(&page)
+}
+
+fn answer(page: &Page) -> Response<Body> {
+    let mut res = Response::new(Body::from(Bytes::from(json(page))));
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -265,6 +312,7 @@ mod tests {
         Mutation::Append {
             log: crate::scim::events::LOG.into(),
             value: Bytes::from(value.to_owned()),
+            keys: Vec::new(),
         }
     }
 
@@ -351,6 +399,7 @@ mod tests {
         assert_eq!(
             q,
             Query {
+                resource: None,
                 after: 0,
                 limit: DEFAULT_LIMIT,
                 wait: Duration::ZERO,
@@ -374,6 +423,33 @@ mod tests {
         ))
         .unwrap_err();
         assert_eq!(e.status_and_type().0, 400);
+    }
+
+    #[test]
+    fn a_history_names_a_user_or_a_group_and_neither_waits_nor_streams() {
+        let q = query(&parts("/events?resource=User/abc&after=3&limit=2", &[])).unwrap();
+        assert_eq!(
+            (q.resource.as_deref(), q.after, q.limit),
+            (Some("abc"), 3, 2)
+        );
+        let q = query(&parts("/events?resource=group%2Fg1", &[])).unwrap();
+        assert_eq!(q.resource.as_deref(), Some("g1"));
+        for uri in [
+            "/events?resource=abc",
+            "/events?resource=Users/abc",
+            "/events?resource=User/",
+            "/events?resource=User/a/b",
+            "/events?resource=User/a%0Ab",
+            "/events?resource=User/abc&wait=5",
+        ] {
+            let e = query(&parts(uri, &[])).unwrap_err();
+            assert_eq!(e.status_and_type(), (400, Some("invalidValue")), "{uri}");
+        }
+        let e = query(&parts(
+            "/events?resource=User/abc",
+            &[("accept", "text/event-stream")],
+        ));
+        assert_eq!(e.unwrap_err().status_and_type().0, 400);
     }
 
     #[test]

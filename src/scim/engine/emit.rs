@@ -96,7 +96,7 @@ impl Engine {
                 data: data.as_deref(),
             };
             let entry = events::encode(&event, &ctx.actor, self.event_data);
-            changes.append(events::LOG, entry);
+            changes.append(events::LOG, entry, vec![loaded.id.clone()]);
         }
         self.emit_members(changes, subject, change, &time, quirks, ctx)
             .await
@@ -182,7 +182,11 @@ impl Engine {
                         data: None,
                     };
                     let entry = events::encode(&event, &ctx.actor, self.event_data);
-                    changes.append(events::LOG, entry);
+                    // In the group's history and in each member's ("why is she not in …?").
+                    let keys = std::iter::once(group.clone())
+                        .chain(chunk.iter().cloned())
+                        .collect();
+                    changes.append(events::LOG, entry, keys);
                 }
             }
         }

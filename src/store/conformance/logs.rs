@@ -14,6 +14,7 @@ fn append(log: &str, value: impl Into<Bytes>) -> Mutation {
     Mutation::Append {
         log: log.to_owned(),
         value: value.into(),
+        keys: Vec::new(),
     }
 }
 
@@ -268,5 +269,134 @@ pub async fn log_notices(store: SharedStore) {
     assert!(
         matches!(more, Err(_) | Ok(None)),
         "[{C}] a second notice: {more:?}"
+    );
+}
+
+fn keyed(log: &str, value: &'static str, keys: &[&str]) -> Mutation {
+    Mutation::Append {
+        log: log.to_owned(),
+        value: Bytes::from_static(value.as_bytes()),
+        keys: keys.iter().map(|k| (*k).to_owned()).collect(),
+    }
+}
+
+/// Entries appended with keys are found by each key, in order, after a seq, up to a limit;
+/// a refused batch indexes nothing; another log's keys are apart; a trim takes its entries out
+/// of the index; bad keys are refused.
+pub async fn log_by_key(store: SharedStore) {
+    const C: &str = "log_by_key";
+    let (log, other) = (fresh("log"), fresh("log"));
+    let seqs = |entries: Vec<crate::store::LogEntry>| -> Vec<u64> {
+        entries.iter().map(|e| e.seq).collect()
+    };
+    let batch = WriteBatch::new()
+        .then(keyed(&log, "one", &["a"]))
+        .then(keyed(&log, "two", &["a", "b"]))
+        .then(keyed(&log, "three", &[]));
+    ok(C, "append three", store.write(batch).await);
+    let key = StoreKey::new(fresh("keyed"), "r");
+    ok(
+        C,
+        "put",
+        store.write(WriteBatch::new().put(key.clone(), "x")).await,
+    );
+    let refused = WriteBatch::new()
+        .require(Precondition::Absent(key))
+        .then(keyed(&log, "lost", &["a", "c"]));
+    let r = store.write(refused).await;
+    assert!(matches!(r, Err(StoreError::Conflict { .. })), "[{C}] {r:?}");
+    ok(
+        C,
+        "append four",
+        store
+            .write(WriteBatch::new().then(keyed(&log, "four", &["b"])))
+            .await,
+    );
+    ok(
+        C,
+        "other log",
+        store
+            .write(WriteBatch::new().then(keyed(&other, "x", &["a"])))
+            .await,
+    );
+
+    let a = ok(C, "a", store.log_by_key(&log, "a", 0, 10).await);
+    assert_eq!(seqs(a.clone()), [1, 2], "[{C}] a");
+    assert_eq!(
+        a[1].value,
+        Bytes::from_static(b"two"),
+        "[{C}] the entry's bytes"
+    );
+    assert_eq!(
+        seqs(ok(C, "b", store.log_by_key(&log, "b", 0, 10).await)),
+        [2, 4],
+        "[{C}] b"
+    );
+    assert_eq!(
+        seqs(ok(C, "a after 1", store.log_by_key(&log, "a", 1, 10).await)),
+        [2]
+    );
+    assert_eq!(
+        seqs(ok(C, "b limit 1", store.log_by_key(&log, "b", 0, 1).await)),
+        [2]
+    );
+    assert!(
+        ok(C, "c", store.log_by_key(&log, "c", 0, 10).await).is_empty(),
+        "[{C}] refused"
+    );
+    assert!(ok(C, "limit 0", store.log_by_key(&log, "a", 0, 0).await).is_empty());
+    assert!(ok(
+        C,
+        "after max",
+        store.log_by_key(&log, "a", u64::MAX, 10).await
+    )
+    .is_empty());
+    assert_eq!(
+        seqs(ok(C, "other", store.log_by_key(&other, "a", 0, 10).await)),
+        [1]
+    );
+
+    let trim = WriteBatch::new().then(Mutation::Trim {
+        log: log.clone(),
+        before: 3,
+    });
+    ok(C, "trim", store.write(trim).await);
+    assert!(
+        ok(C, "a trimmed", store.log_by_key(&log, "a", 0, 10).await).is_empty(),
+        "[{C}]"
+    );
+    assert_eq!(
+        seqs(ok(C, "b trimmed", store.log_by_key(&log, "b", 0, 10).await)),
+        [4]
+    );
+    assert_eq!(
+        seqs(ok(
+            C,
+            "other kept",
+            store.log_by_key(&other, "a", 0, 10).await
+        )),
+        [1]
+    );
+    // A second trim over the same range and past the head is harmless.
+    let again = WriteBatch::new().then(Mutation::Trim {
+        log: log.clone(),
+        before: 9,
+    });
+    ok(C, "trim all", store.write(again).await);
+    assert!(ok(C, "b gone", store.log_by_key(&log, "b", 0, 10).await).is_empty());
+
+    for bad in ["", "two\nlines"] {
+        let r = store
+            .write(WriteBatch::new().then(keyed(&log, "x", &[bad])))
+            .await;
+        assert!(
+            matches!(r, Err(StoreError::Invalid { .. })),
+            "[{C}] key {bad:?}: {r:?}"
+        );
+    }
+    let r = store.log_by_key(&log, "", 0, 10).await;
+    assert!(
+        matches!(r, Err(StoreError::Invalid { .. })),
+        "[{C}] read key \"\": {r:?}"
     );
 }

@@ -18,7 +18,7 @@ use std::{future::Future, time::Duration};
 use super::{SharedStore, StoreError};
 
 pub use live::{change_feed, concurrent_writes, leases};
-pub use logs::{log_appends, log_concurrent_appends, log_notices, log_trim};
+pub use logs::{log_appends, log_by_key, log_concurrent_appends, log_notices, log_trim};
 pub use reads::{get_many_order, invalid_names, list_and_count, list_offsets};
 pub use records::{failed_batch_writes_nothing, versioned_cas};
 pub use shared::{concurrent_claims, members_many, sets, unique_index};
@@ -39,6 +39,7 @@ pub async fn run_all(store: SharedStore) {
     change_feed(store.clone()).await;
     log_appends(store.clone()).await;
     log_trim(store.clone()).await;
+    log_by_key(store.clone()).await;
     log_concurrent_appends(store.clone()).await;
     log_notices(store.clone()).await;
     concurrent_writes(store).await;

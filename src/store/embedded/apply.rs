@@ -8,8 +8,8 @@ use std::{collections::HashMap, time::Duration};
 use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::tables::{
-    bucket, now_ms, LEASES, LOG_ENTRIES, LOG_HEADS, RECORDS, RECORD_BUCKETS, RECORD_COUNTS, SETS,
-    SET_LENS, UNIQUE,
+    bucket, now_ms, LEASES, LOG_ENTRIES, LOG_ENTRY_KEYS, LOG_HEADS, LOG_KEYS, RECORDS,
+    RECORD_BUCKETS, RECORD_COUNTS, SETS, SET_LENS, UNIQUE,
 };
 use super::writer::{Reply, Request};
 use crate::store::{Change, Committed, Mutation, Precondition, StoreError, StoreKey, WriteBatch};
@@ -25,6 +25,8 @@ struct Tables<'txn> {
     leases: Table<'txn, &'static str, (&'static str, u64)>,
     log_entries: Table<'txn, (&'static str, u64), (u64, &'static [u8])>,
     log_heads: Table<'txn, &'static str, u64>,
+    log_keys: Table<'txn, (&'static str, &'static str, u64), ()>,
+    log_entry_keys: Table<'txn, (&'static str, u64), &'static str>,
 }
 
 /// Applies every request of a group in order, one reply each; storage errors fail the whole
@@ -44,6 +46,8 @@ pub(super) fn apply_group<'a>(
         leases: txn.open_table(LEASES)?,
         log_entries: txn.open_table(LOG_ENTRIES)?,
         log_heads: txn.open_table(LOG_HEADS)?,
+        log_keys: txn.open_table(LOG_KEYS)?,
+        log_entry_keys: txn.open_table(LOG_ENTRY_KEYS)?,
     };
     let mut replies = Vec::with_capacity(group.len());
     for request in group {
@@ -202,11 +206,18 @@ fn apply_mutation(
             }
             t.set_lens.remove(set.as_str())?;
         }
-        Mutation::Append { log, value } => {
+        Mutation::Append { log, value, keys } => {
             let seq = t.log_heads.get(log.as_str())?.map_or(0, |g| g.value()) + 1;
             t.log_heads.insert(log.as_str(), seq)?;
             t.log_entries
                 .insert((log.as_str(), seq), (now_ms(), value.as_ref()))?;
+            if !keys.is_empty() {
+                for key in keys {
+                    t.log_keys.insert((log.as_str(), key.as_str(), seq), ())?;
+                }
+                t.log_entry_keys
+                    .insert((log.as_str(), seq), keys.join("\n").as_str())?;
+            }
             committed.appended.push((log.clone(), seq));
             // One notice per log and run of appends: a batch of a hundred events is one hint.
             match changed.last_mut() {
@@ -227,6 +238,13 @@ fn apply_mutation(
             }
             for seq in gone {
                 t.log_entries.remove((log.as_str(), seq))?;
+                let keys = t
+                    .log_entry_keys
+                    .remove((log.as_str(), seq))?
+                    .map(|g| g.value().to_owned());
+                for key in keys.iter().flat_map(|k| k.split('\n')) {
+                    t.log_keys.remove((log.as_str(), key, seq))?;
+                }
             }
         }
     }

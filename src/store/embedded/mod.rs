@@ -22,8 +22,8 @@ use redb::{Database, ReadableDatabase};
 use tokio::sync::{broadcast, oneshot};
 
 use self::tables::{
-    now_ms, LEASES, LOG_ENTRIES, LOG_HEADS, RECORDS, RECORD_BUCKETS, RECORD_COUNTS, SETS, SET_LENS,
-    UNIQUE,
+    now_ms, LEASES, LOG_ENTRIES, LOG_HEADS, LOG_KEYS, RECORDS, RECORD_BUCKETS, RECORD_COUNTS, SETS,
+    SET_LENS, UNIQUE,
 };
 use self::writer::{Job, Reply, Request};
 use super::{
@@ -385,6 +385,44 @@ impl StateStore for EmbeddedStore {
             return self.read_now("reading a log", scan);
         }
         self.read("reading a log", scan).await
+    }
+
+    async fn log_by_key(
+        &self,
+        log: &str,
+        key: &str,
+        after: Seq,
+        limit: usize,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        let (log, key) = (log.to_owned(), key.to_owned());
+        let scan = move |txn: &redb::ReadTransaction| {
+            let index = txn.open_table(LOG_KEYS)?;
+            let entries = txn.open_table(LOG_ENTRIES)?;
+            let mut out = Vec::new();
+            if limit == 0 || after == Seq::MAX {
+                return Ok(out);
+            }
+            let (log, key) = (log.as_str(), key.as_str());
+            for row in index.range((log, key, after + 1)..=(log, key, Seq::MAX))? {
+                if out.len() >= limit {
+                    break;
+                }
+                let seq = row?.0.value().2;
+                if let Some(v) = entries.get((log, seq))? {
+                    let (at_ms, value) = v.value();
+                    out.push(LogEntry {
+                        seq,
+                        at_ms,
+                        value: Bytes::copy_from_slice(value),
+                    });
+                }
+            }
+            Ok(out)
+        };
+        if limit <= INLINE_READS {
+            return self.read_now("reading a log by key", scan);
+        }
+        self.read("reading a log by key", scan).await
     }
 
     async fn log_bounds(&self, log: &str) -> Result<LogBounds, StoreError> {

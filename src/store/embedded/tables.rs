@@ -36,6 +36,13 @@ pub(super) const SET_LENS: TableDefinition<&str, u64> = TableDefinition::new("se
 /// contiguous, seq-ordered range.
 pub(super) const LOG_ENTRIES: TableDefinition<(&str, u64), (u64, &[u8])> =
     TableDefinition::new("log_entries");
+/// Log entries by key: (log, key, seq) → (), for `log_by_key`.
+pub(super) const LOG_KEYS: TableDefinition<(&str, &str, u64), ()> =
+    TableDefinition::new("log_keys");
+/// The keys of each log entry that has any: (log, seq) → keys joined by newlines, so a trim
+/// removes the entry's `LOG_KEYS` rows with it.
+pub(super) const LOG_ENTRY_KEYS: TableDefinition<(&str, u64), &str> =
+    TableDefinition::new("log_entry_keys");
 /// The last seq appended to each log, kept when its entries are trimmed, so numbering never
 /// restarts.
 pub(super) const LOG_HEADS: TableDefinition<&str, u64> = TableDefinition::new("log_heads");
@@ -65,6 +72,8 @@ pub(super) fn create_all(db: &redb::Database) -> Result<(), redb::Error> {
         txn.open_table(LEASES)?;
         txn.open_table(LOG_ENTRIES)?;
         txn.open_table(LOG_HEADS)?;
+        txn.open_table(LOG_KEYS)?;
+        txn.open_table(LOG_ENTRY_KEYS)?;
     }
     txn.commit()?;
     Ok(())

@@ -114,6 +114,7 @@ impl RedisStore {
             acquire: Script::load(&client, scripts::ACQUIRE).await?,
             release: Script::load(&client, scripts::RELEASE).await?,
             log_read: Script::load(&client, scripts::LOG_READ).await?,
+            log_by_key: Script::load(&client, scripts::LOG_BY_KEY).await?,
             log_bounds: Script::load(&client, scripts::LOG_BOUNDS).await?,
             client,
             subscriber,

@@ -9,7 +9,9 @@
 //! * `<p>l:<name>` — string holder with a PX expiry.   * `<p>changes` — the change channel.
 //! * `<p>q:<log>` — stream of a log's entries, entry id `0-<seq>`, fields `v` (value) and `t`
 //!   (appended at, unix ms).   * `<p>qh:<log>` — string, the last seq appended (kept when the
-//!   stream is trimmed).
+//!   stream is trimmed).   * `<p>qk:<len(log)>:<log>:<key>` — sorted set of the seqs of the
+//!   entries appended with `key` (score = member = seq).   * `<p>qe:<log>` — hash seq → the
+//!   `qk` sets of that entry, newline-separated, which a trim empties with the entry.
 //!
 //! On a Redis Cluster (`redis-cluster://`) `<p>` is the prefix in braces, `{scim-bridge:}`: a
 //! hash tag, so every key of one directory hashes to one slot and each write script (which
@@ -101,6 +103,18 @@ impl Keys {
     /// The stream holding log `log`'s entries.
     pub(super) fn log(&self, log: &str) -> String {
         format!("{}q:{}", self.prefix, log)
+    }
+
+    /// The sorted set of the seqs of `log`'s entries appended with `key` (score and member the
+    /// seq).
+    pub(super) fn log_key(&self, log: &str, key: &str) -> String {
+        format!("{}qk:{}:{}:{}", self.prefix, log.len(), log, key)
+    }
+
+    /// The hash of `log`'s entries' keys: seq → the `log_key` sets it is in, one per line, so
+    /// a trim removes the entry from them.
+    pub(super) fn log_entry_keys(&self, log: &str) -> String {
+        format!("{}qe:{}", self.prefix, log)
     }
 
     /// The counter of log `log`'s last seq.

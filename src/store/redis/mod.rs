@@ -83,6 +83,7 @@ pub struct RedisStore {
     acquire: Script,
     release: Script,
     log_read: Script,
+    log_by_key: Script,
     log_bounds: Script,
     changes: broadcast::Sender<Change>,
     tasks: Vec<JoinHandle<()>>,
@@ -95,6 +96,22 @@ fn flat(reply: Value) -> Option<std::vec::IntoIter<Value>> {
         Value::Null => Some(Vec::new().into_iter()),
         _ => None,
     }
+}
+
+/// Decodes a flat {entry id, appended at, value} answer.
+fn decode_entries(reply: Value, what: &str) -> Result<Vec<LogEntry>, StoreError> {
+    let corrupt = || StoreError::Corrupt {
+        context: what.to_owned(),
+    };
+    let mut out = Vec::new();
+    let mut it = flat(reply).ok_or_else(corrupt)?;
+    while let Some(id) = it.next() {
+        let seq = entry_seq(&id).ok_or_else(corrupt)?;
+        let at_ms = it.next().as_ref().and_then(number).ok_or_else(corrupt)?;
+        let value = it.next().and_then(bytes).ok_or_else(corrupt)?;
+        out.push(LogEntry { seq, at_ms, value });
+    }
+    Ok(out)
 }
 
 fn usize_of(n: u64) -> usize {
@@ -345,18 +362,30 @@ impl StateStore for RedisStore {
             .log_read
             .call(&self.client, &self.keys, "reading a log", args)
             .await?;
-        let corrupt = || StoreError::Corrupt {
-            context: "log read script answer".into(),
-        };
-        let mut out = Vec::new();
-        let mut it = flat(reply).ok_or_else(corrupt)?;
-        while let Some(id) = it.next() {
-            let seq = entry_seq(&id).ok_or_else(corrupt)?;
-            let at_ms = it.next().as_ref().and_then(number).ok_or_else(corrupt)?;
-            let value = it.next().and_then(bytes).ok_or_else(corrupt)?;
-            out.push(LogEntry { seq, at_ms, value });
+        decode_entries(reply, "log read script answer")
+    }
+
+    async fn log_by_key(
+        &self,
+        log: &str,
+        key: &str,
+        after: Seq,
+        limit: usize,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        if limit == 0 || after == Seq::MAX {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        let args: Vec<Value> = vec![
+            self.keys.log_key(log, key).into(),
+            self.keys.log(log).into(),
+            after.to_string().into(),
+            i64::try_from(limit).unwrap_or(i64::MAX).into(),
+        ];
+        let reply = self
+            .log_by_key
+            .call(&self.client, &self.keys, "reading a log by key", args)
+            .await?;
+        decode_entries(reply, "log by key script answer")
     }
 
     async fn log_bounds(&self, log: &str) -> Result<LogBounds, StoreError> {

@@ -69,6 +69,20 @@ for _, e in ipairs(redis.call('XRANGE', ARGV[1], '0-' .. ARGV[2], '+', 'COUNT', 
 end
 return out";
 
+/// `log_by_key`: ARGV the key's seq set, stream key, after, limit → flat {entry id, appended
+/// at, value} of the entries with that key numbered above `after`.
+pub(super) const LOG_BY_KEY: &str = r"
+local out = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', ARGV[1], '(' .. ARGV[3], '+inf', 'LIMIT', 0, ARGV[4])) do
+  local e = redis.call('XRANGE', ARGV[2], '0-' .. id, '0-' .. id)[1]
+  if e then
+    local f = {}
+    for i = 1, #e[2], 2 do f[e[2][i]] = e[2][i + 1] end
+    out[#out + 1] = e[1]; out[#out + 1] = f['t']; out[#out + 1] = f['v']
+  end
+end
+return out";
+
 /// `log_bounds`: ARGV stream key, head key → {head or false, oldest entry id or false}, read at
 /// one instant.
 pub(super) const LOG_BOUNDS: &str = r"
@@ -201,19 +215,23 @@ pub(super) fn encode_batch(keys: &Keys, batch: &WriteBatch) -> Vec<Value> {
                 [s("SR"), s(&keys.set(set)), s(member), s(""), s(""), s("")]
             }
             Mutation::SetClear { set } => [s("SC"), s(&keys.set(set)), s(""), s(""), s(""), s("")],
-            Mutation::Append { log, value } => [
+            Mutation::Append {
+                log,
+                value,
+                keys: entry_keys,
+            } => [
                 s("Q"),
                 s(&keys.log(log)),
                 s(&keys.log_head(log)),
                 Value::Bytes(value.clone()),
-                s(""),
+                s(&index_lines(keys, log, entry_keys)),
                 s(log),
             ],
             Mutation::Trim { log, before } => [
                 s("QT"),
                 s(&keys.log(log)),
                 s(&before.to_string()),
-                s(""),
+                s(&keys.log_entry_keys(log)),
                 s(""),
                 s(""),
             ],
@@ -221,6 +239,20 @@ pub(super) fn encode_batch(keys: &Keys, batch: &WriteBatch) -> Vec<Value> {
         args.extend(six);
     }
     args
+}
+
+/// An append's index argument: empty without keys, else the entry-keys hash and then each
+/// key's set, one per line.
+fn index_lines(keys: &Keys, log: &str, entry_keys: &[String]) -> String {
+    if entry_keys.is_empty() {
+        return String::new();
+    }
+    let mut lines = keys.log_entry_keys(log);
+    for k in entry_keys {
+        lines.push('\n');
+        lines.push_str(&keys.log_key(log, k));
+    }
+    lines
 }
 
 /// Decodes the write script's answer into the outcome of `batch`.

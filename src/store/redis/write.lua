@@ -9,7 +9,9 @@
 --     D  record key, space index key, id, -, change payload
 --     C  unique key, term, owner        R  unique key, term, owner
 --     SA set key, member                SR set key, member            SC set key
---     Q  log stream key, log head key, value, -, log name   QT log stream key, lowest seq kept
+--     Q  log stream key, log head key, value, index, log name   (index: '' or the entry-keys
+--        hash, then each key's seq set, one per line)
+--     QT log stream key, lowest seq kept, entry-keys hash
 -- Returns {'ok', n1, n2, ...} (in mutation order: the version of each put and the seq of each
 -- append), {'conflict', p} or {'unique', m, owner}.
 -- A record is a string `<version>:<value>`; a store written before that holds hashes
@@ -18,6 +20,12 @@ local function version_of(key)
   local r = redis.pcall('GET', key)
   if type(r) == 'table' and r.err then return redis.call('HGET', key, 'v') end
   return r and string.match(r, '^(%d+):') or false
+end
+
+local function lines(s)
+  local t = {}
+  for l in string.gmatch(s, '[^\n]+') do t[#t + 1] = l end
+  return t
 end
 
 local channel = ARGV[1]
@@ -91,10 +99,28 @@ for m = 1, nmut do
     local now = redis.call('TIME')
     local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
     redis.call('XADD', key, string.format('0-%d', seq), 'v', b, 't', string.format('%d', ms))
+    if c ~= '' then
+      local sets = lines(c)
+      local id = string.format('%d', seq)
+      for s = 2, #sets do redis.call('ZADD', sets[s], id, id) end
+      redis.call('HSET', sets[1], id, table.concat(sets, '\n', 2))
+    end
     if heads[d] == nil then logs[#logs + 1] = d end
     heads[d] = seq
     out[#out + 1] = seq
   elseif kind == 'QT' then
+    -- The trimmed entries leave their keys' sets first (cost: one step per entry trimmed).
+    local first = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)[1]
+    if first then
+      for s = tonumber(string.match(first[1], '^0%-(%d+)$')), tonumber(a) - 1 do
+        local id = string.format('%d', s)
+        local sets = redis.call('HGET', b, id)
+        if sets then
+          for _, set in ipairs(lines(sets)) do redis.call('ZREM', set, id) end
+          redis.call('HDEL', b, id)
+        end
+      end
+    end
     redis.call('XTRIM', key, 'MINID', '0-' .. a)
   end
 end

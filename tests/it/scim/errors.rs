@@ -119,7 +119,8 @@ async fn an_internal_fault_is_a_generic_500_logged_once_with_its_cause() {
     let id = s.user("corrupt.person@example.com").await;
     let redis = s.redis().expect("the Redis backend");
     let key = format!("scim-bridge:r:10:scim.users:{id}");
-    assert_eq!(redis.command(&format!("HSET {key} d not-json")), ":0");
+    // A record is `<version>:<document>`; this one's document is not JSON.
+    assert_eq!(redis.command(&format!("SET {key} 1:not-json")), "+OK");
     let a = s.get(&format!("/Users/{id}")).await;
     a.expect_error(500, None);
     assert_eq!(a.body["detail"], "internal server error");

@@ -204,13 +204,26 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
     crate::outbox::deliver::register(&outbox, &settings.webhooks)
         .await
         .context("registering the webhook endpoints in the store")?;
+    let mut engine = Engine::new(Arc::clone(&store), EngineLimits::default())
+        .with_event_data(settings.events_data);
+    let deprovision = settings.deprovision.map(|d| {
+        Arc::new(crate::scim::deprovision::Guard::new(
+            Arc::clone(&store),
+            d,
+            metrics.deprovision_held(),
+        ))
+    });
+    if let Some(guard) = &deprovision {
+        engine = engine.with_deprovision_guard(Arc::clone(guard));
+    }
+    let health = health.with_deprovision_guard(deprovision.clone());
     let state = Arc::new(AppState {
+        deprovision,
         auth: Authorizer::new(Arc::clone(&session)),
         metrics: metrics.clone(),
         health,
         store: Arc::clone(&store),
-        engine: Engine::new(Arc::clone(&store), EngineLimits::default())
-            .with_event_data(settings.events_data),
+        engine,
         outbox: Arc::clone(&outbox),
         webhooks: settings.webhooks.clone(),
         status: crate::operator::PageState::new(

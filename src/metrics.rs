@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// The metric name prefix.
@@ -25,6 +25,7 @@ pub struct Metrics {
     connections: IntGaugeVec,
     auth_failures: IntCounterVec,
     connections_closed: IntCounterVec,
+    deprovision_held: IntCounter,
     tls: TlsMetrics,
     events: EventMetrics,
 }
@@ -193,6 +194,11 @@ impl Metrics {
             ),
             &["listener", "reason"],
         )?;
+        let deprovision_held = IntCounter::new(
+            format!("{PREFIX}_deprovision_held_total"),
+            "User deactivations and deletions this replica refused because the deprovisioning \
+             guard holds (OP_DEPROVISION_LIMIT).",
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new(
                 format!("{PREFIX}_build_info"),
@@ -211,6 +217,7 @@ impl Metrics {
         registry.register(Box::new(connections.clone()))?;
         registry.register(Box::new(auth_failures.clone()))?;
         registry.register(Box::new(connections_closed.clone()))?;
+        registry.register(Box::new(deprovision_held.clone()))?;
         registry.register(Box::new(build_info))?;
         let tls = TlsMetrics::register(registry)?;
         let events = EventMetrics::register(registry)?;
@@ -226,6 +233,7 @@ impl Metrics {
             connections,
             auth_failures,
             connections_closed,
+            deprovision_held,
         })
     }
 
@@ -252,6 +260,11 @@ impl Metrics {
             .lag
             .with_label_values(&[endpoint])
             .set(lag_seconds);
+    }
+
+    /// The counter of requests the deprovisioning guard refused.
+    pub fn deprovision_held(&self) -> IntCounter {
+        self.deprovision_held.clone()
     }
 
     /// Counts a failed bearer check by its bounded `reason`.

@@ -189,6 +189,9 @@ pub struct Settings {
     pub events_retention: Duration,
     /// The most events kept (`OP_EVENTS_MAX`).
     pub events_max: u64,
+    /// The deprovisioning guard (`OP_DEPROVISION_LIMIT` within `OP_DEPROVISION_WINDOW`), off
+    /// unless the limit is set.
+    pub deprovision: Option<crate::scim::deprovision::Settings>,
     /// The bytes of request bodies decoded or applied at once across the process (at least
     /// `max_body_bytes`); beyond it requests queue briefly, then get `503`.
     pub max_inflight_body_bytes: usize,
@@ -246,7 +249,8 @@ pub fn read_file(named: Option<&std::path::Path>) -> Result<Option<String>, Conf
 /// that only shape another one's value: `ping_server` (shown as `ping_port`, `off` when it is
 /// off), the `redis_host` family and `redis_enable_ssl` (as the redacted `redis_url`),
 /// `json_logs`/`pretty_logs` (as `log_format`), `debug`/`trace` (as `log_level`) and
-/// `acme_staging` (as `acme_directory_url`), `webhook_url`/`webhook_secret` (as the endpoint
+/// `acme_staging` (as `acme_directory_url`), `deprovision_window` (in `deprovision_limit`),
+/// `webhook_url`/`webhook_secret` (as the endpoint
 /// `default` in `webhooks`, its secret never shown). Without TLS the TLS settings are one line,
 /// `tls = off`; the Redis settings show only with Redis, `data_dir` only without.
 pub fn describe(settings: &Settings) -> Vec<(&'static str, String)> {
@@ -307,6 +311,13 @@ pub fn describe(settings: &Settings) -> Vec<(&'static str, String)> {
         format!("{:?}", settings.events_retention),
     ));
     lines.push(("events_max", settings.events_max.to_string()));
+    lines.push((
+        "deprovision_limit",
+        settings.deprovision.map_or_else(
+            || "off".to_owned(),
+            |d| format!("{} within {:?}", d.limit, d.window),
+        ),
+    ));
     let endpoints: Vec<String> = settings
         .webhooks
         .iter()
@@ -449,6 +460,7 @@ mod tests {
     /// The settings `describe` folds into another line (see its doc): (setting, line).
     const SHOWN_AS: &[(&str, &str)] = &[
         ("ping_server", "ping_port"),
+        ("deprovision_window", "deprovision_limit"),
         ("redis_host", "redis_url"),
         ("redis_port", "redis_url"),
         ("redis_username", "redis_url"),

@@ -222,6 +222,8 @@ fn replication(
 
 /// How long one store call may take by default.
 const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The deprovisioning guard's window when only its limit is set.
+const DEFAULT_DEPROVISION_WINDOW: Duration = Duration::from_secs(3600);
 
 /// How often last use is persisted by default: coarse enough to cost nothing, fine enough
 /// for "is this token still in use?".
@@ -287,6 +289,7 @@ pub(super) fn settings(values: &Values) -> Result<Settings, ConfigError> {
     let exposure = super::exposure::settings(values, tls.as_ref())?;
     let max_body_bytes = get(values, "max_body_bytes", positive)?.unwrap_or(4 * 1024 * 1024);
     let store_timeout = get(values, "store_timeout", duration)?.unwrap_or(DEFAULT_STORE_TIMEOUT);
+    let window = get(values, "deprovision_window", duration)?;
     Ok(Settings {
         session,
         store: store(values, store_timeout)?,
@@ -313,6 +316,12 @@ pub(super) fn settings(values: &Values) -> Result<Settings, ConfigError> {
             .unwrap_or(Duration::from_secs(30 * 24 * 3600))
             .max(Duration::from_secs(1)),
         events_max: get(values, "events_max", positive)?.map_or(1_000_000, |n| n as u64),
+        deprovision: get(values, "deprovision_limit", positive)?.map(|limit| {
+            crate::scim::deprovision::Settings {
+                limit: limit as u64,
+                window: window.unwrap_or(DEFAULT_DEPROVISION_WINDOW),
+            }
+        }),
         max_inflight_body_bytes: get(values, "max_inflight_body_bytes", positive)?
             // Two maximum-size bodies at once (or one and many small ones): 551 MB peak under
             // 16 concurrent 4 MiB PATCHes against 778 MB at four (BENCHMARKS.md, issue 9).

@@ -48,6 +48,8 @@ pub(crate) const KEYS: &[&str] = &[
     "events_data",
     "events_retention",
     "events_max",
+    "deprovision_limit",
+    "deprovision_window",
     "webhook_url",
     "webhook_secret",
     "webhook_timeout",

@@ -70,6 +70,8 @@ pub struct Limits {
 
 /// What the handlers share.
 pub struct AppState {
+    /// The deprovisioning guard, when `OP_DEPROVISION_LIMIT` is set.
+    pub deprovision: Option<Arc<crate::scim::deprovision::Guard>>,
     /// Bearer verification.
     pub auth: Authorizer,
     /// Metrics.
@@ -338,6 +340,28 @@ where
             Ok(_) => handlers::events::feed(state, &parts).await,
             Err(e) => state.refused(client, e),
         },
+        Route::GuardRelease if method == Method::POST => match authorize(Scope::Scim) {
+            Ok(caller) => {
+                let actor = crate::scim::events::Actor {
+                    token: caller.token_label.clone(),
+                    user_agent: parts
+                        .headers
+                        .get(header::USER_AGENT)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned),
+                };
+                handlers::status::secured(handlers::status::release_guard(state, &actor).await)
+            }
+            Err(e) => handlers::status::secured(state.refused(client, e)),
+        },
+        Route::GuardRelease => {
+            let mut res = response::scim_error(&ScimError::MethodNotAllowed(format!(
+                "{method} is not allowed here"
+            )));
+            res.headers_mut()
+                .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+            res
+        }
         Route::Webhook(name, action) if method == Method::POST => match authorize(Scope::Scim) {
             Ok(_) => {
                 handlers::status::secured(handlers::status::webhook(state, &name, action).await)

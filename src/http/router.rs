@@ -46,6 +46,8 @@ pub enum Route {
     Logs,
     /// `/events` (the pull feed of provisioning events, bearer token required).
     Events,
+    /// `POST /guard/release`: releases the deprovisioning guard (bearer token, `scim` scope).
+    GuardRelease,
     /// `POST /webhooks/{name}/enable` or `/replay` (bearer token, `scim` scope).
     Webhook(String, crate::outbox::report::Action),
     /// A static file of the status page (no authentication: it holds no data).
@@ -171,6 +173,7 @@ pub fn route(path: &str) -> Routed {
         "/status.json" => return simple(Route::StatusJson, "/status.json"),
         "/logs" => return simple(Route::Logs, "/logs"),
         "/events" => return simple(Route::Events, "/events"),
+        "/guard/release" => return simple(Route::GuardRelease, "/guard/release"),
         _ => {}
     }
     if let Some(rest) = trimmed.strip_prefix("/webhooks/") {

@@ -78,6 +78,8 @@ pub struct Health {
         Arc<crate::outbox::Outbox>,
         Arc<[crate::config::WebhookSettings]>,
     )>,
+    /// The deprovisioning guard, when on.
+    deprovision: Option<Arc<crate::scim::deprovision::Guard>>,
     /// The last store check and when it ran. `/metrics` needs no token, and an embedded-store
     /// ping is a durable (fsynced) empty commit, so a healthy check is reused for
     /// [`STORE_CHECK_TTL`] rather than letting any client drive fsyncs (an outage is still seen
@@ -163,6 +165,15 @@ impl Health {
         self
     }
 
+    /// Adds the `DeprovisionGuard` report (when the guard is on): degraded while it holds.
+    pub fn with_deprovision_guard(
+        mut self,
+        guard: Option<Arc<crate::scim::deprovision::Guard>>,
+    ) -> Self {
+        self.deprovision = guard;
+        self
+    }
+
     /// Adds the `CertificateManager` report (when TLS is on).
     pub fn with_certificates(mut self, report: CertReportCell) -> Self {
         self.certificates = Some(report);
@@ -214,6 +225,7 @@ impl Health {
             metrics,
             certificates: None,
             webhooks: None,
+            deprovision: None,
             last_store_check: Arc::default(),
         }
     }
@@ -268,7 +280,19 @@ impl Health {
                 webhooks = Some(list);
             }
         }
-        Survey { reports, webhooks }
+        let mut guard = None;
+        if let Some(g) = &self.deprovision {
+            // Unreadable with the store down: the Store report already says so.
+            if let Ok((state, _)) = g.state().await {
+                reports.push(guard_report(&state, g.settings()));
+                guard = Some((state, g.settings()));
+            }
+        }
+        Survey {
+            reports,
+            webhooks,
+            guard,
+        }
     }
 }
 
@@ -278,6 +302,34 @@ pub struct Survey {
     pub reports: Vec<Report>,
     /// Each webhook endpoint's state, when they could be read.
     pub webhooks: Option<Vec<crate::outbox::report::EndpointReport>>,
+    /// The deprovisioning guard's state and settings, when it is on and could be read.
+    pub guard: Option<(
+        crate::scim::deprovision::State,
+        crate::scim::deprovision::Settings,
+    )>,
+}
+
+/// The `DeprovisionGuard` report: degraded while the guard holds.
+pub fn guard_report(
+    state: &crate::scim::deprovision::State,
+    settings: crate::scim::deprovision::Settings,
+) -> Report {
+    match state.held_since_ms {
+        None => Report {
+            source: "DeprovisionGuard",
+            condition: Condition::Healthy,
+            detail: None,
+        },
+        Some(_) => Report {
+            source: "DeprovisionGuard",
+            condition: Condition::Degraded,
+            detail: Some(format!(
+                "holding: more than {} user deactivations and deletions within {:?}; {} \
+                 refused since; an operator releases it with POST /guard/release",
+                settings.limit, settings.window, state.held_requests
+            )),
+        },
+    }
 }
 
 pub(crate) fn rfc3339(t: OffsetDateTime) -> String {

@@ -68,6 +68,7 @@ pub const TYPES: &[&str] = &[
     "group.deleted",
     "group.members.added",
     "group.members.removed",
+    "guard.released",
 ];
 
 /// What happened to a resource.

@@ -25,6 +25,7 @@
 pub mod bulk;
 pub mod commit_point;
 pub mod cpu;
+pub mod deprovision;
 pub mod discovery;
 pub mod engine;
 pub mod error;

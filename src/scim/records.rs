@@ -320,6 +320,16 @@ impl Changes {
         self.primary = Some(key);
     }
 
+    /// Writes a record outside the directory (the deprovisioning guard's state) at `version`
+    /// (absent: it must not exist yet), in the same batch.
+    pub fn put_raw(&mut self, key: StoreKey, value: bytes::Bytes, version: Option<Version>) {
+        self.batch.preconditions.push(match version {
+            Some(v) => Precondition::Version(key.clone(), v),
+            None => Precondition::Absent(key.clone()),
+        });
+        self.batch.mutations.push(Mutation::Put { key, value });
+    }
+
     /// Deletes a resource at version `version`.
     pub fn delete(&mut self, rt: &ResourceType, id: &str, version: Version) {
         let key = StoreKey::new(space(rt), id);

@@ -5,6 +5,7 @@
 
 mod cli;
 mod deploy;
+mod deprovision;
 mod edge_limits;
 mod events;
 mod exposure;

@@ -20,7 +20,11 @@ pub fn asset(asset: Asset) -> http::Response<Body> {
 /// with their last use. Counts that cannot be read (store outage) are `null`; the Store report
 /// then says why.
 pub async fn json(state: &AppState) -> http::Response<Body> {
-    let operator::Survey { reports, webhooks } = state.health.survey().await;
+    let operator::Survey {
+        reports,
+        webhooks,
+        guard,
+    } = state.health.survey().await;
     let counts = match tokio::time::timeout(
         state.limits.request_timeout / 2,
         state.status.counts.snapshot(),
@@ -55,6 +59,12 @@ pub async fn json(state: &AppState) -> http::Response<Body> {
     doc["webhooks"] = webhooks
         .and_then(|list| serde_json::to_value(list).ok())
         .unwrap_or_default();
+    // Off, or its state (`null` when it cannot be read).
+    doc["deprovisionGuard"] = match (&state.deprovision, guard) {
+        (None, _) => serde_json::json!({"enabled": false}),
+        (Some(_), None) => serde_json::Value::Null,
+        (Some(_), Some((s, settings))) => guard_json(&s, settings),
+    };
     let res = response::json(StatusCode::OK, &doc);
     response::with_page_security(response::no_store(res))
 }
@@ -86,6 +96,67 @@ pub async fn webhook(
         }
         Err(e) => {
             tracing::warn!(error = %crate::error_chain::chain(&e), "recording a webhook action");
+            response::scim_error(&ScimError::Unavailable(
+                "the store did not answer; retry shortly".into(),
+            ))
+        }
+    }
+}
+
+fn guard_json(
+    s: &crate::scim::deprovision::State,
+    settings: crate::scim::deprovision::Settings,
+) -> serde_json::Value {
+    let at = |ms: u64| {
+        let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        operator::rfc3339(t)
+    };
+    serde_json::json!({
+        "enabled": true,
+        "limit": settings.limit,
+        "windowSeconds": settings.window.as_secs(),
+        "windowStart": at(s.window_start_ms),
+        "count": s.count,
+        "holding": s.held_since_ms.is_some(),
+        "heldSince": s.held_since_ms.map(at),
+        "heldRequests": s.held_requests,
+        "recent": s.recent.iter().map(|h| serde_json::json!({
+            "at": at(h.at_ms), "type": h.kind, "id": h.id, "token": h.token,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// `POST /guard/release`: releases the deprovisioning guard for the token's label (a
+/// `guard.released` event); `200` with what it released, `404` when the guard is off.
+pub async fn release_guard(
+    state: &AppState,
+    actor: &crate::scim::events::Actor,
+) -> http::Response<Body> {
+    use crate::scim::error::ScimError;
+    let Some(guard) = &state.deprovision else {
+        return response::scim_error(&ScimError::NotFound(
+            "the deprovisioning guard is off (OP_DEPROVISION_LIMIT is not set)".into(),
+        ));
+    };
+    match guard.release(actor).await {
+        Ok(was) => {
+            tracing::info!(
+                token = %actor.token,
+                held_requests = was.held_requests,
+                "deprovisioning guard released"
+            );
+            response::json(
+                StatusCode::OK,
+                &serde_json::json!({
+                    "released": true,
+                    "wasHolding": was.held_since_ms.is_some(),
+                    "heldRequests": was.held_requests,
+                }),
+            )
+        }
+        Err(e) => {
+            tracing::warn!(error = %crate::error_chain::chain(&e), "releasing the deprovisioning guard");
             response::scim_error(&ScimError::Unavailable(
                 "the store did not answer; retry shortly".into(),
             ))

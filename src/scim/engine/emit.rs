@@ -86,8 +86,14 @@ impl Engine {
                 (_, _, Value::Object(doc)) => Some(shown(loaded, doc, self.meta(rt, loaded, ctx))),
                 _ => None,
             };
+            let kind = events::event_type(rt.kind, change, active);
+            if let Some(guard) = &self.deprovision {
+                if matches!(kind, "user.deactivated" | "user.deleted") {
+                    guard.admit(changes, kind, &loaded.id, &ctx.actor).await?;
+                }
+            }
             let event = Event {
-                kind: events::event_type(rt.kind, change, active),
+                kind,
                 time: &time,
                 subject,
                 diff,

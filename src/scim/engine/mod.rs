@@ -29,6 +29,7 @@ pub use search::SearchQuery;
 pub use write::Input;
 
 use super::{
+    deprovision,
     error::{Fault, ScimError},
     events::{Actor, Before, Change, DataMode, Diff},
     project::Projection,
@@ -124,6 +125,8 @@ pub struct Engine {
     limits: EngineLimits,
     event_data: DataMode,
     locks: std::sync::Arc<WriteLocks>,
+    /// The deprovisioning guard, when `OP_DEPROVISION_LIMIT` is set.
+    deprovision: Option<std::sync::Arc<crate::scim::deprovision::Guard>>,
 }
 
 /// Maps a store failure onto the SCIM answer: outages are 503, anything else a 500.
@@ -272,7 +275,17 @@ impl Engine {
             limits,
             event_data: DataMode::Full,
             locks: std::sync::Arc::new(WriteLocks::new()),
+            deprovision: None,
         }
+    }
+
+    /// The same engine with deactivations and deletions of users passing `guard`.
+    pub fn with_deprovision_guard(
+        mut self,
+        guard: std::sync::Arc<crate::scim::deprovision::Guard>,
+    ) -> Self {
+        self.deprovision = Some(guard);
+        self
     }
 
     /// The same engine with events carrying `mode` (`OP_EVENTS_DATA`).
@@ -394,8 +407,10 @@ impl Engine {
             self.emit(&mut changes, written, ctx).await?;
             match self.records.commit(changes).await {
                 Ok(_) => return Ok(()),
-                // The resource (or a membership) changed under us: look again.
+                // The resource (or a membership, or the guard's count) changed under us: look
+                // again.
                 Err(StoreError::Conflict { .. }) if if_match.is_none() => continue,
+                Err(StoreError::Conflict { key }) if key.space == deprovision::SPACE => continue,
                 Err(StoreError::Conflict { .. }) => {
                     return Err(ScimError::PreconditionFailed(format!(
                         "{} {id} changed; fetch it again",

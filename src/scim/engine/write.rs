@@ -9,7 +9,7 @@ use super::{
     Engine, MAX_ATTEMPTS,
 };
 use crate::scim::{
-    cpu,
+    cpu, deprovision,
     error::ScimError,
     events::{Before, Change, Diff},
     patch,
@@ -173,6 +173,7 @@ impl Engine {
                 }
                 Ok(None) => return Err(ScimError::Internal(no_version())),
                 Err(StoreError::Conflict { .. }) if if_match.is_none() => continue,
+                Err(StoreError::Conflict { key }) if key.space == deprovision::SPACE => continue,
                 Err(StoreError::Conflict { key }) if key.id == id => {
                     return Err(ScimError::PreconditionFailed(format!(
                         "{} {id} changed; fetch it again",

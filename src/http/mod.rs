@@ -342,14 +342,7 @@ where
         },
         Route::GuardRelease if method == Method::POST => match authorize(Scope::Scim) {
             Ok(caller) => {
-                let actor = crate::scim::events::Actor {
-                    token: caller.token_label.clone(),
-                    user_agent: parts
-                        .headers
-                        .get(header::USER_AGENT)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned),
-                };
+                let actor = handlers::scim::request::actor(&parts, &caller);
                 handlers::status::secured(handlers::status::release_guard(state, &actor).await)
             }
             Err(e) => handlers::status::secured(state.refused(client, e)),

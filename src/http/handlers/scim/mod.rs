@@ -3,7 +3,7 @@
 
 mod bulk;
 mod discovery;
-mod request;
+pub(crate) mod request;
 mod resources;
 
 use bytes::Bytes;

@@ -40,14 +40,19 @@ pub(super) fn ctx(state: &AppState, parts: &Parts, v2: bool, caller: &Caller) ->
     let prefix = if v2 { "/scim/v2" } else { "/scim" };
     Ctx {
         base_url: format!("{origin}{prefix}"),
-        actor: Actor {
-            token: caller.token_label.clone(),
-            user_agent: parts
-                .headers
-                .get(header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-        },
+        actor: actor(parts, caller),
+    }
+}
+
+/// Who made the request: the token's label and the client's `User-Agent` (events' `actor`).
+pub(crate) fn actor(parts: &Parts, caller: &Caller) -> Actor {
+    Actor {
+        token: caller.token_label.clone(),
+        user_agent: parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     }
 }
 

@@ -11,7 +11,7 @@
 //!   (appended at, unix ms).   * `<p>qh:<log>` — string, the last seq appended (kept when the
 //!   stream is trimmed).   * `<p>qk:<len(log)>:<log>:<key>` — sorted set of the seqs of the
 //!   entries appended with `key` (score = member = seq).   * `<p>qe:<log>` — hash seq → the
-//!   `qk` sets of that entry, newline-separated, which a trim empties with the entry.
+//!   keys of that entry, newline-separated, whose `qk` sets a trim empties with the entry.
 //!
 //! On a Redis Cluster (`redis-cluster://`) `<p>` is the prefix in braces, `{scim-bridge:}`: a
 //! hash tag, so every key of one directory hashes to one slot and each write script (which
@@ -111,8 +111,8 @@ impl Keys {
         format!("{}qk:{}:{}:{}", self.prefix, log.len(), log, key)
     }
 
-    /// The hash of `log`'s entries' keys: seq → the `log_key` sets it is in, one per line, so
-    /// a trim removes the entry from them.
+    /// The hash of `log`'s entries' keys: seq → the keys it was appended with, one per line,
+    /// so a trim removes the entry from their `log_key` sets.
     pub(super) fn log_entry_keys(&self, log: &str) -> String {
         format!("{}qe:{}", self.prefix, log)
     }

@@ -232,7 +232,7 @@ pub(super) fn encode_batch(keys: &Keys, batch: &WriteBatch) -> Vec<Value> {
                 s(&keys.log(log)),
                 s(&before.to_string()),
                 s(&keys.log_entry_keys(log)),
-                s(""),
+                s(&keys.log_key(log, "")),
                 s(""),
             ],
         };
@@ -241,16 +241,18 @@ pub(super) fn encode_batch(keys: &Keys, batch: &WriteBatch) -> Vec<Value> {
     args
 }
 
-/// An append's index argument: empty without keys, else the entry-keys hash and then each
-/// key's set, one per line.
+/// An append's index argument: empty without keys, else the entry-keys hash, the common start
+/// of the keys' sets, then each key, one per line.
 fn index_lines(keys: &Keys, log: &str, entry_keys: &[String]) -> String {
     if entry_keys.is_empty() {
         return String::new();
     }
     let mut lines = keys.log_entry_keys(log);
+    lines.push('\n');
+    lines.push_str(&keys.log_key(log, ""));
     for k in entry_keys {
         lines.push('\n');
-        lines.push_str(&keys.log_key(log, k));
+        lines.push_str(k);
     }
     lines
 }

@@ -10,8 +10,8 @@
 --     C  unique key, term, owner        R  unique key, term, owner
 --     SA set key, member                SR set key, member            SC set key
 --     Q  log stream key, log head key, value, index, log name   (index: '' or the entry-keys
---        hash, then each key's seq set, one per line)
---     QT log stream key, lowest seq kept, entry-keys hash
+--        hash, the keys' seq sets' common start, then each key, one per line)
+--     QT log stream key, lowest seq kept, entry-keys hash, the seq sets' common start
 -- Returns {'ok', n1, n2, ...} (in mutation order: the version of each put and the seq of each
 -- append), {'conflict', p} or {'unique', m, owner}.
 -- A record is a string `<version>:<value>`; a store written before that holds hashes
@@ -100,10 +100,10 @@ for m = 1, nmut do
     local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
     redis.call('XADD', key, string.format('0-%d', seq), 'v', b, 't', string.format('%d', ms))
     if c ~= '' then
-      local sets = lines(c)
+      local index = lines(c)
       local id = string.format('%d', seq)
-      for s = 2, #sets do redis.call('ZADD', sets[s], id, id) end
-      redis.call('HSET', sets[1], id, table.concat(sets, '\n', 2))
+      for k = 3, #index do redis.call('ZADD', index[2] .. index[k], id, id) end
+      redis.call('HSET', index[1], id, table.concat(index, '\n', 3))
     end
     if heads[d] == nil then logs[#logs + 1] = d end
     heads[d] = seq
@@ -114,9 +114,9 @@ for m = 1, nmut do
     if first then
       for s = tonumber(string.match(first[1], '^0%-(%d+)$')), tonumber(a) - 1 do
         local id = string.format('%d', s)
-        local sets = redis.call('HGET', b, id)
-        if sets then
-          for _, set in ipairs(lines(sets)) do redis.call('ZREM', set, id) end
+        local held = redis.call('HGET', b, id)
+        if held then
+          for _, k in ipairs(lines(held)) do redis.call('ZREM', c .. k, id) end
           redis.call('HDEL', b, id)
         end
       end

@@ -289,3 +289,51 @@ async fn records_written_as_hashes_are_read_written_and_converted() {
     assert_eq!((got.version, &got.value[..]), (3, &b"again"[..]));
     assert_eq!(server.command(&format!("TYPE {}", key("odd"))), "+hash");
 }
+
+/// A trim takes its entries out of the per-key index itself, not only out of reads: the
+/// sorted set of a key whose entries are all trimmed is gone, and so are their fields in the
+/// entry-keys hash (`log_by_key` skips trimmed entries anyway, so only the keys show a leak).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trim_leaves_nothing_of_its_entries_in_the_index() {
+    let server = RedisServer::start();
+    let opts = options(server.url(), Duration::from_secs(5));
+    let prefix = opts.key_prefix.clone();
+    let store = RedisStore::connect(opts).await.expect("connect");
+    let append = |keys: &[&str]| scim_bridge::store::Mutation::Append {
+        log: "ev".into(),
+        value: "x".into(),
+        keys: keys.iter().map(|k| (*k).to_owned()).collect(),
+    };
+    store
+        .write(
+            WriteBatch::new()
+                .then(append(&["a", "b"]))
+                .then(append(&["b"])),
+        )
+        .await
+        .expect("append");
+    let (qa, qb, qe) = (
+        format!("{prefix}qk:2:ev:a"),
+        format!("{prefix}qk:2:ev:b"),
+        format!("{prefix}qe:ev"),
+    );
+    assert_eq!(server.command(&format!("ZCARD {qb}")), ":2");
+    assert_eq!(server.command(&format!("HLEN {qe}")), ":2");
+    let trim = |before| scim_bridge::store::Mutation::Trim {
+        log: "ev".into(),
+        before,
+    };
+    store
+        .write(WriteBatch::new().then(trim(2)))
+        .await
+        .expect("trim 1");
+    assert_eq!(server.command(&format!("EXISTS {qa}")), ":0");
+    assert_eq!(server.command(&format!("ZCARD {qb}")), ":1");
+    assert_eq!(server.command(&format!("HLEN {qe}")), ":1");
+    store
+        .write(WriteBatch::new().then(trim(3)))
+        .await
+        .expect("trim 2");
+    assert_eq!(server.command(&format!("EXISTS {qb}")), ":0");
+    assert_eq!(server.command(&format!("EXISTS {qe}")), ":0");
+}

@@ -329,17 +329,19 @@ where
             }
         }
         Route::Metrics if is_read(method) => handlers::ops::metrics(state).await,
-        // A resource's history is the directory's data: a `scim` token's, not a feed reader's.
-        Route::Events if is_read(method) && handlers::events::wants_history(&parts) => {
-            match authorize(Scope::Scim) {
+        Route::Events if is_read(method) => {
+            // A resource's history is the directory's data: a `scim` token's, not a feed
+            // reader's.
+            let needs = if handlers::events::wants_history(&parts) {
+                Scope::Scim
+            } else {
+                Scope::Events
+            };
+            match authorize(needs) {
                 Ok(_) => handlers::events::feed(state, &parts).await,
                 Err(e) => state.refused(client, e),
             }
         }
-        Route::Events if is_read(method) => match authorize(Scope::Events) {
-            Ok(_) => handlers::events::feed(state, &parts).await,
-            Err(e) => state.refused(client, e),
-        },
         Route::GuardRelease if method == Method::POST => match authorize(Scope::Scim) {
             Ok(caller) => {
                 let actor = handlers::scim::request::actor(&parts, &caller);

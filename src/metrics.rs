@@ -28,6 +28,8 @@ pub struct Metrics {
     deprovision_held: IntCounter,
     tls: TlsMetrics,
     events: EventMetrics,
+    /// The last hour per minute, for the status page's charts (not exported to Prometheus).
+    charts: std::sync::Arc<crate::operator::charts::Charts>,
 }
 
 /// The event log's and webhooks' metrics.
@@ -234,6 +236,7 @@ impl Metrics {
             auth_failures,
             connections_closed,
             deprovision_held,
+            charts: Default::default(),
         })
     }
 
@@ -250,8 +253,25 @@ impl Metrics {
             .inc();
     }
 
+    /// The status page's per-minute series.
+    pub fn charts(&self) -> &crate::operator::charts::Charts {
+        &self.charts
+    }
+
+    /// Records a SCIM request's outcome and latency for the charts (on top of
+    /// [`observe_request`](Self::observe_request), which every route gets).
+    pub fn observe_scim(&self, status: u16, took: Duration) {
+        self.charts.request(status, took);
+    }
+
+    /// Records the age of an event `endpoint` has just delivered.
+    pub fn webhook_delivered(&self, endpoint: &str, lag_seconds: f64) {
+        self.charts.lag(endpoint, lag_seconds);
+    }
+
     /// Sets `endpoint`'s backlog and lag as last read.
     pub fn webhook_backlog(&self, endpoint: &str, backlog: u64, lag_seconds: f64) {
+        self.charts.lag(endpoint, lag_seconds);
         self.events
             .backlog
             .with_label_values(&[endpoint])

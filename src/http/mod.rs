@@ -215,6 +215,11 @@ where
         res.status().as_u16(),
         started.elapsed(),
     );
+    if scim_endpoint.is_some() {
+        state
+            .metrics
+            .observe_scim(res.status().as_u16(), started.elapsed());
+    }
     // Only authorised requests enter the page's list: strangers must not fill or evict it.
     if let (Some(endpoint), Some(user_agent), true) = (
         scim_endpoint,
@@ -312,6 +317,12 @@ where
             Ok(_) => handlers::status::json(state).await,
             Err(e) => handlers::status::secured(state.refused(client, e)),
         },
+        Route::GroupMembers(id) if is_read(method) => match authorize(Scope::Scim) {
+            Ok(_) => handlers::status::secured(
+                handlers::directory::members(state, &parts, &id).await,
+            ),
+            Err(e) => handlers::status::secured(state.refused(client, e)),
+        },
         Route::Logs if is_read(method) => match authorize(Scope::Scim) {
             Ok(_) => handlers::status::logs(state),
             Err(e) => handlers::status::secured(state.refused(client, e)),
@@ -388,6 +399,7 @@ where
         | Route::Events
         | Route::StatusJson
         | Route::Logs
+        | Route::GroupMembers(_)
         | Route::StatusAsset(_)) => {
             let mut res = response::scim_error(&ScimError::MethodNotAllowed(format!(
                 "{method} is not allowed here"

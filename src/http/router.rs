@@ -48,6 +48,9 @@ pub enum Route {
     Events,
     /// `POST /guard/release`: releases the deprovisioning guard (bearer token, `scim` scope).
     GuardRelease,
+    /// `GET /groups/{id}/members`: a group's members a page at a time (bearer token, `scim`
+    /// scope), for the status page's directory.
+    GroupMembers(String),
     /// `POST /webhooks/{name}/enable` or `/replay` (bearer token, `scim` scope).
     Webhook(String, crate::outbox::report::Action),
     /// A static file of the status page (no authentication: it holds no data).
@@ -187,6 +190,15 @@ pub fn route(path: &str) -> Routed {
         }
         return simple(Route::NotFound, "unmatched");
     }
+    if let Some(rest) = trimmed.strip_prefix("/groups/") {
+        return match rest.split_once('/') {
+            Some((id, "members")) if !id.is_empty() => simple(
+                Route::GroupMembers(decode(id).into_owned()),
+                "/groups/{id}/members",
+            ),
+            _ => simple(Route::NotFound, "unmatched"),
+        };
+    }
     if let Some(asset) = crate::operator::page::Asset::from_path(trimmed) {
         return simple(Route::StatusAsset(asset), "/status/{asset}");
     }
@@ -282,6 +294,13 @@ mod tests {
         assert_eq!(route("/logs/").template, "/logs");
         assert_eq!(route("/logs/x").route, Route::NotFound);
         assert_eq!(route("/events").route, Route::Events);
+        assert_eq!(
+            route("/groups/g%201/members").route,
+            Route::GroupMembers("g 1".into())
+        );
+        assert_eq!(route("/groups/g1/members").template, "/groups/{id}/members");
+        assert_eq!(route("/groups/g1").route, Route::NotFound);
+        assert_eq!(route("/groups//members").route, Route::NotFound);
         assert_eq!(
             route("/webhooks/billing/replay").route,
             Route::Webhook("billing".into(), crate::outbox::report::Action::Replay)

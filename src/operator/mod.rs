@@ -2,6 +2,7 @@
 //! bridge's), `/ping`, and the status page with its `/status.json` and `/logs`.
 //!
 //! * [`activity`]: the recent SCIM requests (no personal data).
+//! * [`charts`]: the last hour per minute: requests by outcome, latency, webhook lag.
 //! * [`counts`]: user and group counts, with a cached active/inactive scan.
 //! * [`logs`]: the recent log lines as a downloadable file.
 //! * [`page`]: the embedded HTML, CSS and script.
@@ -11,6 +12,7 @@
 //! read the records through their public paging API).
 
 pub mod activity;
+pub mod charts;
 pub mod counts;
 pub mod logs;
 pub mod page;

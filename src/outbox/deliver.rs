@@ -314,6 +314,8 @@ impl Deliverer {
             self.metrics.webhook_outcome(name, outcome.label());
             match outcome {
                 Outcome::Delivered => {
+                    let age_ms = super::now_ms().saturating_sub(item.at_ms);
+                    self.metrics.webhook_delivered(name, age_ms as f64 / 1000.0);
                     state.cursor = item.seq;
                     state.delivered += 1;
                     state.attempt = 0;

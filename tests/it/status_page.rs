@@ -166,3 +166,133 @@ async fn status_json_needs_the_token_and_counts_users_and_activity() {
         "personal data in /status.json: {text}"
     );
 }
+
+#[tokio::test]
+async fn a_groups_members_come_a_page_at_a_time_with_their_names() {
+    let bridge = App::start().await;
+    let post = |path: &'static str, body: Value| {
+        client()
+            .post(bridge.url(path))
+            .header("Authorization", bridge.bearer())
+            .header("Content-Type", "application/scim+json")
+            .json(&body)
+            .send()
+    };
+    let mut ids = Vec::new();
+    for i in 0..120 {
+        let res = post("/scim/v2/Users", json!({"userName": format!("m{i:03}@example.com")}))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let doc: Value = res.json().await.unwrap();
+        ids.push(doc["id"].as_str().unwrap().to_owned());
+    }
+    let inner = post("/scim/v2/Groups", json!({"displayName": "Inner"}))
+        .await
+        .unwrap();
+    let inner: Value = inner.json().await.unwrap();
+    let mut members: Vec<Value> = ids.iter().map(|id| json!({"value": id})).collect();
+    members.push(json!({"value": inner["id"]}));
+    let res = post("/scim/v2/Groups", json!({"displayName": "Everyone", "members": members}))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let group: Value = res.json().await.unwrap();
+    let gid = group["id"].as_str().unwrap();
+
+    let page = |after: Option<String>| {
+        let mut url = format!("/groups/{gid}/members?count=50");
+        if let Some(a) = after {
+            url.push_str(&format!("&after={a}"));
+        }
+        client()
+            .get(bridge.url(&url))
+            .header("Authorization", bridge.bearer())
+            .send()
+    };
+    let mut seen = Vec::new();
+    let mut after = None;
+    let mut pages = 0;
+    loop {
+        let res = page(after.clone()).await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_page_headers(&res);
+        let doc: Value = res.json().await.unwrap();
+        assert_eq!(doc["totalResults"], 121);
+        assert_eq!(doc["displayName"], "Everyone");
+        let list = doc["members"].as_array().unwrap();
+        pages += 1;
+        seen.extend(list.iter().cloned());
+        match doc["next"].as_str() {
+            Some(next) => {
+                assert_eq!(list.len(), 50);
+                assert_eq!(list.last().unwrap()["value"], next);
+                after = Some(next.to_owned());
+            }
+            None => break,
+        }
+        assert!(pages < 5, "the pages never end");
+    }
+    assert_eq!((pages, seen.len()), (3, 121));
+    let values: Vec<&str> = seen.iter().map(|m| m["value"].as_str().unwrap()).collect();
+    let mut sorted = values.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(values, sorted, "in id order, each once");
+    let user = seen.iter().find(|m| m["value"] == ids[7].as_str()).unwrap();
+    assert_eq!(user["type"], "User");
+    assert_eq!(user["display"], "m007@example.com");
+    let nested = seen.iter().find(|m| m["value"] == inner["id"]).unwrap();
+    assert_eq!((&nested["type"], &nested["display"]), (&json!("Group"), &json!("Inner")));
+
+    let get = |path: String, auth: Option<String>| {
+        let mut req = client().get(bridge.url(&path));
+        if let Some(a) = auth {
+            req = req.header("Authorization", a);
+        }
+        req.send()
+    };
+    let res = get("/groups/nope/members".into(), Some(bridge.bearer()))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let res = get(format!("/groups/{gid}/members"), None).await.unwrap();
+    assert_eq!(res.status(), 401);
+    let res = get(format!("/groups/{gid}/members?count=x"), Some(bridge.bearer()))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let doc: Value = res.json().await.unwrap();
+    assert_eq!(doc["scimType"], "invalidValue");
+}
+
+#[tokio::test]
+async fn status_json_charts_the_last_hour_of_scim_requests_by_outcome() {
+    let bridge = App::start().await;
+    for _ in 0..3 {
+        let res = client()
+            .get(bridge.url("/scim/v2/Users"))
+            .header("Authorization", bridge.bearer())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let res = client()
+        .get(bridge.url("/scim/v2/Users/none"))
+        .header("Authorization", bridge.bearer())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let doc = status_json(&bridge).await;
+    let minutes = doc["charts"]["requests"].as_array().unwrap();
+    assert_eq!(minutes.len(), 60);
+    // The requests fall in the last minute or, across a minute's turn, the one before.
+    let sum = |k: &str| minutes.iter().map(|m| m[k].as_u64().unwrap()).sum::<u64>();
+    assert_eq!((sum("2xx"), sum("4xx"), sum("5xx")), (3, 1, 0));
+    let last = minutes.iter().rev().find(|m| m["2xx"].as_u64() > Some(0)).unwrap();
+    assert!(last["p50Ms"].as_f64().unwrap() > 0.0 && last["p99Ms"].as_f64() >= last["p50Ms"].as_f64());
+    assert!(doc["charts"]["start"].is_string());
+    assert_eq!(doc["charts"]["lag"], json!({}), "no webhooks, no lag series");
+}

@@ -1,5 +1,6 @@
 //! Request handlers, one file per endpoint group: parse → act → render.
 
+pub mod directory;
 pub mod events;
 pub mod ops;
 pub mod scim;

@@ -59,6 +59,7 @@ pub async fn json(state: &AppState) -> http::Response<Body> {
     doc["webhooks"] = webhooks
         .and_then(|list| serde_json::to_value(list).ok())
         .unwrap_or_default();
+    doc["charts"] = state.metrics.charts().to_json();
     // Off, or its state (`null` when it cannot be read).
     doc["deprovisionGuard"] = match (&state.deprovision, guard) {
         (None, _) => serde_json::json!({"enabled": false}),

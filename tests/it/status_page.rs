@@ -3,6 +3,7 @@
 //! Chromium against the binary.
 
 mod browser;
+mod directory;
 mod logs;
 mod walkthrough;
 

@@ -1,5 +1,6 @@
 // The status page: asks /status.json with the operator's bearer token every few seconds,
-// and /logs when the operator downloads the logs. The token lives only in this tab's
+// and /logs when the operator downloads the logs; the directory browser asks the SCIM API,
+// /groups/{id}/members and /events?resource=… when the operator searches or opens a resource. The token lives only in this tab's
 // sessionStorage (never a cookie, never the URL); every value is written with textContent, so
 // nothing from the server is parsed as HTML.
 "use strict";
@@ -66,6 +67,12 @@
     sessionStorage.removeItem(KEY);
     lastActivity = [];
     downloadError("");
+    current.kind = null;
+    current.id = null;
+    $("resource").hidden = true;
+    $("results").replaceChildren();
+    $("results-table").hidden = true;
+    $("results-pager").hidden = true;
     signedIn(false);
     showError(message || "");
     $("token").value = "";
@@ -172,6 +179,475 @@
       a.resourceId, a.status, a.latencyMs + " ms",
     ])));
     $("activity-empty").hidden = activity.length > 0;
+    renderGuard(doc.deprovisionGuard);
+    renderCharts(doc.charts);
+  }
+
+  // ---- The operator's requests beyond /status.json: the SCIM API, a group's members, a
+  // resource's history and the guard's release, each with the token in the header.
+
+  // `{status, doc}` of a request, `null` when the bridge cannot be reached; a refused token signs out.
+  async function call(path, method) {
+    const token = sessionStorage.getItem(KEY);
+    if (!token) { signOut(""); return null; }
+    let res;
+    try {
+      res = await fetch(path, {
+        method: method || "GET",
+        headers: { Authorization: "Bearer " + token, Accept: "application/scim+json, application/json" },
+        cache: "no-store",
+        credentials: "omit",
+      });
+    } catch (e) {
+      return null;
+    }
+    if (res.status === 401) { signOut(REFUSED); return null; }
+    let doc = null;
+    try { doc = await res.json(); } catch (e) { doc = null; }
+    return { status: res.status, doc: doc };
+  }
+
+  // Why a request failed, for a message line: the SCIM error's detail when there is one.
+  function failure(r) {
+    if (!r) return "Cannot reach the bridge.";
+    const detail = r.doc && r.doc.detail ? ": " + r.doc.detail : "";
+    return "The bridge answered " + r.status + detail;
+  }
+
+  function message(id, text) {
+    const e = $(id);
+    e.textContent = text;
+    e.hidden = !text;
+  }
+
+  // A SCIM filter string literal.
+  function quoted(text) {
+    return "\"" + text.replace(/\\/g, "\\\\").replace(/"/g, "\\\"") + "\"";
+  }
+
+  // Shown values: strings as they are, the rest as JSON, long ones cut.
+  function shown(v) {
+    if (v === undefined) return "–";
+    if (v === null) return "(unset)";
+    const text = typeof v === "string" ? v : JSON.stringify(v);
+    return text.length > 200 ? text.slice(0, 199) + "…" : text;
+  }
+
+  // A button that looks like a link and opens a resource of the directory.
+  function opener(label, kind, id) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "link";
+    b.textContent = label === null || label === undefined || label === "" ? id : String(label);
+    b.dataset.kind = kind;
+    b.dataset.id = id;
+    b.addEventListener("click", () => openResource(kind, id));
+    return b;
+  }
+
+  const PAGE = 20;
+  const search = { kind: "Users", text: "", start: 1, total: 0 };
+
+  function searchPath() {
+    const q = search.text;
+    let filter = null;
+    if (q) {
+      const v = quoted(q);
+      filter = search.kind === "Users"
+        ? "userName co " + v + " or emails.value co " + v + " or externalId eq " + v + " or displayName co " + v
+        : "displayName co " + v + " or externalId eq " + v;
+    }
+    const attributes = search.kind === "Users"
+      ? "userName,displayName,active,externalId,emails" : "displayName,externalId";
+    return "/scim/v2/" + search.kind + "?startIndex=" + search.start + "&count=" + PAGE
+      + "&attributes=" + attributes + (filter ? "&filter=" + encodeURIComponent(filter) : "");
+  }
+
+  async function runSearch() {
+    message("search-error", "");
+    const r = await call(searchPath());
+    if (!r) return message("search-error", failure(r));
+    if (r.status !== 200 || !r.doc) return message("search-error", failure(r));
+    const list = r.doc.Resources || [];
+    search.total = r.doc.totalResults || 0;
+    const users = search.kind === "Users";
+    const head = row(users ? ["userName", "Display name", "Email", "externalId", "State"]
+      : ["Display name", "externalId", "Id"]);
+    head.querySelectorAll("td").forEach((td) => {
+      const th = document.createElement("th");
+      th.textContent = td.textContent;
+      td.replaceWith(th);
+    });
+    $("results-head").replaceChildren(head);
+    $("results").replaceChildren(...list.map((res) => {
+      if (!users) {
+        const tr = row(["", res.externalId, res.id]);
+        tr.firstChild.appendChild(opener(res.displayName, "Groups", res.id));
+        return tr;
+      }
+      const email = (res.emails || []).find((e) => e.primary) || (res.emails || [])[0];
+      const active = res.active !== false;
+      const tr = row(["", res.displayName, email ? email.value : "", res.externalId, active ? "active" : "inactive"]);
+      tr.firstChild.appendChild(opener(res.userName, "Users", res.id));
+      setState(tr.children[4], active ? "healthy" : "unhealthy");
+      return tr;
+    }));
+    $("results-table").hidden = false;
+    $("results-pager").hidden = false;
+    const last = search.start - 1 + list.length;
+    $("results-range").textContent = search.total === 0 ? "Nothing matches."
+      : search.start + "–" + last + " of " + search.total;
+    $("results-prev").disabled = search.start <= 1;
+    $("results-next").disabled = last >= search.total;
+  }
+
+  // ---- One resource: its attributes, state and groups (a user) or its paged members (a
+  // group), and its history from the event log.
+
+  // The resource shown; `names` are the display names of the groups it is in (for its history).
+  const current = { kind: null, id: null, membersAfter: null, membersSeen: 0, names: {} };
+
+  // Paths and values of a document, one row per leaf (sub-attributes as name.sub).
+  function flatten(doc) {
+    const skip = ["schemas", "id", "meta", "groups", "members"];
+    const rows = [];
+    const walk = (prefix, v) => {
+      if (v && typeof v === "object" && !Array.isArray(v)) {
+        for (const [k, x] of Object.entries(v)) walk(prefix ? prefix + (k.startsWith("urn:") ? ":" : ".") + k : k, x);
+      } else {
+        rows.push([prefix, v]);
+      }
+    };
+    for (const [k, v] of Object.entries(doc)) {
+      if (skip.includes(k)) continue;
+      if (k.startsWith("urn:") && v && typeof v === "object") {
+        for (const [a, x] of Object.entries(v)) walk(k + ":" + a, x);
+      } else {
+        walk(k, v);
+      }
+    }
+    return rows;
+  }
+
+  function fact(dl, name, value, state) {
+    const dt = document.createElement("dt");
+    dt.textContent = name;
+    const dd = document.createElement("dd");
+    dd.textContent = value === null || value === undefined ? "–" : String(value);
+    if (state) setState(dd, state);
+    dl.append(dt, dd);
+  }
+
+  async function openResource(kind, id) {
+    current.kind = kind;
+    current.id = id;
+    current.names = {};
+    $("resource").hidden = false;
+    message("resource-error", "");
+    $("resource-title").textContent = (kind === "Users" ? "User " : "Group ") + id;
+    for (const part of ["resource-facts", "resource-attributes", "resource-groups", "resource-members", "history"]) {
+      $(part).replaceChildren();
+    }
+    $("resource-groups-part").hidden = true;
+    $("resource-members-part").hidden = true;
+    $("history-empty").hidden = true;
+    $("history-more").hidden = true;
+    const path = "/scim/v2/" + kind + "/" + encodeURIComponent(id) + (kind === "Groups" ? "?excludedAttributes=members" : "");
+    const [r] = await Promise.all([call(path), loadHistory(true)]);
+    $("resource").scrollIntoView();
+    if (!r || r.status !== 200 || !r.doc) {
+      const gone = r && r.status === 404 ? "It no longer exists (deleted); its history stays until retention trims it." : failure(r);
+      return message("resource-error", gone);
+    }
+    const doc = r.doc;
+    const dl = $("resource-facts");
+    if (kind === "Users") {
+      $("resource-title").textContent = "User " + (doc.userName || id);
+      const active = doc.active !== false;
+      fact(dl, "State", active ? "active" : "inactive", active ? "healthy" : "unhealthy");
+    } else {
+      $("resource-title").textContent = "Group " + (doc.displayName || id);
+    }
+    fact(dl, "Id", doc.id);
+    fact(dl, "externalId", doc.externalId);
+    const meta = doc.meta || {};
+    fact(dl, "Created", meta.created ? new Date(meta.created).toLocaleString() : null);
+    fact(dl, "Last modified", meta.lastModified ? new Date(meta.lastModified).toLocaleString() : null);
+    $("resource-attributes").replaceChildren(...flatten(doc).map(([p, v]) => row([p, shown(v)])));
+    if (kind === "Users") {
+      const groups = doc.groups || [];
+      for (const g of groups) current.names[g.value] = g.display;
+      renderHistory();
+      $("resource-groups-part").hidden = false;
+      $("resource-groups").replaceChildren(...(groups.length ? groups.map((g) => {
+        const li = document.createElement("li");
+        li.appendChild(opener(g.display, "Groups", g.value));
+        return li;
+      }) : [Object.assign(document.createElement("li"), { textContent: "In no group." })]));
+    } else {
+      $("resource-members-part").hidden = false;
+      current.membersAfter = null;
+      current.membersSeen = 0;
+      await loadMembers();
+    }
+  }
+
+  async function loadMembers() {
+    const id = current.id;
+    const after = current.membersAfter ? "&after=" + encodeURIComponent(current.membersAfter) : "";
+    const r = await call("/groups/" + encodeURIComponent(id) + "/members?count=50" + after);
+    if (current.id !== id) return;
+    if (!r || r.status !== 200 || !r.doc) return message("resource-error", failure(r));
+    const doc = r.doc;
+    $("resource-members-title").textContent = "Members (" + doc.totalResults + ")";
+    $("resource-members").replaceChildren(...doc.members.map((m) => {
+      const tr = row(["", m.type || "?", m.value]);
+      tr.firstChild.appendChild(m.type === "Group" ? opener(m.display, "Groups", m.value)
+        : m.type === "User" ? opener(m.display, "Users", m.value)
+          : document.createTextNode("(not found)"));
+      return tr;
+    }));
+    const first = current.membersSeen + 1;
+    current.membersSeen += doc.members.length;
+    $("members-range").textContent = doc.totalResults === 0 ? "No members."
+      : first + "–" + current.membersSeen + " of " + doc.totalResults;
+    current.membersAfter = doc.next;
+    $("members-next").disabled = !doc.next;
+    $("members-first").disabled = first === 1;
+  }
+
+  // ---- The history: every page of /events?resource=… (bounded), shown newest first.
+
+  const HISTORY_PAGE = 500;
+  const HISTORY_PAGES = 10;
+  const history = { next: 0, events: [] };
+
+  // The value of `path` (`name.givenName`, `urn:…:User:manager`, `emails`) in a document.
+  function valueAt(doc, path) {
+    if (!doc) return undefined;
+    if (Object.prototype.hasOwnProperty.call(doc, path)) return doc[path];
+    if (path.startsWith("urn:")) {
+      const cut = path.lastIndexOf(":");
+      const ext = doc[path.slice(0, cut)];
+      return ext ? ext[path.slice(cut + 1)] : undefined;
+    }
+    const dot = path.indexOf(".");
+    if (dot > 0 && doc[path.slice(0, dot)]) return doc[path.slice(0, dot)][path.slice(dot + 1)];
+    return undefined;
+  }
+
+  // The Changes cell: one line per changed path, old → new when the log keeps values.
+  function changes(ev) {
+    const cell = document.createElement("td");
+    const line = (text, node) => {
+      const div = document.createElement("div");
+      div.textContent = text;
+      if (node) div.appendChild(node);
+      cell.appendChild(div);
+    };
+    if (ev.members) {
+      const onGroup = ev.resource.type === "Group" && !(current.kind === "Groups" && current.id === ev.resource.id);
+      const verb = ev.type === "group.members.added" ? "joined " : "left ";
+      if (onGroup) line(verb, opener(current.names[ev.resource.id], "Groups", ev.resource.id));
+      else line(ev.members.length + " member" + (ev.members.length === 1 ? " " : "s ") + (ev.type === "group.members.added" ? "added" : "removed"));
+      return cell;
+    }
+    const full = ev.data !== undefined;
+    const created = ev.type.endsWith(".created");
+    for (const path of ev.changed || []) {
+      if (!full) { line(path); continue; }
+      const now = valueAt(ev.data, path);
+      if (created) line(path + " = " + shown(now));
+      else line(path + ": " + shown(ev.previous ? ev.previous[path] : undefined) + " → " + shown(now));
+    }
+    if (!full && (ev.changed || []).length) line("(values not kept: OP_EVENTS_DATA=ids)");
+    return cell;
+  }
+
+  async function loadHistory(fresh) {
+    const kind = current.kind;
+    const id = current.id;
+    if (fresh) { history.next = 0; history.events = []; }
+    const type = kind === "Users" ? "User" : "Group";
+    for (let i = 0; i < HISTORY_PAGES; i++) {
+      const r = await call("/events?resource=" + type + "/" + encodeURIComponent(id) + "&after=" + history.next + "&limit=" + HISTORY_PAGE);
+      if (current.id !== id) return;
+      if (!r || r.status !== 200 || !r.doc) return message("resource-error", "History: " + failure(r));
+      history.events.push(...r.doc.events);
+      history.next = r.doc.next;
+      if (r.doc.events.length < HISTORY_PAGE) { $("history-more").hidden = true; break; }
+      $("history-more").hidden = false;
+    }
+    renderHistory();
+  }
+
+  function renderHistory() {
+    const shownEvents = history.events.slice().reverse();
+    $("history").replaceChildren(...shownEvents.map((ev) => {
+      const by = ev.actor ? ev.actor.token + (ev.actor.userAgent ? " (" + ev.actor.userAgent + ")" : "") : "";
+      const tr = row([new Date(ev.time).toLocaleString(), ev.type, by]);
+      tr.dataset.type = ev.type;
+      tr.appendChild(changes(ev));
+      const quirks = document.createElement("td");
+      quirks.textContent = (ev.normalized || []).join(", ") || "–";
+      tr.appendChild(quirks);
+      if (ev.type === "user.deactivated" || ev.type === "user.deleted") setState(tr.children[1], "unhealthy");
+      return tr;
+    }));
+    $("history-empty").hidden = history.events.length > 0;
+  }
+
+  // ---- The deprovisioning guard: its state from /status.json, and its release.
+
+  function renderGuard(g) {
+    const state = $("guard-state");
+    const table = $("guard-table");
+    const button = $("guard-release");
+    setState(state, null);
+    if (g === null || g === undefined) {
+      state.textContent = "Cannot be read (see the Store report).";
+      button.hidden = true;
+      table.hidden = true;
+      return;
+    }
+    if (!g.enabled) {
+      state.textContent = "Off. Set OP_DEPROVISION_LIMIT to stop a mass deactivation (see the README).";
+      button.hidden = true;
+      table.hidden = true;
+      return;
+    }
+    const span = Math.round(g.windowSeconds / 60) + " min";
+    if (g.holding) {
+      state.textContent = "Holding since " + new Date(g.heldSince).toLocaleString() + ": "
+        + g.heldRequests + " deactivation" + (g.heldRequests === 1 ? "" : "s") + " or deletions refused (503) after "
+        + g.count + " of " + g.limit + " in " + span + ". Check the identity provider, then release: its retries will then go through.";
+      setState(state, "unhealthy");
+    } else {
+      state.textContent = "Watching: " + g.count + " of " + g.limit + " deactivations and deletions allowed in the "
+        + span + " window since " + new Date(g.windowStart).toLocaleTimeString() + ".";
+      setState(state, "healthy");
+    }
+    button.hidden = !g.holding;
+    const recent = g.recent || [];
+    table.hidden = recent.length === 0;
+    $("guard-recent").replaceChildren(...recent.map((h) => {
+      const tr = row([new Date(h.at).toLocaleString(), h.type, "", h.token]);
+      tr.children[2].appendChild(opener(h.id, "Users", h.id));
+      return tr;
+    }));
+  }
+
+  async function releaseGuard() {
+    message("guard-message", "");
+    const r = await call("/guard/release", "POST");
+    if (!r || r.status !== 200 || !r.doc) return message("guard-message", failure(r) + "; the guard still holds.");
+    message("guard-message", "Released" + (r.doc.wasHolding ? ": " + r.doc.heldRequests + " refused request(s) will go through when the identity provider retries." : " (it was not holding)."));
+    if (timer) clearTimeout(timer);
+    refresh();
+  }
+
+  // ---- Charts: inline SVG built from /status.json (no library, no CDN).
+
+  // The SVG namespace: a name, never fetched.
+  const SVG = "http://www.w3.org/2000/svg";
+  const W = 600, H = 150, LEFT = 44, BOTTOM = 18, TOP = 8;
+
+  function svg(name, attrs, text) {
+    const e = document.createElementNS(SVG, name);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  // A round upper bound for an axis: 1, 2 or 5 times a power of ten.
+  function ceiling(max) {
+    if (!(max > 0)) return 1;
+    const p = Math.pow(10, Math.floor(Math.log10(max)));
+    for (const m of [1, 2, 5, 10]) if (max <= m * p) return m * p;
+    return 10 * p;
+  }
+
+  function axes(el, top, unit) {
+    el.replaceChildren(
+      svg("line", { x1: LEFT, y1: H - BOTTOM, x2: W, y2: H - BOTTOM, class: "axis" }),
+      svg("line", { x1: LEFT, y1: TOP, x2: LEFT, y2: H - BOTTOM, class: "axis" }),
+      svg("text", { x: LEFT - 4, y: TOP + 8, class: "tick end" }, top + unit),
+      svg("text", { x: LEFT - 4, y: H - BOTTOM, class: "tick end" }, "0"),
+      svg("text", { x: LEFT, y: H - 4, class: "tick" }, "−60 min"),
+      svg("text", { x: W, y: H - 4, class: "tick end" }, "now"));
+  }
+
+  const x = (i, n) => LEFT + (W - LEFT) * i / n;
+  const y = (v, top) => H - BOTTOM - (H - BOTTOM - TOP) * Math.min(v, top) / top;
+
+  function minuteLabel(start, i) {
+    return new Date(new Date(start).getTime() + i * 60000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function barChart(el, start, minutes) {
+    const keys = ["2xx", "4xx", "5xx"];
+    const top = ceiling(Math.max(0, ...minutes.map((m) => keys.reduce((s, k) => s + m[k], 0))));
+    axes(el, top, "");
+    const n = minutes.length;
+    const w = (W - LEFT) / n;
+    minutes.forEach((m, i) => {
+      let base = 0;
+      const g = svg("g");
+      g.appendChild(svg("title", {}, minuteLabel(start, i) + ": " + keys.map((k) => m[k] + " " + k).join(", ")));
+      for (const k of keys) {
+        if (!m[k]) continue;
+        const y0 = y(base, top);
+        base += m[k];
+        const y1 = y(base, top);
+        g.appendChild(svg("rect", { x: x(i, n) + 0.5, y: y1, width: Math.max(w - 1, 1), height: Math.max(y0 - y1, 1), class: "s-" + k }));
+      }
+      el.appendChild(g);
+    });
+  }
+
+  // Lines of several series with gaps where a minute has no value.
+  function lineChart(el, start, series, unit) {
+    const all = series.flatMap((s) => s.values.filter((v) => v !== null));
+    const top = ceiling(Math.max(0, ...all));
+    axes(el, top, unit);
+    for (const s of series) {
+      const n = s.values.length;
+      let d = "";
+      let pen = false;
+      s.values.forEach((v, i) => {
+        if (v === null) { pen = false; return; }
+        const px = x(i + 0.5, n).toFixed(1);
+        const py = y(v, top).toFixed(1);
+        d += (pen ? " L" : " M") + px + " " + py;
+        pen = true;
+        const dot = svg("circle", { cx: px, cy: py, r: 1.8, class: s.cls });
+        dot.appendChild(svg("title", {}, s.name + " at " + minuteLabel(start, i) + ": " + v + " " + unit.trim()));
+        el.appendChild(dot);
+      });
+      if (d) el.insertBefore(svg("path", { d: d.trim(), class: "line " + s.cls }), el.firstChild);
+    }
+  }
+
+  function renderCharts(charts) {
+    if (!charts) return;
+    const minutes = charts.requests || [];
+    barChart($("chart-requests"), charts.start, minutes);
+    lineChart($("chart-latency"), charts.start, [
+      { name: "p50", cls: "l-p50", values: minutes.map((m) => m.p50Ms) },
+      { name: "p99", cls: "l-p99", values: minutes.map((m) => m.p99Ms) },
+    ], " ms");
+    const names = Object.keys(charts.lag || {}).sort();
+    $("chart-lag-part").hidden = names.length === 0;
+    if (names.length) {
+      const series = names.map((name, i) => ({ name: name, cls: "l-" + (i % 6), values: charts.lag[name] }));
+      lineChart($("chart-lag"), charts.start, series, " s");
+      $("lag-keys").replaceChildren(...series.map((s) => {
+        const k = document.createElement("span");
+        k.className = "key " + s.cls;
+        k.textContent = s.name;
+        return k;
+      }));
+    }
   }
 
   // A GET with the operator's token in the header: never a cookie, never the URL.
@@ -305,6 +781,34 @@
       save(blob, "scim-bridge-activity.json");
     });
     $("download-logs").addEventListener("click", downloadLogs);
+    $("search-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      search.kind = $("search-kind").value;
+      search.text = $("search-text").value.trim();
+      search.start = 1;
+      runSearch();
+    });
+    $("results-prev").addEventListener("click", () => {
+      search.start = Math.max(1, search.start - PAGE);
+      runSearch();
+    });
+    $("results-next").addEventListener("click", () => {
+      search.start += PAGE;
+      runSearch();
+    });
+    $("resource-close").addEventListener("click", () => {
+      current.kind = null;
+      current.id = null;
+      $("resource").hidden = true;
+    });
+    $("members-next").addEventListener("click", loadMembers);
+    $("members-first").addEventListener("click", () => {
+      current.membersAfter = null;
+      current.membersSeen = 0;
+      loadMembers();
+    });
+    $("history-more").addEventListener("click", () => loadHistory(false));
+    $("guard-release").addEventListener("click", releaseGuard);
     if (sessionStorage.getItem(KEY)) refresh();
     else signedIn(false);
   });

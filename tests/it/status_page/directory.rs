@@ -1,0 +1,195 @@
+//! The operator's view in a real headless Chromium: a script posing as an identity provider
+//! deactivates people until the deprovisioning guard holds; the operator signs in, searches a
+//! user, opens her history and sees the deactivation with its actor and old → new value, opens
+//! her group's paged members, sees the guard holding and what it held, releases it, and the
+//! identity provider's retry goes through. The charts show the requests, the 503s among them.
+//! Screenshots go to `target/test-artifacts/`.
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use super::browser::{Driver, Session};
+use crate::helpers::bridge::{client, Bridge, Options};
+
+const OKTA: &str = "Okta SCIM Client 1.0.0";
+const NAMES: [&str; 6] = ["ann", "ben", "cyd", "dee", "eve", "fay"];
+
+async fn scim(bridge: &Bridge, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
+    let res = client()
+        .request(method, bridge.url(path))
+        .header("Authorization", bridge.bearer())
+        .header("User-Agent", OKTA)
+        .header("Content-Type", "application/scim+json")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+fn deactivate() -> Value {
+    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+           "Operations": [{"op": "replace", "value": {"active": false}}]})
+}
+
+#[tokio::test]
+async fn the_operator_finds_who_deactivated_a_user_and_releases_the_guard() {
+    let bridge = Bridge::start_with(Options::default().env("OP_DEPROVISION_LIMIT", "3"));
+    let mut ids = Vec::new();
+    for name in NAMES {
+        let (status, doc) = scim(
+            &bridge,
+            reqwest::Method::POST,
+            "/scim/v2/Users",
+            json!({"userName": format!("{name}@example.com"), "externalId": format!("okta-{name}"),
+                   "name": {"givenName": name, "familyName": "Example"},
+                   "emails": [{"value": format!("{name}.work@example.com"), "primary": true}]}),
+        )
+        .await;
+        assert_eq!(status, 201, "{doc}");
+        ids.push(doc["id"].as_str().unwrap().to_owned());
+    }
+    let members: Vec<Value> = ids.iter().map(|id| json!({"value": id})).collect();
+    let (status, group) = scim(
+        &bridge,
+        reqwest::Method::POST,
+        "/scim/v2/Groups",
+        json!({"displayName": "Engineering", "members": members}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    // The mass deactivation: three pass, the fourth and fifth are held.
+    for (i, id) in ids.iter().enumerate().take(5) {
+        let (status, doc) = scim(
+            &bridge,
+            reqwest::Method::PATCH,
+            &format!("/scim/v2/Users/{id}"),
+            deactivate(),
+        )
+        .await;
+        let want = if i < 3 { 200 } else { 503 };
+        assert_eq!(status, want, "deactivation {i}: {doc}");
+    }
+
+    let tmp = tempfile::tempdir().unwrap();
+    let driver = Driver::start(&tmp.path().join("chromedriver.log")).await;
+    let downloads = tmp.path().join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let session = Session::new(&driver, &tmp.path().join("profile"), &downloads).await;
+    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+    session.open(&bridge.url("/")).await;
+    session.type_into("#token", &bridge.token).await;
+    session.click("#sign-in").await;
+    session.wait_text("#users-total", |t| t == "6").await;
+
+    // The guard holds, and says what it held (the fourth user, by the identity provider's token).
+    let state = session
+        .wait_text("#guard-state", |t| t.starts_with("Holding"))
+        .await;
+    assert!(state.contains("2 deactivations") && state.contains("3 of 3"), "{state}");
+    let held = session.text("#guard-recent").await;
+    assert!(held.contains(&ids[3]) && held.contains(&ids[4]) && held.contains("initial"), "{held}");
+    session
+        .screenshot(&artifacts.join("operator-guard-holding.png"))
+        .await;
+
+    // Search by part of an email address; open the user; her history names who and what.
+    session.type_into("#search-text", "ann.work").await;
+    session.click("#search").await;
+    let results = session
+        .wait_text("#results", |t| t.contains("ann@example.com"))
+        .await;
+    assert!(!results.contains("ben@example.com"), "{results}");
+    assert_eq!(session.text("#results-range").await, "1–1 of 1");
+    session.click("#results button.link").await;
+    let history = session
+        .wait_text("#history", |t| t.contains("user.deactivated"))
+        .await;
+    assert!(history.contains("user.created"), "{history}");
+    assert!(
+        history.contains(&format!("initial ({OKTA})")),
+        "no actor in the history: {history}"
+    );
+    // She was created without `active` (unset counts as active), and Okta's path-less
+    // deactivation is a quirk the bridge normalised.
+    assert!(history.contains("active: (unset) → false"), "{history}");
+    assert!(history.contains("okta.noPathDeactivate"), "{history}");
+    assert!(history.contains("joined Engineering"), "the group's membership event: {history}");
+    let facts = session.text("#resource-facts").await;
+    assert!(facts.contains("inactive") && facts.contains("okta-ann"), "{facts}");
+    let attributes = session.text("#resource-attributes").await;
+    assert!(attributes.contains("name.givenName") && attributes.contains("ann"), "{attributes}");
+    assert!(session.text("#resource-groups").await.contains("Engineering"));
+    // The newest event comes first.
+    let first = session
+        .script("return document.querySelector('#history tr').dataset.type")
+        .await;
+    assert_eq!(first, "user.deactivated");
+    session
+        .screenshot(&artifacts.join("operator-user-history.png"))
+        .await;
+
+    // Her group: its size and its members, a page at a time.
+    session.click("#resource-groups button.link").await;
+    let title = session
+        .wait_text("#resource-members-title", |t| t.contains("(6)"))
+        .await;
+    assert_eq!(title, "Members (6)");
+    let members = session.text("#resource-members").await;
+    assert!(NAMES.iter().all(|n| members.contains(&format!("{n}@example.com"))), "{members}");
+    assert_eq!(session.text("#members-range").await, "1–6 of 6");
+    let group_history = session
+        .wait_text("#history", |t| t.contains("group.created"))
+        .await;
+    assert!(group_history.contains("6 members added"), "{group_history}");
+    assert_eq!(
+        session.text("#resource-title").await,
+        format!("Group {}", group["displayName"].as_str().unwrap())
+    );
+
+    // The charts: bars per outcome, the 503s among them, and the latency lines.
+    let drawn = session
+        .script(
+            "return ['rect.s-2xx','rect.s-4xx','rect.s-5xx','#chart-latency path.l-p50']\
+             .map(s => document.querySelectorAll(s).length)",
+        )
+        .await;
+    let drawn: Vec<u64> = drawn
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert!(drawn[0] >= 1 && drawn[2] >= 1 && drawn[3] == 1, "{drawn:?}");
+    session.screenshot(&artifacts.join("operator-charts.png")).await;
+
+    // Release; the identity provider's retry of a held deactivation now goes through.
+    session.click("#guard-release").await;
+    let said = session
+        .wait_text("#guard-message", |t| t.starts_with("Released"))
+        .await;
+    assert!(said.contains("2 refused"), "{said}");
+    session
+        .wait_text("#guard-state", |t| t.starts_with("Watching"))
+        .await;
+    let (status, doc) = scim(
+        &bridge,
+        reqwest::Method::PATCH,
+        &format!("/scim/v2/Users/{}", ids[3]),
+        deactivate(),
+    )
+    .await;
+    assert_eq!(status, 200, "{doc}");
+    assert_eq!(doc["active"], false);
+
+    let errors = session.console_errors().await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    session.close().await;
+    // No personal data reached a log line: no user name, email or externalId.
+    let logs = bridge.logs();
+    for needle in ["example.com", "okta-ann", "Engineering"] {
+        assert!(!logs.contains(needle), "{needle} in the logs:\n{logs}");
+    }
+}

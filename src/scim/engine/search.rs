@@ -164,6 +164,9 @@ impl Engine {
         ctx: &Ctx,
     ) -> Result<Vec<Hit>, ScimError> {
         let computed = filter.is_some_and(mentions_computed);
+        // A filter on stored attributes alone can be tried on the stored document, so a scan
+        // builds the full representation (a copy with `id` and `meta`) only for the hits.
+        let stored_only = filter.filter(|f| !computed && !mentions_envelope(f));
         let mut hits = Vec::new();
         let mut consider = |loaded: Loaded, full: Value| {
             if filter.is_none_or(|f| f.matches(&full, rt)) {
@@ -191,6 +194,9 @@ impl Engine {
                 .map_err(store_error)?;
             let n = chunk.len();
             for l in chunk {
+                if stored_only.is_some_and(|f| !f.matches(&l.stored.doc, rt)) {
+                    continue;
+                }
                 let full = self.full(rt, &l, computed, ctx).await?;
                 consider(l, full);
             }
@@ -262,6 +268,16 @@ fn mentions_computed(filter: &Filter) -> bool {
     text.contains("groups") || text.contains("members")
 }
 
+/// Whether a filter may refer to `id` or `meta`, which the stored document lacks (they are
+/// added when it is rendered). Any path segment or URN part named so counts; a false positive
+/// only costs time.
+fn mentions_envelope(filter: &Filter) -> bool {
+    filter
+        .to_string()
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|w| w.eq_ignore_ascii_case("id") || w.eq_ignore_ascii_case("meta"))
+}
+
 fn sort_hits(hits: &mut Vec<Hit>, by: &str, order: SortOrder, rt: &ResourceType) {
     let mut docs: Vec<Value> = hits.iter().map(|h| h.full.clone()).collect();
     list::sort(&mut docs, by, order, rt);
@@ -275,5 +291,21 @@ fn sort_hits(hits: &mut Vec<Hit>, by: &str, order: SortOrder, rt: &ResourceType)
         {
             hits.push(hit);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_filter_on_id_or_meta_needs_the_rendered_document() {
+        let needs = |text: &str| mentions_envelope(&filter::parse(text).unwrap());
+        assert!(needs(r#"id ne "x""#));
+        assert!(needs(r#"meta.lastModified gt "2000-01-01T00:00:00Z""#));
+        assert!(needs(r#"userName co "a" or meta.resourceType eq "User""#));
+        assert!(needs(r#"urn:ietf:params:scim:schemas:core:2.0:User:id eq "x""#));
+        assert!(!needs(r#"userName co "a" or emails.value co "a" or externalId eq "a""#));
+        assert!(!needs(r#"displayName sw "Idris""#));
     }
 }

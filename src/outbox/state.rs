@@ -119,12 +119,10 @@ pub async fn load(store: &SharedStore, endpoint: &str) -> Result<Stored, StoreEr
 /// A batch that writes `state` over `stored` (refused if someone wrote in between).
 pub fn write(endpoint: &str, stored: &Stored, state: &EndpointState) -> WriteBatch {
     let k = key(endpoint);
-    let pre = match stored.version {
-        Some(v) => Precondition::Version(k.clone(), v),
-        None => Precondition::Absent(k.clone()),
-    };
     let value = serde_json::to_vec(state).expect("a state always serialises");
-    WriteBatch::new().require(pre).put(k, value)
+    WriteBatch::new()
+        .require(Precondition::unchanged(k.clone(), stored.version))
+        .put(k, value)
 }
 
 /// Writes `state`; returns the new stored state, or `Conflict` if the record changed.

@@ -198,9 +198,7 @@ fn encode(state: &State) -> bytes::Bytes {
 
 /// A batch writing `state` over the record at `version` (absent: none yet).
 fn put(version: Option<Version>, state: &State) -> WriteBatch {
-    let pre = match version {
-        Some(v) => crate::store::Precondition::Version(key(), v),
-        None => crate::store::Precondition::Absent(key()),
-    };
-    WriteBatch::new().require(pre).put(key(), encode(state))
+    WriteBatch::new()
+        .require(crate::store::Precondition::unchanged(key(), version))
+        .put(key(), encode(state))
 }

@@ -323,10 +323,9 @@ impl Changes {
     /// Writes a record outside the directory (the deprovisioning guard's state) at `version`
     /// (absent: it must not exist yet), in the same batch.
     pub fn put_raw(&mut self, key: StoreKey, value: bytes::Bytes, version: Option<Version>) {
-        self.batch.preconditions.push(match version {
-            Some(v) => Precondition::Version(key.clone(), v),
-            None => Precondition::Absent(key.clone()),
-        });
+        self.batch
+            .preconditions
+            .push(Precondition::unchanged(key.clone(), version));
         self.batch.mutations.push(Mutation::Put { key, value });
     }
 

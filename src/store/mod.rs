@@ -89,6 +89,17 @@ pub enum Precondition {
     Version(StoreKey, Version),
 }
 
+impl Precondition {
+    /// The record must be as it was read: at `version`, or absent when it was (`None`), the
+    /// condition of a read-modify-write.
+    pub fn unchanged(key: StoreKey, version: Option<Version>) -> Self {
+        match version {
+            Some(v) => Precondition::Version(key, v),
+            None => Precondition::Absent(key),
+        }
+    }
+}
+
 /// One change inside a [`WriteBatch`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mutation {

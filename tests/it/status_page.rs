@@ -297,3 +297,36 @@ async fn status_json_charts_the_last_hour_of_scim_requests_by_outcome() {
     assert!(doc["charts"]["start"].is_string());
     assert_eq!(doc["charts"]["lag"], json!({}), "no webhooks, no lag series");
 }
+
+#[tokio::test]
+async fn status_json_charts_each_webhook_endpoints_delivery_lag() {
+    let receiver = crate::helpers::receiver::Receiver::start().await;
+    let bridge = App::start_with(
+        crate::helpers::bridge::Options::default()
+            .env("OP_WEBHOOK_URL", receiver.url())
+            .env("OP_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+    )
+    .await;
+    let res = client()
+        .post(bridge.url("/scim/v2/Users"))
+        .header("Authorization", bridge.bearer())
+        .header("Content-Type", "application/scim+json")
+        .json(&json!({"userName": "lag@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    receiver
+        .wait_until(Duration::from_secs(20), "the event delivered", |d| {
+            d.iter().any(|d| d.answered == 204 || d.answered == 200)
+        })
+        .await;
+    let doc = status_json(&bridge).await;
+    let lag = doc["charts"]["lag"]["default"].as_array().expect("a lag series for `default`");
+    assert_eq!(lag.len(), 60);
+    // The delivery (and this read of the backlog) fall in the last minute or the one before.
+    let seen: Vec<f64> = lag[58..].iter().filter_map(Value::as_f64).collect();
+    assert!(!seen.is_empty(), "{lag:?}");
+    assert!(seen.iter().all(|s| (0.0..20.0).contains(s)), "{seen:?}");
+    assert!(lag[..58].iter().all(Value::is_null), "{lag:?}");
+}

@@ -449,7 +449,17 @@
       const onGroup = ev.resource.type === "Group" && !(current.kind === "Groups" && current.id === ev.resource.id);
       const verb = ev.type === "group.members.added" ? "joined " : "left ";
       if (onGroup) line(verb, opener(current.names[ev.resource.id], "Groups", ev.resource.id));
-      else line(ev.members.length + " member" + (ev.members.length === 1 ? " " : "s ") + (ev.type === "group.members.added" ? "added" : "removed"));
+      else {
+        // On the group's own page: how many, and the first few, each opening the user (a
+        // deleted one's page still shows her history).
+        const n = ev.members.length;
+        line(n + " member" + (n === 1 ? " " : "s ") + (ev.type === "group.members.added" ? "added" : "removed") + ":");
+        const div = cell.lastChild;
+        for (const m of ev.members.slice(0, 10)) {
+          div.append(" ", opener(m, "Users", m));
+        }
+        if (n > 10) div.append(" and " + (n - 10) + " more");
+      }
       return cell;
     }
     const full = ev.data !== undefined;

@@ -77,6 +77,36 @@ impl Drop for Driver {
     }
 }
 
+/// A chromedriver with its own scratch directory (Chromium's profile, downloads and the
+/// driver's log), all removed on drop.
+pub(super) struct Browser {
+    driver: Driver,
+    tmp: tempfile::TempDir,
+}
+
+impl Browser {
+    pub(super) async fn start() -> Browser {
+        let tmp = tempfile::tempdir().expect("a scratch directory");
+        let driver = Driver::start(&tmp.path().join("chromedriver.log")).await;
+        std::fs::create_dir_all(tmp.path().join("downloads")).expect("the downloads directory");
+        Browser { driver, tmp }
+    }
+
+    /// Where Chromium saves downloads.
+    pub(super) fn downloads(&self) -> PathBuf {
+        self.tmp.path().join("downloads")
+    }
+
+    /// A session with the page open at `url` and signed in with `token`.
+    pub(super) async fn signed_in(&self, url: &str, token: &str) -> Session<'_> {
+        let session = Session::new(&self.driver, &self.tmp.path().join("profile"), &self.downloads()).await;
+        session.open(url).await;
+        session.type_into("#token", token).await;
+        session.click("#sign-in").await;
+        session
+    }
+}
+
 /// One browser session.
 pub(super) struct Session<'a> {
     driver: &'a Driver,
@@ -295,15 +325,9 @@ async fn the_page_signs_in_shows_counts_and_refuses_a_wrong_token() {
             .unwrap();
         assert_eq!(res.status(), 201);
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let driver = Driver::start(&tmp.path().join("chromedriver.log")).await;
-    let downloads = tmp.path().join("downloads");
-    std::fs::create_dir_all(&downloads).unwrap();
-    let session = Session::new(&driver, &tmp.path().join("profile"), &downloads).await;
-
-    session.open(&bridge.url("/")).await;
-    session.type_into("#token", &bridge.token).await;
-    session.click("#sign-in").await;
+    let browser = Browser::start().await;
+    let downloads = browser.downloads();
+    let session = browser.signed_in(&bridge.url("/"), &bridge.token).await;
     session.wait_text("#users-total", |t| t == "2").await;
     session.wait_text("#users-active", |t| t == "2").await;
     assert_eq!(session.text("#store-kind").await, "embedded");
@@ -402,14 +426,8 @@ async fn the_webhook_card_shows_a_disabled_endpoint_and_its_enable_button_works(
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
-    let tmp = tempfile::tempdir().unwrap();
-    let driver = Driver::start(&tmp.path().join("chromedriver.log")).await;
-    let downloads = tmp.path().join("downloads");
-    std::fs::create_dir_all(&downloads).unwrap();
-    let session = Session::new(&driver, &tmp.path().join("profile"), &downloads).await;
-    session.open(&bridge.url("/")).await;
-    session.type_into("#token", &bridge.token).await;
-    session.click("#sign-in").await;
+    let browser = Browser::start().await;
+    let session = browser.signed_in(&bridge.url("/"), &bridge.token).await;
     let card = session
         .wait_text("#webhooks", |t| t.contains("disabled"))
         .await;

@@ -111,11 +111,14 @@ pub fn scim_error(err: &ScimError) -> Response<Body> {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut res = scim_json(status, &err.to_document());
     if status == StatusCode::SERVICE_UNAVAILABLE {
-        // Busy or a store outage: both pass soon.
-        res.headers_mut().insert(
-            http::header::RETRY_AFTER,
-            http::HeaderValue::from_static("1"),
-        );
+        // Busy or a store outage pass soon; the deprovisioning guard holds until a release.
+        let after = match err {
+            ScimError::Held(_) => {
+                http::HeaderValue::from(crate::scim::error::HELD_RETRY_AFTER_SECS)
+            }
+            _ => http::HeaderValue::from_static("1"),
+        };
+        res.headers_mut().insert(http::header::RETRY_AFTER, after);
     }
     res
 }

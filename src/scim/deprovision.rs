@@ -148,7 +148,7 @@ impl Guard {
         // written by one of them, since each retries.
         let batch = put(version, &state);
         let _ = self.store.write(batch).await;
-        Err(ScimError::Unavailable(format!(
+        Err(ScimError::Held(format!(
             "the deprovisioning guard holds: more than {} user deactivations and deletions \
              arrived within {:?}, so this one was not applied. An operator must release the \
              guard (POST /guard/release) before it is",

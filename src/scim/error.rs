@@ -81,6 +81,11 @@ pub enum ScimError {
     /// 503: a dependency (the store) is unavailable; retry later.
     #[error("{0}")]
     Unavailable(String),
+    /// 503: the deprovisioning guard holds this deactivation or deletion until an operator
+    /// releases it; a retry within seconds would be refused again (`Retry-After` says
+    /// [`HELD_RETRY_AFTER_SECS`]).
+    #[error("{0}")]
+    Held(String),
     /// 500: a write was handed to the store, which did not confirm it in time, so it may or may
     /// not have been applied; the client should read the resource before retrying.
     #[error("{0}")]
@@ -90,6 +95,10 @@ pub enum ScimError {
     #[error("internal server error")]
     Internal(#[source] Fault),
 }
+
+/// The `Retry-After` of a request the deprovisioning guard holds: long enough not to invite
+/// a hammering of retries, short enough that a retry lands soon after a release.
+pub const HELD_RETRY_AFTER_SECS: u32 = 60;
 
 /// The cause of an internal error: its own message and sources, never shown to clients.
 /// Shared (`Arc`) so the error stays `Clone`; two faults are equal when their messages are.
@@ -154,7 +163,7 @@ impl ScimError {
             ScimError::UnsupportedMediaType(_) => (415, None),
             ScimError::NotImplemented(_) => (501, None),
             ScimError::TooManyRequests(_) => (429, None),
-            ScimError::Unavailable(_) => (503, None),
+            ScimError::Unavailable(_) | ScimError::Held(_) => (503, None),
             ScimError::OutcomeUnknown(_) | ScimError::Internal(_) => (500, None),
         }
     }

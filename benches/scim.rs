@@ -130,5 +130,31 @@ fn normalise(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, filters, patches, large_adds, normalise);
+/// What every SCIM request adds for the status page's charts: one slot claim and two atomic
+/// increments (`Metrics::observe_scim`), alone and with a second thread recording at once.
+fn charts(c: &mut Criterion) {
+    use scim_bridge::operator::charts::Charts;
+    let charts = std::sync::Arc::new(Charts::new());
+    let took = std::time::Duration::from_micros(830);
+    c.bench_function("charts/record a request", |b| {
+        b.iter(|| charts.request(black_box(200), black_box(took)))
+    });
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let other = {
+        let (charts, stop) = (charts.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                charts.request(201, took);
+            }
+        })
+    };
+    c.bench_function("charts/record a request, another thread recording", |b| {
+        b.iter(|| charts.request(black_box(200), black_box(took)))
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    other.join().expect("the other recorder");
+    c.bench_function("charts/the hour as JSON", |b| b.iter(|| charts.to_json()));
+}
+
+criterion_group!(benches, filters, patches, large_adds, normalise, charts);
 criterion_main!(benches);

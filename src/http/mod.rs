@@ -318,9 +318,9 @@ where
             Err(e) => handlers::status::secured(state.refused(client, e)),
         },
         Route::GroupMembers(id) if is_read(method) => match authorize(Scope::Scim) {
-            Ok(_) => handlers::status::secured(
-                handlers::directory::members(state, &parts, &id).await,
-            ),
+            Ok(_) => {
+                handlers::status::secured(handlers::directory::members(state, &parts, &id).await)
+            }
             Err(e) => handlers::status::secured(state.refused(client, e)),
         },
         Route::Logs if is_read(method) => match authorize(Scope::Scim) {

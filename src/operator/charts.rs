@@ -84,13 +84,15 @@ fn this_minute() -> u64 {
     crate::outbox::now_ms() / 60_000
 }
 
+/// The upper bounds of the buckets but the last, in nanoseconds, ascending.
+static BOUNDS_NS: std::sync::LazyLock<[u64; BUCKETS - 1]> =
+    std::sync::LazyLock::new(|| std::array::from_fn(|i| (bucket_ms(i) * 1e6).round() as u64));
+
+/// The bucket of a latency: a binary search of the bounds (no floating point on the request
+/// path).
 fn bucket(took: Duration) -> usize {
-    let us = took.as_secs_f64() * 1e6;
-    if us < FIRST_US {
-        return 0;
-    }
-    let i = ((us / FIRST_US).log2() * 4.0).floor() as usize;
-    i.min(BUCKETS - 1)
+    let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+    BOUNDS_NS.partition_point(|&bound| bound <= ns)
 }
 
 /// The upper bound of bucket `i`, in milliseconds.
@@ -238,15 +240,24 @@ mod tests {
         let doc = c.json_at(now);
         let r = doc["requests"].as_array().unwrap();
         assert_eq!(r.len(), MINUTES);
-        assert_eq!(r[59], json!({"2xx": 3, "4xx": 2, "5xx": 1, "p50Ms": 2.26, "p99Ms": 2.26}));
+        assert_eq!(
+            r[59],
+            json!({"2xx": 3, "4xx": 2, "5xx": 1, "p50Ms": 2.26, "p99Ms": 2.26})
+        );
         assert_eq!(r[56]["5xx"], 1);
-        assert_eq!(r[58], json!({"2xx": 0, "4xx": 0, "5xx": 0, "p50Ms": null, "p99Ms": null}));
+        assert_eq!(
+            r[58],
+            json!({"2xx": 0, "4xx": 0, "5xx": 0, "p50Ms": null, "p99Ms": null})
+        );
         // An hour later the slot is another minute's: the old counts are gone.
         c.request_at(now + 60, 200, Duration::from_millis(2));
         let later = c.json_at(now + 60);
         assert_eq!(later["requests"][59]["2xx"], 1);
         assert_eq!(later["requests"][59]["4xx"], 0);
-        assert_eq!(later["requests"][0]["2xx"], 0, "minute now+1 was never written");
+        assert_eq!(
+            later["requests"][0]["2xx"], 0,
+            "minute now+1 was never written"
+        );
     }
 
     #[test]
@@ -267,6 +278,14 @@ mod tests {
         assert!((250.0..=300.0).contains(&p99), "{p99}");
         assert_eq!(bucket(Duration::from_secs(3600)), BUCKETS - 1);
         assert_eq!(bucket(Duration::ZERO), 0);
+        assert_eq!(bucket(Duration::from_micros(59)), 0, "below 50·2^¼ µs");
+        assert_eq!(bucket(Duration::from_micros(60)), 1);
+        assert_eq!(
+            bucket(Duration::from_micros(100)),
+            4,
+            "50·2^(4/4) is bucket 3's bound"
+        );
+        assert_eq!(bucket(Duration::from_micros(99)), 3);
     }
 
     #[test]

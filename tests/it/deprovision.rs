@@ -50,7 +50,12 @@ async fn a_burst_of_deactivations_is_held_until_released(b: Backend) {
         .patch(&format!("/Users/{}", users[5]), &deactivate())
         .await;
     sixth.expect_error(503, None);
-    assert_eq!(sixth.header("retry-after"), Some("60"), "{:?}", sixth.headers);
+    assert_eq!(
+        sixth.header("retry-after"),
+        Some("60"),
+        "{:?}",
+        sixth.headers
+    );
     let detail = sixth.body["detail"].as_str().unwrap();
     assert!(detail.contains("deprovisioning guard holds"), "{detail}");
     assert_eq!(
@@ -158,10 +163,20 @@ async fn the_example_mass_deactivation_is_stopped_by_the_guard() {
     .expect("the script's thread")
     .expect("run python3");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("provisioned 8 users"), "{stdout}");
-    assert!(stdout.contains("5 deactivated, 3 held by the deprovisioning guard"), "{stdout}");
-    assert!(stdout.contains("deactivate 5: 503 (Retry-After 60)"), "{stdout}");
+    assert!(
+        stdout.contains("5 deactivated, 3 held by the deprovisioning guard"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("deactivate 5: 503 (Retry-After 60)"),
+        "{stdout}"
+    );
     let (_, status) = s.operator("/status.json").await;
     assert_eq!(status["deprovisionGuard"]["holding"], true);
     assert_eq!(status["deprovisionGuard"]["heldRequests"], 3);

@@ -181,9 +181,12 @@ async fn a_groups_members_come_a_page_at_a_time_with_their_names() {
     };
     let mut ids = Vec::new();
     for i in 0..120 {
-        let res = post("/scim/v2/Users", json!({"userName": format!("m{i:03}@example.com")}))
-            .await
-            .unwrap();
+        let res = post(
+            "/scim/v2/Users",
+            json!({"userName": format!("m{i:03}@example.com")}),
+        )
+        .await
+        .unwrap();
         assert_eq!(res.status(), 201);
         let doc: Value = res.json().await.unwrap();
         ids.push(doc["id"].as_str().unwrap().to_owned());
@@ -194,9 +197,12 @@ async fn a_groups_members_come_a_page_at_a_time_with_their_names() {
     let inner: Value = inner.json().await.unwrap();
     let mut members: Vec<Value> = ids.iter().map(|id| json!({"value": id})).collect();
     members.push(json!({"value": inner["id"]}));
-    let res = post("/scim/v2/Groups", json!({"displayName": "Everyone", "members": members}))
-        .await
-        .unwrap();
+    let res = post(
+        "/scim/v2/Groups",
+        json!({"displayName": "Everyone", "members": members}),
+    )
+    .await
+    .unwrap();
     assert_eq!(res.status(), 201);
     let group: Value = res.json().await.unwrap();
     let gid = group["id"].as_str().unwrap();
@@ -244,7 +250,10 @@ async fn a_groups_members_come_a_page_at_a_time_with_their_names() {
     assert_eq!(user["type"], "User");
     assert_eq!(user["display"], "m007@example.com");
     let nested = seen.iter().find(|m| m["value"] == inner["id"]).unwrap();
-    assert_eq!((&nested["type"], &nested["display"]), (&json!("Group"), &json!("Inner")));
+    assert_eq!(
+        (&nested["type"], &nested["display"]),
+        (&json!("Group"), &json!("Inner"))
+    );
 
     let get = |path: String, auth: Option<String>| {
         let mut req = client().get(bridge.url(&path));
@@ -259,9 +268,12 @@ async fn a_groups_members_come_a_page_at_a_time_with_their_names() {
     assert_eq!(res.status(), 404);
     let res = get(format!("/groups/{gid}/members"), None).await.unwrap();
     assert_eq!(res.status(), 401);
-    let res = get(format!("/groups/{gid}/members?count=x"), Some(bridge.bearer()))
-        .await
-        .unwrap();
+    let res = get(
+        format!("/groups/{gid}/members?count=x"),
+        Some(bridge.bearer()),
+    )
+    .await
+    .unwrap();
     assert_eq!(res.status(), 400);
     let doc: Value = res.json().await.unwrap();
     assert_eq!(doc["scimType"], "invalidValue");
@@ -292,10 +304,20 @@ async fn status_json_charts_the_last_hour_of_scim_requests_by_outcome() {
     // The requests fall in the last minute or, across a minute's turn, the one before.
     let sum = |k: &str| minutes.iter().map(|m| m[k].as_u64().unwrap()).sum::<u64>();
     assert_eq!((sum("2xx"), sum("4xx"), sum("5xx")), (3, 1, 0));
-    let last = minutes.iter().rev().find(|m| m["2xx"].as_u64() > Some(0)).unwrap();
-    assert!(last["p50Ms"].as_f64().unwrap() > 0.0 && last["p99Ms"].as_f64() >= last["p50Ms"].as_f64());
+    let last = minutes
+        .iter()
+        .rev()
+        .find(|m| m["2xx"].as_u64() > Some(0))
+        .unwrap();
+    assert!(
+        last["p50Ms"].as_f64().unwrap() > 0.0 && last["p99Ms"].as_f64() >= last["p50Ms"].as_f64()
+    );
     assert!(doc["charts"]["start"].is_string());
-    assert_eq!(doc["charts"]["lag"], json!({}), "no webhooks, no lag series");
+    assert_eq!(
+        doc["charts"]["lag"],
+        json!({}),
+        "no webhooks, no lag series"
+    );
 }
 
 #[tokio::test]
@@ -304,7 +326,10 @@ async fn status_json_charts_each_webhook_endpoints_delivery_lag() {
     let bridge = App::start_with(
         crate::helpers::bridge::Options::default()
             .env("OP_WEBHOOK_URL", receiver.url())
-            .env("OP_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+            .env(
+                "OP_WEBHOOK_SECRET",
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            ),
     )
     .await;
     let res = client()
@@ -322,7 +347,9 @@ async fn status_json_charts_each_webhook_endpoints_delivery_lag() {
         })
         .await;
     let doc = status_json(&bridge).await;
-    let lag = doc["charts"]["lag"]["default"].as_array().expect("a lag series for `default`");
+    let lag = doc["charts"]["lag"]["default"]
+        .as_array()
+        .expect("a lag series for `default`");
     assert_eq!(lag.len(), 60);
     // The delivery (and this read of the backlog) fall in the last minute or the one before.
     let seen: Vec<f64> = lag[58..].iter().filter_map(Value::as_f64).collect();

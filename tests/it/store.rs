@@ -61,6 +61,15 @@ async fn embedded_ping_and_kind() {
     store.ping().await.expect("ping");
 }
 
+/// An entry `x` of the log `ev`, indexed under `keys` (the trim tests of both stores).
+fn append(keys: &[&str]) -> Mutation {
+    Mutation::Append {
+        log: "ev".into(),
+        value: "x".into(),
+        keys: keys.iter().map(|k| (*k).to_owned()).collect(),
+    }
+}
+
 /// A trim takes its entries out of the per-key index tables themselves (reads skip trimmed
 /// entries anyway, so only the tables can show a leak): read back with redb after closing.
 #[tokio::test(flavor = "multi_thread")]
@@ -69,11 +78,6 @@ async fn embedded_a_trim_leaves_nothing_of_its_entries_in_the_index() {
     let dir = tempfile::tempdir().expect("temp dir");
     {
         let store = EmbeddedStore::open(dir.path()).expect("open");
-        let append = |keys: &[&str]| Mutation::Append {
-            log: "ev".into(),
-            value: "x".into(),
-            keys: keys.iter().map(|k| (*k).to_owned()).collect(),
-        };
         store
             .write(
                 WriteBatch::new()

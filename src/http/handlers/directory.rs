@@ -36,7 +36,9 @@ async fn page(state: &AppState, parts: &Parts, group_id: &str) -> Result<Value, 
         Some(v) => v
             .trim()
             .parse::<usize>()
-            .map_err(|_| ScimError::InvalidValue(format!("count must be a whole number, not {v:?}")))?
+            .map_err(|_| {
+                ScimError::InvalidValue(format!("count must be a whole number, not {v:?}"))
+            })?
             .min(MAX_COUNT),
     };
     let after = param(parts, "after").filter(|a| !a.is_empty());
@@ -54,14 +56,25 @@ async fn page(state: &AppState, parts: &Parts, group_id: &str) -> Result<Value, 
         .map_err(store_error)?;
     let more = ids.len() > count;
     ids.truncate(count);
-    let users = records.load_many(&USER_TYPE, &ids).await.map_err(store_error)?;
+    let users = records
+        .load_many(&USER_TYPE, &ids)
+        .await
+        .map_err(store_error)?;
     let mut named: std::collections::HashMap<String, (&str, Value)> = users
         .into_iter()
         .map(|u| (u.id, ("User", u.stored.doc["userName"].clone())))
         .collect();
-    let rest: Vec<String> = ids.iter().filter(|id| !named.contains_key(*id)).cloned().collect();
+    let rest: Vec<String> = ids
+        .iter()
+        .filter(|id| !named.contains_key(*id))
+        .cloned()
+        .collect();
     if !rest.is_empty() {
-        for g in records.load_many(&GROUP_TYPE, &rest).await.map_err(store_error)? {
+        for g in records
+            .load_many(&GROUP_TYPE, &rest)
+            .await
+            .map_err(store_error)?
+        {
             named.insert(g.id, ("Group", g.stored.doc["displayName"].clone()));
         }
     }

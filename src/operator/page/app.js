@@ -67,9 +67,7 @@
     sessionStorage.removeItem(KEY);
     lastActivity = [];
     downloadError("");
-    current.kind = null;
-    current.id = null;
-    $("resource").hidden = true;
+    closeResource();
     $("results").replaceChildren();
     $("results-table").hidden = true;
     $("results-pager").hidden = true;
@@ -342,6 +340,8 @@
     current.kind = kind;
     current.id = id;
     current.names = {};
+    // A link to this resource (its kind and id, never the token) that opens it after sign-in.
+    window.history.replaceState(null, "", "#" + kind + "/" + encodeURIComponent(id));
     $("resource").hidden = false;
     message("resource-error", "");
     $("resource-title").textContent = (kind === "Users" ? "User " : "Group ") + id;
@@ -420,7 +420,7 @@
 
   const HISTORY_PAGE = 500;
   const HISTORY_PAGES = 10;
-  const history = { next: 0, events: [] };
+  const timeline = { next: 0, events: [] };
 
   // The value of `path` (`name.givenName`, `urn:…:User:manager`, `emails`) in a document.
   function valueAt(doc, path) {
@@ -477,14 +477,14 @@
   async function loadHistory(fresh) {
     const kind = current.kind;
     const id = current.id;
-    if (fresh) { history.next = 0; history.events = []; }
+    if (fresh) { timeline.next = 0; timeline.events = []; }
     const type = kind === "Users" ? "User" : "Group";
     for (let i = 0; i < HISTORY_PAGES; i++) {
-      const r = await call("/events?resource=" + type + "/" + encodeURIComponent(id) + "&after=" + history.next + "&limit=" + HISTORY_PAGE);
+      const r = await call("/events?resource=" + type + "/" + encodeURIComponent(id) + "&after=" + timeline.next + "&limit=" + HISTORY_PAGE);
       if (current.id !== id) return;
       if (!r || r.status !== 200 || !r.doc) return message("resource-error", "History: " + failure(r));
-      history.events.push(...r.doc.events);
-      history.next = r.doc.next;
+      timeline.events.push(...r.doc.events);
+      timeline.next = r.doc.next;
       if (r.doc.events.length < HISTORY_PAGE) { $("history-more").hidden = true; break; }
       $("history-more").hidden = false;
     }
@@ -492,7 +492,7 @@
   }
 
   function renderHistory() {
-    const shownEvents = history.events.slice().reverse();
+    const shownEvents = timeline.events.slice().reverse();
     $("history").replaceChildren(...shownEvents.map((ev) => {
       const by = ev.actor ? ev.actor.token + (ev.actor.userAgent ? " (" + ev.actor.userAgent + ")" : "") : "";
       const tr = row([new Date(ev.time).toLocaleString(), ev.type, by]);
@@ -504,7 +504,7 @@
       if (ev.type === "user.deactivated" || ev.type === "user.deleted") setState(tr.children[1], "unhealthy");
       return tr;
     }));
-    $("history-empty").hidden = history.events.length > 0;
+    $("history-empty").hidden = timeline.events.length > 0;
   }
 
   // ---- The deprovisioning guard: its state from /status.json, and its release.
@@ -698,6 +698,20 @@
     refresh();
   }
 
+  // Closes the resource shown and drops its link.
+  function closeResource() {
+    current.kind = null;
+    current.id = null;
+    $("resource").hidden = true;
+    if (location.hash) window.history.replaceState(null, "", location.pathname + location.search);
+  }
+
+  // After sign-in, opens the resource a link names (`#Users/{id}` or `#Groups/{id}`).
+  function openLinked() {
+    const m = /^#(Users|Groups)\/(.+)$/.exec(location.hash);
+    if (m && current.id === null) openResource(m[1], decodeURIComponent(m[2]));
+  }
+
   async function refresh() {
     timer = null;
     const token = sessionStorage.getItem(KEY);
@@ -723,6 +737,7 @@
       $("stale").hidden = true;
       showError("");
       signedIn(true);
+      openLinked();
     } catch (e) {
       $("stale").textContent = "Unexpected answer from the bridge; retrying…";
       $("stale").hidden = false;
@@ -806,11 +821,7 @@
       search.start += PAGE;
       runSearch();
     });
-    $("resource-close").addEventListener("click", () => {
-      current.kind = null;
-      current.id = null;
-      $("resource").hidden = true;
-    });
+    $("resource-close").addEventListener("click", closeResource);
     $("members-next").addEventListener("click", loadMembers);
     $("members-first").addEventListener("click", () => {
       current.membersAfter = null;
@@ -819,6 +830,10 @@
     });
     $("history-more").addEventListener("click", () => loadHistory(false));
     $("guard-release").addEventListener("click", releaseGuard);
+    // A link pasted into this tab opens its resource without a reload.
+    window.addEventListener("hashchange", () => {
+      if (sessionStorage.getItem(KEY) && location.hash) { current.id = null; openLinked(); }
+    });
     if (sessionStorage.getItem(KEY)) refresh();
     else signedIn(false);
   });

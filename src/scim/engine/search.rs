@@ -304,8 +304,12 @@ mod tests {
         assert!(needs(r#"id ne "x""#));
         assert!(needs(r#"meta.lastModified gt "2000-01-01T00:00:00Z""#));
         assert!(needs(r#"userName co "a" or meta.resourceType eq "User""#));
-        assert!(needs(r#"urn:ietf:params:scim:schemas:core:2.0:User:id eq "x""#));
-        assert!(!needs(r#"userName co "a" or emails.value co "a" or externalId eq "a""#));
+        assert!(needs(
+            r#"urn:ietf:params:scim:schemas:core:2.0:User:id eq "x""#
+        ));
+        assert!(!needs(
+            r#"userName co "a" or emails.value co "a" or externalId eq "a""#
+        ));
         assert!(!needs(r#"displayName sw "Idris""#));
     }
 }

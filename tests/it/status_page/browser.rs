@@ -99,7 +99,12 @@ impl Browser {
 
     /// A session with the page open at `url` and signed in with `token`.
     pub(super) async fn signed_in(&self, url: &str, token: &str) -> Session<'_> {
-        let session = Session::new(&self.driver, &self.tmp.path().join("profile"), &self.downloads()).await;
+        let session = Session::new(
+            &self.driver,
+            &self.tmp.path().join("profile"),
+            &self.downloads(),
+        )
+        .await;
         session.open(url).await;
         session.type_into("#token", token).await;
         session.click("#sign-in").await;

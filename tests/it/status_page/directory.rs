@@ -87,9 +87,15 @@ async fn the_operator_finds_who_deactivated_a_user_and_releases_the_guard() {
     let state = session
         .wait_text("#guard-state", |t| t.starts_with("Holding"))
         .await;
-    assert!(state.contains("2 deactivations") && state.contains("3 of 3"), "{state}");
+    assert!(
+        state.contains("2 deactivations") && state.contains("3 of 3"),
+        "{state}"
+    );
     let held = session.text("#guard-recent").await;
-    assert!(held.contains(&ids[3]) && held.contains(&ids[4]) && held.contains("initial"), "{held}");
+    assert!(
+        held.contains(&ids[3]) && held.contains(&ids[4]) && held.contains("initial"),
+        "{held}"
+    );
     session
         .screenshot(&artifacts.join("operator-guard-holding.png"))
         .await;
@@ -115,12 +121,24 @@ async fn the_operator_finds_who_deactivated_a_user_and_releases_the_guard() {
     // deactivation is a quirk the bridge normalised.
     assert!(history.contains("active: (unset) → false"), "{history}");
     assert!(history.contains("okta.noPathDeactivate"), "{history}");
-    assert!(history.contains("joined Engineering"), "the group's membership event: {history}");
+    assert!(
+        history.contains("joined Engineering"),
+        "the group's membership event: {history}"
+    );
     let facts = session.text("#resource-facts").await;
-    assert!(facts.contains("inactive") && facts.contains("okta-ann"), "{facts}");
+    assert!(
+        facts.contains("inactive") && facts.contains("okta-ann"),
+        "{facts}"
+    );
     let attributes = session.text("#resource-attributes").await;
-    assert!(attributes.contains("name.givenName") && attributes.contains("ann"), "{attributes}");
-    assert!(session.text("#resource-groups").await.contains("Engineering"));
+    assert!(
+        attributes.contains("name.givenName") && attributes.contains("ann"),
+        "{attributes}"
+    );
+    assert!(session
+        .text("#resource-groups")
+        .await
+        .contains("Engineering"));
     // The newest event comes first.
     let first = session
         .script("return document.querySelector('#history tr').dataset.type")
@@ -137,12 +155,20 @@ async fn the_operator_finds_who_deactivated_a_user_and_releases_the_guard() {
         .await;
     assert_eq!(title, "Members (6)");
     let members = session.text("#resource-members").await;
-    assert!(NAMES.iter().all(|n| members.contains(&format!("{n}@example.com"))), "{members}");
+    assert!(
+        NAMES
+            .iter()
+            .all(|n| members.contains(&format!("{n}@example.com"))),
+        "{members}"
+    );
     assert_eq!(session.text("#members-range").await, "1–6 of 6");
     let group_history = session
         .wait_text("#history", |t| t.contains("group.created"))
         .await;
-    assert!(group_history.contains("6 members added:"), "{group_history}");
+    assert!(
+        group_history.contains("6 members added:"),
+        "{group_history}"
+    );
     assert_eq!(
         session.text("#resource-title").await,
         format!("Group {}", group["displayName"].as_str().unwrap())
@@ -162,7 +188,9 @@ async fn the_operator_finds_who_deactivated_a_user_and_releases_the_guard() {
         .map(|v| v.as_u64().unwrap())
         .collect();
     assert!(drawn[0] >= 1 && drawn[2] >= 1 && drawn[3] == 1, "{drawn:?}");
-    session.screenshot(&artifacts.join("operator-charts.png")).await;
+    session
+        .screenshot(&artifacts.join("operator-charts.png"))
+        .await;
 
     // Release; the identity provider's retry of a held deactivation now goes through.
     session.click("#guard-release").await;
@@ -210,7 +238,10 @@ async fn the_operator_finds_who_deactivated_a_user_and_releases_the_guard() {
     let group_history = session
         .wait_text("#history", |t| t.contains("group.members.removed"))
         .await;
-    assert!(group_history.contains("1 member removed:"), "{group_history}");
+    assert!(
+        group_history.contains("1 member removed:"),
+        "{group_history}"
+    );
     session
         .click(&format!("#history button.link[data-id=\"{}\"]", ids[5]))
         .await;
@@ -221,11 +252,16 @@ async fn the_operator_finds_who_deactivated_a_user_and_releases_the_guard() {
     let history = session
         .wait_text("#history", |t| t.contains("user.deleted"))
         .await;
-    assert!(history.contains("user.created") && history.contains("left "), "{history}");
+    assert!(
+        history.contains("user.created") && history.contains("left "),
+        "{history}"
+    );
     // The one console error since is the browser's note of that 404.
     let errors = session.console_errors().await;
     assert!(
-        errors.iter().all(|e| e.contains(&ids[5]) && e.contains("404")),
+        errors
+            .iter()
+            .all(|e| e.contains(&ids[5]) && e.contains("404")),
         "console errors: {errors:#?}"
     );
     session.close().await;
@@ -270,10 +306,33 @@ async fn with_ids_only_events_the_history_shows_paths_and_no_values() {
     let history = session
         .wait_text("#history", |t| t.contains("user.updated"))
         .await;
-    assert!(history.contains("displayName") && history.contains("OP_EVENTS_DATA=ids"), "{history}");
-    assert!(!history.contains("Gus Old") && !history.contains("Gus New"), "values in an ids-only history: {history}");
+    assert!(
+        history.contains("displayName") && history.contains("OP_EVENTS_DATA=ids"),
+        "{history}"
+    );
+    assert!(
+        !history.contains("Gus Old") && !history.contains("Gus New"),
+        "values in an ids-only history: {history}"
+    );
     // The page itself still shows the current value, read from the SCIM API.
-    assert!(session.text("#resource-attributes").await.contains("Gus New"));
+    assert!(session
+        .text("#resource-attributes")
+        .await
+        .contains("Gus New"));
+    // The page's address now links to her (her id, never the token); opened afresh, the link
+    // brings her page back (the tab still holds the token).
+    let href = session.script("return location.href").await;
+    let href = href.as_str().unwrap().to_owned();
+    assert!(href.ends_with(&format!("/#Users/{id}")), "{href}");
+    assert!(!href.contains(&bridge.token));
+    session.open("about:blank").await;
+    session.open(&href).await;
+    session
+        .wait_text("#resource-title", |t| t == "User gus@example.com")
+        .await;
+    session.click("#resource-close").await;
+    let href = session.script("return location.href").await;
+    assert!(!href.as_str().unwrap().contains('#'), "{href}");
     let errors = session.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:#?}");
     session.close().await;

@@ -299,11 +299,7 @@ async fn a_trim_leaves_nothing_of_its_entries_in_the_index() {
     let opts = options(server.url(), Duration::from_secs(5));
     let prefix = opts.key_prefix.clone();
     let store = RedisStore::connect(opts).await.expect("connect");
-    let append = |keys: &[&str]| scim_bridge::store::Mutation::Append {
-        log: "ev".into(),
-        value: "x".into(),
-        keys: keys.iter().map(|k| (*k).to_owned()).collect(),
-    };
+    let append = super::append;
     store
         .write(
             WriteBatch::new()

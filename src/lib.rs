@@ -43,9 +43,14 @@
 //!   log lines ([`logging::recent`]) that the status page downloads.
 //! * [`shutdown`]: the SIGTERM/SIGINT future.
 //! * [`probe`]: the `ping` command's client: `GET /ping` on the bridge's own plain-HTTP port.
+//! * [`outbound`]: the outbound HTTP(S) client webhooks and the Workspace connector share.
+//! * [`backoff`]: exponential backoff with jitter for retries against other services.
+//! * [`workspace`]: the Google Workspace connector (Directory API pull, applied through the
+//!   engine).
 
 pub mod app;
 pub mod auth;
+pub mod backoff;
 pub mod cli;
 pub mod client_addr;
 pub mod config;
@@ -55,6 +60,7 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod operator;
+pub mod outbound;
 pub mod outbox;
 pub mod probe;
 pub mod scim;
@@ -64,3 +70,4 @@ pub mod shutdown;
 pub mod store;
 pub mod tls;
 pub mod usage;
+pub mod workspace;

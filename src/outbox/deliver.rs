@@ -11,7 +11,6 @@
 
 use std::{sync::Arc, time::Duration};
 
-use rand::Rng;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -76,16 +75,10 @@ fn at(instant_from_now: Duration) -> String {
     crate::operator::rfc3339(time::OffsetDateTime::now_utc() + instant_from_now)
 }
 
-/// The pause after the `attempt`-th failure: `backoff · 2^(attempt-1)` capped at `backoff_max`,
-/// then a random point in its upper half (so replicas and endpoints do not retry in step).
+/// The pause after the `attempt`-th failure: [`crate::backoff::pause`] from `backoff` up to
+/// `backoff_max`.
 pub fn pause(policy: &DeliverySettings, attempt: u32) -> Duration {
-    let doublings = attempt.saturating_sub(1).min(30);
-    let full = policy
-        .backoff
-        .saturating_mul(1u32 << doublings)
-        .min(policy.backoff_max);
-    let half = full / 2;
-    half + full.mul_f64(rand::thread_rng().gen_range(0.0..=0.5))
+    crate::backoff::pause(policy.backoff, policy.backoff_max, attempt)
 }
 
 /// The event type and id of an encoded event, without decoding the rest.
@@ -588,7 +581,7 @@ async fn wait_for(
 
 /// Renews the lease every [`RENEW_EVERY`]; cancels `lost` when a renewal is refused or the
 /// store has not confirmed one for most of the lease's life.
-async fn keep_lease(
+pub(crate) async fn keep_lease(
     store: SharedStore,
     lease: String,
     holder: String,

@@ -2,15 +2,11 @@
 //! means. The client keeps connections alive between attempts (one endpoint's events go one
 //! after another) and trusts the system's roots for `https`.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request};
 use http_body_util::{BodyExt, Full};
-use hyper_util::{
-    client::legacy::{connect::HttpConnector, Client},
-    rt::TokioExecutor,
-};
 
 use super::sign::Key;
 
@@ -42,7 +38,7 @@ impl Outcome {
 /// The HTTP client every deliverer shares.
 #[derive(Clone)]
 pub struct Sender {
-    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: crate::outbound::HttpClient,
     timeout: Duration,
 }
 
@@ -50,31 +46,8 @@ impl Sender {
     /// A client with the system's roots (none found: only `http` to loopback works, and an
     /// `https` attempt fails with the reason) and `timeout` per attempt.
     pub fn new(timeout: Duration) -> Self {
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in rustls_native_certs::load_native_certs().certs {
-            let _ = roots.add(cert);
-        }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(timeout));
-        http.set_nodelay(true);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http);
         Self {
-            client: Client::builder(TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(60))
-                .build(https),
+            client: crate::outbound::client(timeout),
             timeout,
         }
     }
@@ -121,23 +94,10 @@ impl Sender {
         };
         match tokio::time::timeout(self.timeout, exchange).await {
             Err(_) => Outcome::Failed(format!("no answer within {:?}", self.timeout)),
-            Ok(Err(e)) => Outcome::Failed(describe(&e)),
+            Ok(Err(e)) => Outcome::Failed(crate::outbound::describe(&e)),
             Ok(Ok(status)) if status.is_success() => Outcome::Delivered,
             Ok(Ok(status)) if status == http::StatusCode::GONE => Outcome::Gone,
             Ok(Ok(status)) => Outcome::Failed(format!("the receiver answered {status}")),
         }
-    }
-}
-
-/// A client error as one line: its innermost cause says most (`Connection refused`).
-fn describe(e: &hyper_util::client::legacy::Error) -> String {
-    let mut cause: &dyn std::error::Error = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    if e.is_connect() {
-        format!("cannot connect: {cause}")
-    } else {
-        format!("the request failed: {cause}")
     }
 }

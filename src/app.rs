@@ -217,7 +217,27 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
         engine = engine.with_deprovision_guard(Arc::clone(guard));
     }
     let health = health.with_deprovision_guard(deprovision.clone());
+    // The Google Workspace connector writes through the same engine (guard included).
+    let workspace = settings.workspace.clone().map(|w| {
+        let base = settings
+            .exposure
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://localhost:{}", settings.port));
+        crate::workspace::Connector::new(
+            w,
+            engine.clone(),
+            Arc::clone(&store),
+            uuid::Uuid::new_v4().to_string(),
+            format!("{}/scim/v2", base.trim_end_matches('/')),
+        )
+    });
+    let health = match &workspace {
+        Some(c) => health.with_workspace(Arc::clone(c)),
+        None => health,
+    };
     let state = Arc::new(AppState {
+        workspace: workspace.clone(),
         deprovision,
         auth: Authorizer::new(Arc::clone(&session)),
         metrics: metrics.clone(),
@@ -361,6 +381,9 @@ pub async fn start(settings: Settings, logs: RecentLogs) -> anyhow::Result<Runni
             );
             background_tasks.spawn(deliverer.run(shutdown.child_token()));
         }
+    }
+    if let Some(c) = &workspace {
+        background_tasks.spawn(Arc::clone(c).run(shutdown.child_token()));
     }
     // Cancelled with the other background tasks, after the connections have drained, so its
     // final flush sees every request; the store outlives it.

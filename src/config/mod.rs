@@ -12,6 +12,7 @@ mod parse;
 pub mod raw;
 mod tls;
 mod webhooks;
+mod workspace;
 
 pub use exposure::{
     ExposureSettings, PlainHttp, DEFAULT_AUTH_FAILURE_LIMIT, DEFAULT_AUTH_FAILURE_WINDOW,
@@ -22,6 +23,7 @@ pub use tls::{
     LETS_ENCRYPT_PRODUCTION, LETS_ENCRYPT_STAGING,
 };
 pub use webhooks::{DeliverySettings, WebhookSettings, SECRET_PREFIX as WEBHOOK_SECRET_PREFIX};
+pub use workspace::WorkspaceSettings;
 
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 
@@ -216,6 +218,8 @@ pub struct Settings {
     pub webhooks: Vec<WebhookSettings>,
     /// How they are delivered to.
     pub delivery: DeliverySettings,
+    /// The Google Workspace connector (`OP_WORKSPACE_CREDENTIALS`), off unless set.
+    pub workspace: Option<WorkspaceSettings>,
 }
 
 /// Builds [`Settings`] from the config file's text (if any) and an environment lookup.
@@ -318,6 +322,35 @@ pub fn describe(settings: &Settings) -> Vec<(&'static str, String)> {
             |d| format!("{} within {:?}", d.limit, d.window),
         ),
     ));
+    lines.push((
+        "workspace_credentials",
+        settings
+            .workspace
+            .as_ref()
+            .map_or_else(|| "off".to_owned(), |w| w.credentials.display().to_string()),
+    ));
+    if let Some(w) = &settings.workspace {
+        lines.push(("workspace_settings", w.settings.display().to_string()));
+        lines.push(("workspace_api_url", w.api_url.to_string()));
+        lines.push(("workspace_sync_interval", format!("{:?}", w.sync_interval)));
+        lines.push((
+            "workspace_groups",
+            match &w.groups {
+                None => "from the status page".to_owned(),
+                Some(crate::workspace::state::Selection::All) => "*".to_owned(),
+                Some(crate::workspace::state::Selection::Groups(g)) => g.join(","),
+            },
+        ));
+        lines.push((
+            "workspace_leave",
+            match w.leave {
+                crate::workspace::sync::Leave::Deactivate => "deactivate",
+                crate::workspace::sync::Leave::Delete => "delete",
+            }
+            .to_owned(),
+        ));
+        lines.push(("workspace_backoff", format!("{:?}", w.backoff)));
+    }
     let endpoints: Vec<String> = settings
         .webhooks
         .iter()
@@ -503,6 +536,11 @@ mod tests {
                 ("OP_TLS_DOMAIN", "scim.example.com"),
                 ("OP_TLS_CERT_FILE", "/etc/tls/chain.pem"),
                 ("OP_TLS_KEY_FILE", "/etc/tls/key.pem"),
+                (
+                    "OP_WORKSPACE_CREDENTIALS",
+                    "/secrets/workspace-credentials.json",
+                ),
+                ("OP_WORKSPACE_SETTINGS", "/secrets/workspace-settings.json"),
             ]),
             described(&[
                 ("OP_TLS_DOMAIN", "scim.example.com"),

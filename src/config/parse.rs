@@ -341,6 +341,7 @@ pub(super) fn settings(values: &Values) -> Result<Settings, ConfigError> {
         exposure,
         webhooks: Vec::new(),
         delivery: super::webhooks::delivery(values)?,
+        workspace: super::workspace::settings(values)?,
     })
 }
 

@@ -76,6 +76,13 @@ pub(crate) const KEYS: &[&str] = &[
     "trusted_proxies",
     "auth_failure_limit",
     "auth_failure_window",
+    "workspace_credentials",
+    "workspace_settings",
+    "workspace_api_url",
+    "workspace_sync_interval",
+    "workspace_groups",
+    "workspace_leave",
+    "workspace_backoff",
 ];
 
 /// Settings whose values are secret: never echoed in errors or `check-config` output.

@@ -70,6 +70,8 @@ pub struct Limits {
 
 /// What the handlers share.
 pub struct AppState {
+    /// The Google Workspace connector, when `OP_WORKSPACE_CREDENTIALS` is set.
+    pub workspace: Option<Arc<crate::workspace::Connector>>,
     /// The deprovisioning guard, when `OP_DEPROVISION_LIMIT` is set.
     pub deprovision: Option<Arc<crate::scim::deprovision::Guard>>,
     /// Bearer verification.
@@ -317,6 +319,37 @@ where
             Ok(_) => handlers::status::json(state).await,
             Err(e) => handlers::status::secured(state.refused(client, e)),
         },
+        Route::Workspace(which) => {
+            use router::WorkspaceRoute;
+            let (allow, fits) = match which {
+                WorkspaceRoute::Groups => ("GET, HEAD", is_read(method)),
+                WorkspaceRoute::Selection => ("PUT", method == Method::PUT),
+                WorkspaceRoute::Sync => ("POST", method == Method::POST),
+            };
+            if !fits {
+                let mut res = response::scim_error(&ScimError::MethodNotAllowed(format!(
+                    "{method} is not allowed here"
+                )));
+                res.headers_mut()
+                    .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+                res
+            } else {
+                match authorize(Scope::Scim) {
+                    Err(e) => handlers::status::secured(state.refused(client, e)),
+                    Ok(_) => handlers::status::secured(match which {
+                        WorkspaceRoute::Groups => handlers::workspace::groups(state).await,
+                        WorkspaceRoute::Sync => handlers::workspace::sync(state),
+                        WorkspaceRoute::Selection => {
+                            let taken = body.take().expect("dispatch hands over the body unread");
+                            match request_body::read(taken, 64 * 1024).await {
+                                Ok(bytes) => handlers::workspace::select(state, bytes).await,
+                                Err(e) => response::scim_error(&e),
+                            }
+                        }
+                    }),
+                }
+            }
+        }
         Route::GroupMembers(id) if is_read(method) => match authorize(Scope::Scim) {
             Ok(_) => {
                 handlers::status::secured(handlers::directory::members(state, &parts, &id).await)

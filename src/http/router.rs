@@ -27,6 +27,17 @@ pub enum ScimEndpoint {
     Unknown,
 }
 
+/// One of the Workspace connector's endpoints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkspaceRoute {
+    /// `GET /workspace/groups`.
+    Groups,
+    /// `PUT /workspace/selection`.
+    Selection,
+    /// `POST /workspace/sync`.
+    Sync,
+}
+
 /// Where a request goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Route {
@@ -48,6 +59,9 @@ pub enum Route {
     Events,
     /// `POST /guard/release`: releases the deprovisioning guard (bearer token, `scim` scope).
     GuardRelease,
+    /// `/workspace/groups` (GET), `/workspace/selection` (PUT), `/workspace/sync` (POST): the
+    /// Google Workspace connector (bearer token, `scim` scope).
+    Workspace(WorkspaceRoute),
     /// `GET /groups/{id}/members`: a group's members a page at a time (bearer token, `scim`
     /// scope), for the status page's directory.
     GroupMembers(String),
@@ -177,6 +191,21 @@ pub fn route(path: &str) -> Routed {
         "/logs" => return simple(Route::Logs, "/logs"),
         "/events" => return simple(Route::Events, "/events"),
         "/guard/release" => return simple(Route::GuardRelease, "/guard/release"),
+        "/workspace/groups" => {
+            return simple(
+                Route::Workspace(WorkspaceRoute::Groups),
+                "/workspace/groups",
+            )
+        }
+        "/workspace/selection" => {
+            return simple(
+                Route::Workspace(WorkspaceRoute::Selection),
+                "/workspace/selection",
+            )
+        }
+        "/workspace/sync" => {
+            return simple(Route::Workspace(WorkspaceRoute::Sync), "/workspace/sync")
+        }
         _ => {}
     }
     if let Some(rest) = trimmed.strip_prefix("/webhooks/") {

@@ -82,6 +82,8 @@ pub struct Health {
     )>,
     /// The deprovisioning guard, when on.
     deprovision: Option<Arc<crate::scim::deprovision::Guard>>,
+    /// The Google Workspace connector, when on.
+    workspace: Option<Arc<crate::workspace::Connector>>,
     /// The last store check and when it ran. `/metrics` needs no token, and an embedded-store
     /// ping is a durable (fsynced) empty commit, so a healthy check is reused for
     /// [`STORE_CHECK_TTL`] rather than letting any client drive fsyncs (an outage is still seen
@@ -176,6 +178,12 @@ impl Health {
         self
     }
 
+    /// Adds the `Workspace` report (when the Google Workspace connector is on).
+    pub fn with_workspace(mut self, connector: Arc<crate::workspace::Connector>) -> Self {
+        self.workspace = Some(connector);
+        self
+    }
+
     /// Adds the `CertificateManager` report (when TLS is on).
     pub fn with_certificates(mut self, report: CertReportCell) -> Self {
         self.certificates = Some(report);
@@ -228,6 +236,7 @@ impl Health {
             certificates: None,
             webhooks: None,
             deprovision: None,
+            workspace: None,
             last_store_check: Arc::default(),
         }
     }
@@ -289,6 +298,9 @@ impl Health {
                 reports.push(guard_report(&state, g.settings()));
                 guard = Some((state, g.settings()));
             }
+        }
+        if let Some(w) = &self.workspace {
+            reports.push(w.report().await);
         }
         Survey {
             reports,

@@ -25,39 +25,70 @@ use std::{sync::Arc, time::Duration};
 use tokio::sync::{Mutex, Notify};
 use tokio_util::sync::CancellationToken;
 
-use crate::store::SharedStore;
+use crate::{
+    config::WorkspaceSettings,
+    scim::{engine::Ctx, engine::Engine, events::Actor},
+    store::SharedStore,
+};
 
 /// The store lease that lets one replica sync at a time.
 const LEASE: &str = "workspace.sync";
+/// The label of the connector's writes (`actor.token` of its events).
+pub const ACTOR: &str = "workspace";
+/// The limit on one call to Google (token endpoint or Directory API).
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The connector's live state, for `/health` and the status page.
 #[derive(Clone, Debug, Default)]
 pub struct Live {
     /// Whether a sync is running on this replica.
     pub running: bool,
-    /// The last summary this replica made (the stored one is what the page shows).
+    /// The last summary this replica made.
     pub last: Option<sync::Summary>,
+    /// Why the key or settings file cannot be used, if so (then nothing syncs).
+    pub file_error: Option<String>,
+}
+
+/// The key and settings as last read, and the client built from them.
+struct Loaded {
+    key: Vec<u8>,
+    settings: Vec<u8>,
+    directory: directory::Directory,
+    base_url: String,
 }
 
 /// The running connector.
 pub struct Connector {
-    syncer: sync::Syncer,
+    settings: WorkspaceSettings,
+    engine: Engine,
     store: SharedStore,
-    interval: Duration,
+    client: crate::outbound::HttpClient,
     holder: String,
+    fallback_base_url: String,
     now: Notify,
+    loaded: Mutex<Option<Loaded>>,
     live: Mutex<Live>,
 }
 
 impl Connector {
-    /// A connector that syncs every `interval`; `holder` names this process in the lease.
-    pub fn new(syncer: sync::Syncer, interval: Duration, holder: String) -> Arc<Self> {
+    /// A connector over `engine`; `holder` names this process in the lease; `base_url` is where
+    /// SCIM resources live when `bridgeAddress` does not say.
+    pub fn new(
+        settings: WorkspaceSettings,
+        engine: Engine,
+        store: SharedStore,
+        holder: String,
+        base_url: String,
+    ) -> Arc<Self> {
         Arc::new(Self {
-            store: syncer.store.clone(),
-            syncer,
-            interval,
+            settings,
+            engine,
+            store,
+            client: crate::outbound::client(CALL_TIMEOUT),
             holder,
+            fallback_base_url: base_url,
             now: Notify::new(),
+            loaded: Mutex::new(None),
             live: Mutex::new(Live::default()),
         })
     }
@@ -72,9 +103,91 @@ impl Connector {
         self.live.lock().await.clone()
     }
 
-    /// The syncer (its selection, its store).
-    pub fn syncer(&self) -> &sync::Syncer {
-        &self.syncer
+    /// The store the connector keeps its state in.
+    pub fn store(&self) -> &SharedStore {
+        &self.store
+    }
+
+    /// `OP_WORKSPACE_GROUPS`, when set (the status page then cannot change the selection).
+    pub fn configured_groups(&self) -> Option<&state::Selection> {
+        self.settings.groups.as_ref()
+    }
+
+    /// The groups to sync: `OP_WORKSPACE_GROUPS`, else what the status page stored.
+    pub async fn selection(&self) -> Result<Option<state::Selection>, crate::store::StoreError> {
+        match &self.settings.groups {
+            Some(s) => Ok(Some(s.clone())),
+            None => state::selection(&self.store).await,
+        }
+    }
+
+    /// Every Google group (every page of `groups.list`), for the status page's picker.
+    pub async fn google_groups(&self) -> Result<Vec<directory::Group>, String> {
+        let (directory, _) = self.directory().await?;
+        let mut out = Vec::new();
+        let mut page: Option<String> = None;
+        loop {
+            let p = directory
+                .groups(page.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
+            out.extend(p.items);
+            match p.next {
+                Some(next) => page = Some(next),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// The Directory API client for the files as they are now, rebuilt when they changed.
+    async fn directory(&self) -> Result<(directory::Directory, String), String> {
+        let read = |p: &std::path::Path| {
+            std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+        };
+        let key = read(&self.settings.credentials)?;
+        let settings = read(&self.settings.settings)?;
+        let mut loaded = self.loaded.lock().await;
+        if let Some(l) = loaded
+            .as_ref()
+            .filter(|l| l.key == key && l.settings == settings)
+        {
+            return Ok((l.directory.clone(), l.base_url.clone()));
+        }
+        let account = key::ServiceAccount::parse(&key).map_err(|why| {
+            format!(
+                "{} is not a usable service-account key: {why}",
+                self.settings.credentials.display()
+            )
+        })?;
+        let file = key::WorkspaceSettings::parse(&settings)
+            .map_err(|why| format!("{}: {why}", self.settings.settings.display()))?;
+        let tokens = Arc::new(token::Tokens::new(
+            account,
+            file.actor,
+            self.client.clone(),
+            CALL_TIMEOUT,
+        ));
+        let directory = directory::Directory::new(
+            &self.settings.api_url,
+            tokens,
+            self.client.clone(),
+            CALL_TIMEOUT,
+            directory::Backoff {
+                first: self.settings.backoff,
+                ..directory::Backoff::default()
+            },
+        );
+        let base_url = file
+            .bridge_address
+            .map(|b| format!("{}/scim/v2", b.trim_end_matches('/')))
+            .unwrap_or_else(|| self.fallback_base_url.clone());
+        *loaded = Some(Loaded {
+            key,
+            settings,
+            directory: directory.clone(),
+            base_url: base_url.clone(),
+        });
+        Ok((directory, base_url))
     }
 
     /// Syncs at start, then every interval or when asked, until `cancel`.
@@ -83,7 +196,7 @@ impl Connector {
             self.once(&cancel).await;
             tokio::select! {
                 () = cancel.cancelled() => return,
-                () = tokio::time::sleep(self.interval) => {}
+                () = tokio::time::sleep(self.settings.sync_interval) => {}
                 () = self.now.notified() => {}
             }
         }
@@ -91,6 +204,15 @@ impl Connector {
 
     /// One sync under the lease; skipped while another replica holds it.
     async fn once(&self, cancel: &CancellationToken) {
+        let (directory, base_url) = match self.directory().await {
+            Ok(d) => d,
+            Err(why) => {
+                tracing::warn!(error = %why, "the Google Workspace connector cannot sync");
+                self.live.lock().await.file_error = Some(why);
+                return;
+            }
+        };
+        self.live.lock().await.file_error = None;
         let ttl = crate::outbox::deliver::LEASE_TTL;
         match self.store.acquire_lease(LEASE, &self.holder, ttl).await {
             Ok(true) => {}
@@ -104,6 +226,23 @@ impl Connector {
             }
         }
         self.live.lock().await.running = true;
+        let syncer = sync::Syncer {
+            directory,
+            engine: self.engine.clone(),
+            store: self.store.clone(),
+            configured: self.settings.groups.clone(),
+            leave: self.settings.leave,
+            ctx: Ctx {
+                base_url,
+                actor: Actor {
+                    token: ACTOR.into(),
+                    user_agent: Some(
+                        concat!("scim-bridge/", env!("CARGO_PKG_VERSION"), " workspace sync")
+                            .into(),
+                    ),
+                },
+            },
+        };
         let lost = CancellationToken::new();
         let keeper = tokio::spawn(crate::outbox::deliver::keep_lease(
             self.store.clone(),
@@ -113,7 +252,7 @@ impl Connector {
             cancel.child_token(),
         ));
         let summary = tokio::select! {
-            s = self.syncer.run() => Some(s),
+            s = syncer.run() => Some(s),
             () = lost.cancelled() => {
                 tracing::warn!("the workspace sync lease was lost; another replica may sync");
                 None
@@ -126,6 +265,45 @@ impl Connector {
         live.running = false;
         if summary.is_some() {
             live.last = summary;
+        }
+    }
+
+    /// The `Workspace` report for `/health`: degraded while the files are unusable, the last
+    /// sync failed, or the deprovisioning guard held some of its changes.
+    pub async fn report(&self) -> crate::operator::Report {
+        use crate::operator::{Condition, Report};
+        let live = self.live().await;
+        let (condition, detail) = if let Some(e) = &live.file_error {
+            (Condition::Degraded, Some(e.clone()))
+        } else {
+            match &live.last {
+                None if live.running => {
+                    (Condition::Healthy, Some("the first sync is running".into()))
+                }
+                None => (Condition::Healthy, None),
+                Some(s) => {
+                    let mut detail = format!(
+                        "last sync {} at {}: {} users in scope, {} created, {} updated, {} adopted, \
+                         {} deactivated, {} deleted, {} held",
+                        s.state, s.started_at, s.users_in_scope, s.created, s.updated, s.adopted,
+                        s.deactivated, s.deleted, s.held
+                    );
+                    for e in s.errors.iter().take(3) {
+                        detail.push_str("; ");
+                        detail.push_str(e);
+                    }
+                    let condition = match s.state {
+                        "failed" | "held" => Condition::Degraded,
+                        _ => Condition::Healthy,
+                    };
+                    (condition, Some(detail))
+                }
+            }
+        };
+        Report {
+            source: "Workspace",
+            condition,
+            detail,
         }
     }
 }

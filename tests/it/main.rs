@@ -19,3 +19,4 @@ mod store;
 mod tls;
 mod tokens;
 mod webhooks;
+mod workspace;

@@ -5,6 +5,7 @@ pub mod events;
 pub mod ops;
 pub mod scim;
 pub mod status;
+pub mod workspace;
 
 /// One query parameter, decoded; names match case-insensitively (clients vary).
 pub(crate) fn param(parts: &http::request::Parts, name: &str) -> Option<String> {

@@ -60,6 +60,10 @@ pub async fn json(state: &AppState) -> http::Response<Body> {
         .and_then(|list| serde_json::to_value(list).ok())
         .unwrap_or_default();
     doc["charts"] = state.metrics.charts().to_json();
+    doc["workspace"] = match &state.workspace {
+        None => serde_json::json!({"enabled": false}),
+        Some(c) => workspace_json(c).await,
+    };
     // Off, or its state (`null` when it cannot be read).
     doc["deprovisionGuard"] = match (&state.deprovision, guard) {
         (None, _) => serde_json::json!({"enabled": false}),
@@ -102,6 +106,31 @@ pub async fn webhook(
             ))
         }
     }
+}
+
+/// The Workspace connector as the status page shows it: the selection (and whether
+/// `OP_WORKSPACE_GROUPS` fixes it), the last stored summary, whether a sync runs here, and why
+/// the files cannot be used, if so.
+async fn workspace_json(c: &crate::workspace::Connector) -> serde_json::Value {
+    use crate::workspace::state;
+    let live = c.live().await;
+    let selection = match c.configured_groups() {
+        Some(s) => Ok(Some(s.clone())),
+        None => state::selection(c.store()).await,
+    };
+    let summary = state::summary(c.store()).await.ok().flatten();
+    serde_json::json!({
+        "enabled": true,
+        "groupsFromSettings": c.configured_groups().is_some(),
+        "selection": match selection {
+            Ok(Some(state::Selection::All)) => serde_json::json!("*"),
+            Ok(Some(state::Selection::Groups(g))) => serde_json::json!(g),
+            Ok(None) | Err(_) => serde_json::Value::Null,
+        },
+        "running": live.running,
+        "fileError": live.file_error,
+        "lastSync": summary,
+    })
 }
 
 fn guard_json(

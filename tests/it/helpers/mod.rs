@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod bridge;
+pub mod google;
 pub mod pebble;
 pub mod receiver;
 pub(crate) mod redis;

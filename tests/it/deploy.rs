@@ -171,6 +171,42 @@ fn compose_file_mounts_the_session_for_user_999_and_sets_only_known_settings() {
 }
 
 #[test]
+fn the_workspace_compose_override_mounts_both_files_where_its_settings_point() {
+    let doc: Value = serde_yaml::from_str(&read("docker-compose.workspace.yml")).unwrap();
+    let svc = &doc["services"]["scim"];
+    let env = env_map(svc);
+    assert_eq!(
+        assert_known(
+            env.iter().map(|(k, _)| k.clone()),
+            "docker-compose.workspace.yml"
+        ),
+        2
+    );
+    let secrets = svc["secrets"].as_sequence().unwrap();
+    for (var, source, file) in [
+        (
+            "OP_WORKSPACE_CREDENTIALS",
+            "workspace-credentials",
+            "./workspace-credentials.json",
+        ),
+        (
+            "OP_WORKSPACE_SETTINGS",
+            "workspace-settings",
+            "./workspace-settings.json",
+        ),
+    ] {
+        let path = &env.iter().find(|(k, _)| k == var).unwrap().1;
+        let secret = secrets
+            .iter()
+            .find(|s| s["source"] == source)
+            .unwrap_or_else(|| panic!("no secret {source}"));
+        assert_eq!(&str_of(&secret["target"]), path, "{var}");
+        assert_eq!(str_of(&secret["uid"]), "999");
+        assert_eq!(doc["secrets"][source]["file"], file);
+    }
+}
+
+#[test]
 fn dockerfile_sets_only_known_settings() {
     let text = read("Dockerfile");
     let names = text

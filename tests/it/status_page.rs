@@ -6,6 +6,7 @@ mod browser;
 mod directory;
 mod logs;
 mod walkthrough;
+mod workspace;
 
 use std::time::{Duration, Instant};
 

@@ -178,6 +178,7 @@
     ])));
     $("activity-empty").hidden = activity.length > 0;
     renderGuard(doc.deprovisionGuard);
+    renderWorkspace(doc.workspace);
     renderCharts(doc.charts);
   }
 
@@ -556,6 +557,98 @@
     refresh();
   }
 
+  // ---- Google Workspace: the last sync, the groups picked, and the buttons.
+
+
+  function renderWorkspace(w) {
+    const card = $("workspace-card");
+    card.hidden = !w || !w.enabled;
+    if (card.hidden) return;
+    const sel = w.selection;
+    $("workspace-selection").textContent = sel === null || sel === undefined ? "none picked yet: nothing is synced"
+      : sel === "*" ? "every group (everyone)" : sel.join(", ") + (w.groupsFromSettings ? " (OP_WORKSPACE_GROUPS)" : "");
+    $("workspace-pick").hidden = w.groupsFromSettings;
+    const s = w.lastSync;
+    const state = $("workspace-state");
+    setState(state, null);
+    if (w.fileError) {
+      state.textContent = w.fileError;
+      setState(state, "unhealthy");
+    } else if (!s) {
+      state.textContent = w.running ? "running…" : "none yet";
+    } else {
+      state.textContent = s.state + (w.running ? " (another running)" : "");
+      setState(state, s.state === "ok" || s.state === "idle" ? "healthy" : "degraded");
+    }
+    setText("workspace-when", s ? new Date(s.startedAt).toLocaleString() + ", " + (s.durationMs / 1000).toFixed(1) + " s" : null);
+    setText("workspace-seen", s ? s.usersSeen + " users (" + s.usersInScope + " in scope), " + s.groupsSeen + " groups (" + s.groupsSynced + " synced)" : null);
+    setText("workspace-applied", s ? s.created + " created, " + s.updated + " updated, " + s.unchanged + " unchanged, "
+      + s.adopted + " adopted, " + s.deactivated + " deactivated, " + s.deleted + " deleted"
+      + (s.held ? ", " + s.held + " held by the deprovisioning guard" : "")
+      + "; members +" + s.membersAdded + " −" + s.membersRemoved : null);
+    const adoptions = $("workspace-adoptions");
+    adoptions.hidden = !s || !s.adoptions || s.adoptions.length === 0;
+    if (!adoptions.hidden) {
+      adoptions.replaceChildren(document.createTextNode("Adopted (existing users matched by userName): "));
+      for (const id of s.adoptions) adoptions.append(opener(id, "Users", id), " ");
+    }
+    $("workspace-errors").replaceChildren(...((s && s.errors) || []).map((e) => {
+      const li = document.createElement("li");
+      li.textContent = e;
+      return li;
+    }));
+  }
+
+  async function pickGroups() {
+    message("workspace-message", "Reading Google's groups…");
+    const r = await call("/workspace/groups");
+    if (!r || r.status !== 200 || !r.doc) return message("workspace-message", failure(r));
+    message("workspace-message", "");
+    $("workspace-all").checked = r.doc.all;
+    $("workspace-list").replaceChildren(...r.doc.groups.map((g) => {
+      const label = document.createElement("label");
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.value = g.email;
+      box.checked = g.selected && !r.doc.all;
+      label.append(box, " " + (g.name || g.email) + " (" + g.email + ")");
+      return label;
+    }));
+    if (r.doc.groups.length === 0) $("workspace-list").textContent = "Google lists no groups.";
+    $("workspace-groups").hidden = false;
+  }
+
+  async function saveGroups(ev) {
+    ev.preventDefault();
+    const all = $("workspace-all").checked;
+    const emails = [...$("workspace-list").querySelectorAll("input:checked")].map((b) => b.value);
+    const token = sessionStorage.getItem(KEY);
+    if (!token) return signOut("");
+    let res;
+    try {
+      res = await fetch("/workspace/selection", {
+        method: "PUT",
+        headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
+        body: JSON.stringify({ groups: all ? "*" : emails }),
+        cache: "no-store",
+        credentials: "omit",
+      });
+    } catch (e) {
+      return message("workspace-message", "Cannot reach the bridge; nothing was changed.");
+    }
+    if (res.status === 401) return signOut(REFUSED);
+    if (!res.ok) return message("workspace-message", "The bridge answered " + res.status + "; nothing was changed.");
+    $("workspace-groups").hidden = true;
+    message("workspace-message", "Saved; a sync has started.");
+    if (timer) clearTimeout(timer);
+    refresh();
+  }
+
+  async function syncNow() {
+    const r = await call("/workspace/sync", "POST");
+    message("workspace-message", r && r.status === 202 ? "A sync has started." : failure(r));
+  }
+
   // ---- Charts: inline SVG built from /status.json (no library, no CDN).
 
   // The SVG namespace: a name, never fetched.
@@ -830,6 +923,9 @@
     });
     $("history-more").addEventListener("click", () => loadHistory(false));
     $("guard-release").addEventListener("click", releaseGuard);
+    $("workspace-pick").addEventListener("click", pickGroups);
+    $("workspace-groups").addEventListener("submit", saveGroups);
+    $("workspace-sync").addEventListener("click", syncNow);
     // A link pasted into this tab opens its resource without a reload.
     window.addEventListener("hashchange", () => {
       if (sessionStorage.getItem(KEY) && location.hash) { current.id = null; openLinked(); }

@@ -226,7 +226,7 @@ impl Connector {
             }
         }
         self.live.lock().await.running = true;
-        let syncer = sync::Syncer {
+        let syncer = Arc::new(sync::Syncer {
             directory,
             engine: self.engine.clone(),
             store: self.store.clone(),
@@ -242,7 +242,7 @@ impl Connector {
                     ),
                 },
             },
-        };
+        });
         let lost = CancellationToken::new();
         let keeper = tokio::spawn(crate::outbox::deliver::keep_lease(
             self.store.clone(),

@@ -15,7 +15,10 @@
 //! Every change is one engine write, all-or-nothing; a sync that stops part-way leaves each
 //! resource either changed or not, and the next sync computes the difference again.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::{
+    collections::{BTreeSet, HashMap, HashSet},
+    sync::Arc,
+};
 
 use futures_util::{stream, StreamExt};
 use serde::Serialize;
@@ -38,6 +41,8 @@ use crate::{
 
 /// Users written at once: enough for the store's group commit to batch their fsyncs.
 const CONCURRENCY: usize = 16;
+/// Groups whose members are read at once.
+const GROUPS_AT_ONCE: usize = 4;
 /// Members added or removed per PATCH.
 const MEMBERS_PER_PATCH: usize = 500;
 /// Errors kept in a summary.
@@ -155,7 +160,7 @@ impl Syncer {
     }
 
     /// One whole sync; the summary says how it went (it is also stored).
-    pub async fn run(&self) -> Summary {
+    pub async fn run(self: Arc<Self>) -> Summary {
         let started = std::time::Instant::now();
         let mut s = Summary {
             started_at: crate::operator::rfc3339(time::OffsetDateTime::now_utc()),
@@ -193,15 +198,29 @@ impl Syncer {
     }
 
     /// The sync proper; `false` when no groups are selected.
-    async fn apply(&self, s: &mut Summary) -> Result<bool, SyncError> {
-        let Some(selection) = self.selection().await? else {
-            return Ok(false);
+    async fn apply(self: &Arc<Self>, s: &mut Summary) -> Result<bool, SyncError> {
+        // No pick, or an empty one, syncs nothing: an empty pick must not read as "everyone
+        // leaves".
+        let selection = match self.selection().await? {
+            None => return Ok(false),
+            Some(Selection::Groups(g)) if g.is_empty() => return Ok(false),
+            Some(s) => s,
         };
         let groups = self.groups(&selection, s).await?;
+        // A few groups' member lists at once: each is a chain of pages, read one after another.
+        let ids: Vec<String> = groups.iter().map(|g| g.id.clone()).collect();
+        let flattened: Vec<Result<(HashSet<String>, bool), ApiError>> = stream::iter(ids)
+            .map(|id| {
+                let me = Arc::clone(self);
+                async move { me.flatten(&id).await }
+            })
+            .buffered(GROUPS_AT_ONCE)
+            .collect()
+            .await;
         let mut members: Vec<(Group, HashSet<String>)> = Vec::with_capacity(groups.len());
         let mut everyone = selection == Selection::All;
-        for g in groups {
-            let (users, all) = self.flatten(&g.id).await?;
+        for (g, f) in groups.into_iter().zip(flattened) {
+            let (users, all) = f?;
             everyone |= all;
             members.push((g, users));
         }
@@ -214,9 +233,20 @@ impl Syncer {
 
         // Users, a page at a time: Google id → SCIM id of everyone in scope.
         let mut scim_of: HashMap<String, String> = HashMap::new();
-        let mut page: Option<String> = None;
-        loop {
-            let p = self.directory.users(page.as_deref()).await?;
+        // The next page is read while this one is applied (two pages in memory at most).
+        let fetch = |token: Option<String>| {
+            let directory = self.directory.clone();
+            tokio::spawn(async move { directory.users(token.as_deref()).await })
+        };
+        let mut pending = Some(fetch(None));
+        while let Some(reading) = pending.take() {
+            let p = reading.await.map_err(|e| ApiError::Transport {
+                call: "users.list",
+                detail: format!("the page's task ended: {e}"),
+            })??;
+            if let Some(next) = p.next.clone() {
+                pending = Some(fetch(Some(next)));
+            }
             s.users_seen += p.items.len() as u64;
             let wanted: Vec<Value> = p
                 .items
@@ -227,12 +257,19 @@ impl Syncer {
                 })
                 .collect();
             s.users_in_scope += wanted.len() as u64;
+            // Each user on its own task, so the runtime's threads share the work.
             let done: Vec<_> = stream::iter(wanted)
-                .map(|u| self.user(u))
+                .map(|u| {
+                    let me = Arc::clone(self);
+                    tokio::spawn(async move { me.user(u).await })
+                })
                 .buffer_unordered(CONCURRENCY)
                 .collect()
                 .await;
             for r in done {
+                let r = r.unwrap_or_else(|e| {
+                    Err(UserError::Skipped(format!("a user's task ended: {e}")))
+                });
                 match r {
                     Ok((google, scim, outcome)) => {
                         match outcome {
@@ -250,12 +287,9 @@ impl Syncer {
                         scim_of.insert(google, scim);
                     }
                     Err(UserError::Store(e)) => return Err(e.into()),
+                    Err(UserError::Stop(e)) => return Err(SyncError::Engine(e)),
                     Err(UserError::Skipped(why)) => s.error(why),
                 }
-            }
-            match p.next {
-                Some(next) => page = Some(next),
-                None => break,
             }
         }
 
@@ -607,6 +641,8 @@ async fn drop_mark(store: &SharedStore, id: &str) -> Result<(), ScimError> {
 enum UserError {
     /// The store failed: the sync stops.
     Store(StoreError),
+    /// The engine cannot write at all (the store is unavailable): the sync stops.
+    Stop(ScimError),
     /// This user only (a uniqueness clash, a refused value): the sync goes on.
     Skipped(String),
 }
@@ -618,7 +654,12 @@ impl From<StoreError> for UserError {
 }
 
 fn skipped(gid: &str, e: ScimError) -> UserError {
-    UserError::Skipped(format!("Google user {gid}: {e}"))
+    match e {
+        ScimError::Unavailable(_) | ScimError::Internal(_) | ScimError::OutcomeUnknown(_) => {
+            UserError::Stop(e)
+        }
+        e => UserError::Skipped(format!("Google user {gid}: {e}")),
+    }
 }
 
 /// Why one group was not brought in line.

@@ -325,6 +325,9 @@ async fn a_rate_limited_page_and_an_expired_token_are_retried() {
     google
         .control("fail", json!({"path": "/admin/directory/v1/groups", "status": 503, "reason": "backendError", "times": 1}))
         .await;
+    google
+        .control("fail", json!({"path": "/admin/directory/v1/groups/", "status": 429, "reason": "rateLimitExceeded", "times": 1}))
+        .await;
     google.control("expire-tokens", json!({})).await;
     let mut next = directory(3);
     next["users"][0]["name"]["familyName"] = json!("After the retries");
@@ -336,6 +339,7 @@ async fn a_rate_limited_page_and_an_expired_token_are_retried() {
     let stats = google.stats().await;
     assert_eq!(stats["injected_403"], 2, "{stats}");
     assert_eq!(stats["injected_503"], 1, "{stats}");
+    assert_eq!(stats["injected_429"], 1, "a members page: {stats}");
     assert_eq!(
         stats["token_granted"], 2,
         "a new token after the 401: {stats}"

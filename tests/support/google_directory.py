@@ -211,6 +211,8 @@ def make_handler(state):
             if start is None:
                 return self.reply(400, google_error(400, "invalid", "Invalid Input: pageToken", "INVALID_ARGUMENT"))
             chunk = items[start:start + per]
+            if key == "members":
+                chunk = [dict(m, kind="admin#directory#member") for m in chunk]
             body = {"kind": kind, "etag": '"stand-in"', key: chunk}
             if start + per < len(items):
                 body["nextPageToken"] = page_token(start + per)
@@ -236,9 +238,9 @@ def make_handler(state):
             if delay:
                 time.sleep(delay)
             rest = path[len("/admin/directory/v1/"):]
-            with state.lock:
-                users = list(state.users)
-                groups = [dict(g) for g in state.groups]
+            with state.lock:  # the lists are replaced, never changed in place: a reference will do
+                users = state.users
+                groups = state.groups
             if rest == "users":
                 state.count("users_page")
                 if (query.get("customer") or [""])[0] != "my_customer":
@@ -259,8 +261,7 @@ def make_handler(state):
                 group = next((g for g in groups if g["id"] == key or g["email"].lower() == key.lower()), None)
                 if group is None:
                     return self.reply(404, google_error(404, "notFound", f"Resource Not Found: {key}", "NOT_FOUND"))
-                members = [dict(m, kind="admin#directory#member") for m in group["members"]]
-                return self.paged(members, "members", "admin#directory#members", query, 200)
+                return self.paged(group["members"], "members", "admin#directory#members", query, 200)
             return self.reply(404, google_error(404, "notFound", "Not Found", "NOT_FOUND"))
 
         def do_POST(self):
@@ -294,6 +295,16 @@ def make_handler(state):
     return Handler
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client that went away mid-answer (a bridge killed by a test) is not an error here.
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--port", type=int, default=0)
@@ -301,8 +312,7 @@ def main():
     ap.add_argument("--public-key", required=True, help="the service account's public key (PEM)")
     ap.add_argument("--admin", action="append", required=True, help="an administrator the account may act as")
     args = ap.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(State(args)))
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", args.port), make_handler(State(args)))
     print(f"listening on http://127.0.0.1:{server.server_port}", flush=True)
     try:
         server.serve_forever()

@@ -42,6 +42,27 @@ async fn synced(bridge: &Bridge, what: &str, ok: impl Fn(&Value) -> bool) -> Val
     }
 }
 
+/// Asks for a sync (`POST /workspace/sync`) and waits for its summary: the first one that
+/// began after `previous` (a summary, or `null` when there was none).
+async fn sync(bridge: &Bridge, previous: &Value) -> Value {
+    let res = client()
+        .post(bridge.url("/workspace/sync"))
+        .header("Authorization", bridge.bearer())
+        .send()
+        .await
+        .expect("POST /workspace/sync");
+    assert_eq!(res.status(), 202);
+    let before = previous["startedAt"].clone();
+    synced(bridge, "the requested sync", |s| s["startedAt"] != before).await
+}
+
+/// Options that sync only at start and when asked, so each summary stays to be read.
+fn on_request(google: &Google, dir: &std::path::Path) -> crate::helpers::bridge::Options {
+    google
+        .options(dir, KEY)
+        .env("OP_WORKSPACE_SYNC_INTERVAL", "1h")
+}
+
 async fn get(bridge: &Bridge, path: &str) -> Value {
     let res = client()
         .get(bridge.url(path))
@@ -101,9 +122,7 @@ async fn a_first_sync_of_5000_users_and_a_2000_member_group_then_nothing_to_do()
         .await;
     let dir = tempfile::tempdir().unwrap();
     let bridge = Bridge::start_with(
-        google
-            .options(dir.path(), KEY)
-            .env("OP_WORKSPACE_GROUPS", "big@example.com"),
+        on_request(&google, dir.path()).env("OP_WORKSPACE_GROUPS", "big@example.com"),
     );
     let first = synced(&bridge, "the first sync", |s| s["state"] == "ok").await;
     // Big's 2,000 and, through the nested Small, 10 more.
@@ -152,10 +171,12 @@ async fn a_first_sync_of_5000_users_and_a_2000_member_group_then_nothing_to_do()
     );
 
     // The next sync finds nothing to change and writes nothing.
-    let second = synced(&bridge, "a second sync", |s| {
-        s["state"] == "ok" && s["created"] == 0
-    })
-    .await;
+    let second = sync(&bridge, &first).await;
+    assert_eq!(
+        (&second["state"], &second["created"]),
+        (&json!("ok"), &json!(0)),
+        "{second}"
+    );
     assert_eq!(second["unchanged"], 2010, "{second}");
     assert_eq!(second["updated"], 0);
     let stats = google.stats().await;
@@ -178,11 +199,9 @@ async fn rename_suspend_leave_and_deletion_reach_the_directory() {
     google.control("directory", directory(6)).await;
     let dir = tempfile::tempdir().unwrap();
     let bridge = Bridge::start_with(
-        google
-            .options(dir.path(), KEY)
-            .env("OP_WORKSPACE_GROUPS", "eng@example.com"),
+        on_request(&google, dir.path()).env("OP_WORKSPACE_GROUPS", "eng@example.com"),
     );
-    synced(&bridge, "the first sync", |s| s["created"] == 6).await;
+    let first = synced(&bridge, "the first sync", |s| s["created"] == 6).await;
     // u1 renamed, u2 suspended, u3 out of the group, u4 deleted in Google.
     let mut next = directory(6);
     next["users"][0]["name"]["familyName"] = json!("Renamed");
@@ -192,10 +211,12 @@ async fn rename_suspend_leave_and_deletion_reach_the_directory() {
     let members = next["groups"][0]["members"].as_array_mut().unwrap();
     members.retain(|m| m["id"] != "203" && m["id"] != "204");
     google.control("directory", next).await;
-    synced(&bridge, "the changes", |s| {
-        s["deactivated"] == 2 && s["updated"] == 2
-    })
-    .await;
+    let changes = sync(&bridge, &first).await;
+    assert_eq!(
+        (&changes["deactivated"], &changes["updated"]),
+        (&json!(2), &json!(2)),
+        "{changes}"
+    );
     let u1 = user(&bridge, "u1@example.com").await.unwrap();
     assert_eq!(u1["name"]["familyName"], "Renamed");
     let u2 = user(&bridge, "u2@example.com").await.unwrap();
@@ -236,13 +257,13 @@ async fn a_scim_user_is_left_alone_a_matching_one_is_adopted_and_the_picked_grou
     let dir = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
     let options = |google: &Google| {
-        let mut o = google.options(dir.path(), KEY);
+        let mut o = on_request(google, dir.path());
         o.dir = Some(work.path().to_owned());
         o
     };
     let bridge = Bridge::start_with(options(&google));
     // No groups picked: nothing syncs.
-    synced(&bridge, "an idle sync", |s| s["state"] == "idle").await;
+    let idle = synced(&bridge, "an idle sync", |s| s["state"] == "idle").await;
     assert_eq!(total(&bridge, "Users").await, 0);
     let scim = |body: Value| {
         client()
@@ -278,7 +299,12 @@ async fn a_scim_user_is_left_alone_a_matching_one_is_adopted_and_the_picked_grou
     let groups = get(&bridge, "/workspace/groups").await;
     assert_eq!(groups["groups"][0]["email"], "eng@example.com");
     assert_eq!(groups["groups"][0]["selected"], true);
-    let s = synced(&bridge, "the sync after the pick", |s| s["state"] == "ok").await;
+    let before = idle["startedAt"].clone();
+    let s = synced(&bridge, "the sync after the pick", |s| {
+        s["startedAt"] != before
+    })
+    .await;
+    assert_eq!(s["state"], "ok", "{s}");
     assert_eq!(
         (&s["created"], &s["adopted"]),
         (&json!(2), &json!(1)),
@@ -298,10 +324,16 @@ async fn a_scim_user_is_left_alone_a_matching_one_is_adopted_and_the_picked_grou
     let bridge = bridge.restart();
     let doc = status(&bridge).await;
     assert_eq!(doc["workspace"]["selection"], json!(["eng@example.com"]));
-    synced(&bridge, "a sync after the restart", |s| {
-        s["state"] == "ok" && s["unchanged"] == 3
+    let at = s["startedAt"].clone();
+    let after = synced(&bridge, "a sync after the restart", |s| {
+        s["startedAt"] != at
     })
     .await;
+    assert_eq!(
+        (&after["state"], &after["unchanged"]),
+        (&json!("ok"), &json!(3)),
+        "{after}"
+    );
     assert_eq!(total(&bridge, "Users").await, 4);
 }
 
@@ -311,11 +343,9 @@ async fn a_rate_limited_page_and_an_expired_token_are_retried() {
     google.control("directory", directory(3)).await;
     let dir = tempfile::tempdir().unwrap();
     let bridge = Bridge::start_with(
-        google
-            .options(dir.path(), KEY)
-            .env("OP_WORKSPACE_GROUPS", "eng@example.com"),
+        on_request(&google, dir.path()).env("OP_WORKSPACE_GROUPS", "eng@example.com"),
     );
-    synced(&bridge, "the first sync", |s| s["created"] == 3).await;
+    let first = synced(&bridge, "the first sync", |s| s["created"] == 3).await;
     google
         .control(
             "fail",
@@ -332,10 +362,12 @@ async fn a_rate_limited_page_and_an_expired_token_are_retried() {
     let mut next = directory(3);
     next["users"][0]["name"]["familyName"] = json!("After the retries");
     google.control("directory", next).await;
-    synced(&bridge, "a sync through the failures", |s| {
-        s["state"] == "ok" && s["updated"] == 1
-    })
-    .await;
+    let through = sync(&bridge, &first).await;
+    assert_eq!(
+        (&through["state"], &through["updated"]),
+        (&json!("ok"), &json!(1)),
+        "{through}"
+    );
     let stats = google.stats().await;
     assert_eq!(stats["injected_403"], 2, "{stats}");
     assert_eq!(stats["injected_503"], 1, "{stats}");
@@ -408,12 +440,11 @@ async fn a_mass_removal_is_held_by_the_deprovisioning_guard_and_resumes_after_re
     google.control("directory", directory(6)).await;
     let dir = tempfile::tempdir().unwrap();
     let bridge = Bridge::start_with(
-        google
-            .options(dir.path(), KEY)
+        on_request(&google, dir.path())
             .env("OP_WORKSPACE_GROUPS", "eng@example.com")
             .env("OP_DEPROVISION_LIMIT", "2"),
     );
-    synced(&bridge, "the first sync", |s| s["created"] == 6).await;
+    let first = synced(&bridge, "the first sync", |s| s["created"] == 6).await;
     // Someone empties the group in Google: five leave at once.
     let mut next = directory(6);
     next["groups"][0]["members"]
@@ -421,8 +452,12 @@ async fn a_mass_removal_is_held_by_the_deprovisioning_guard_and_resumes_after_re
         .unwrap()
         .truncate(1);
     google.control("directory", next).await;
-    let held = synced(&bridge, "the held sync", |s| s["state"] == "held").await;
-    assert_eq!(held["deactivated"], 2, "{held}");
+    let held = sync(&bridge, &first).await;
+    assert_eq!(
+        (&held["state"], &held["deactivated"]),
+        (&json!("held"), &json!(2)),
+        "{held}"
+    );
     assert_eq!(bridge.health_report("Workspace").await["state"], "degraded");
     assert_eq!(
         bridge.health_report("DeprovisionGuard").await["state"],
@@ -437,12 +472,12 @@ async fn a_mass_removal_is_held_by_the_deprovisioning_guard_and_resumes_after_re
     assert_eq!(res.status(), 200);
     // After the release the next sync goes on: two more (the limit), then the guard holds
     // again, until a second release lets the last one through.
-    let before = held["startedAt"].clone();
-    let again = synced(&bridge, "a sync after the release", |s| {
-        s["startedAt"] != before && s["deactivated"] == 2
-    })
-    .await;
-    assert_eq!(again["state"], "held", "{again}");
+    let again = sync(&bridge, &held).await;
+    assert_eq!(
+        (&again["state"], &again["deactivated"]),
+        (&json!("held"), &json!(2)),
+        "{again}"
+    );
     let res = client()
         .post(bridge.url("/guard/release"))
         .header("Authorization", bridge.bearer())
@@ -450,10 +485,12 @@ async fn a_mass_removal_is_held_by_the_deprovisioning_guard_and_resumes_after_re
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    synced(&bridge, "the last one", |s| {
-        s["state"] == "ok" && s["deactivated"] == 1
-    })
-    .await;
+    let last = sync(&bridge, &again).await;
+    assert_eq!(
+        (&last["state"], &last["deactivated"]),
+        (&json!("ok"), &json!(1)),
+        "{last}"
+    );
     let inactive = get(&bridge, "/scim/v2/Users?filter=active%20eq%20false&count=0").await;
     assert_eq!(inactive["totalResults"], 5);
 }
@@ -503,5 +540,64 @@ async fn a_sync_killed_part_way_resumes_after_the_restart_without_duplicates() {
     assert_eq!(
         get(&bridge, &format!("/groups/{gid}/members?count=1")).await["totalResults"],
         1500
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_replicas_on_redis_sync_one_directory_and_leavers_are_deleted_when_asked() {
+    let redis = crate::helpers::redis::RedisServer::start();
+    let google = Google::start();
+    google.control("directory", directory(40)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let options = || {
+        google
+            .options(dir.path(), KEY)
+            .env("OP_WORKSPACE_GROUPS", "eng@example.com")
+            .env("OP_WORKSPACE_LEAVE", "delete")
+            .env("OP_REDIS_URL", redis.url())
+    };
+    let a = Bridge::start_with(options());
+    let b = Bridge::start_with(options());
+    let first = synced(&a, "the first sync", |s| {
+        s["state"] == "ok" && s["usersInScope"] == 40
+    })
+    .await;
+    assert_eq!(first["errors"], json!([]), "{first}");
+    // Either replica may have synced; both see one directory, with no user twice.
+    for bridge in [&a, &b] {
+        assert_eq!(total(bridge, "Users").await, 40);
+        assert_eq!(total(bridge, "Groups").await, 1);
+    }
+    // Ten leave the group: with OP_WORKSPACE_LEAVE=delete they are deleted, not deactivated.
+    let mut next = directory(40);
+    next["groups"][0]["members"]
+        .as_array_mut()
+        .unwrap()
+        .truncate(30);
+    google.control("directory", next).await;
+    // (Both replicas sync every second, so a summary may be replaced before it is read: the
+    // directory is what the test watches.)
+    let deadline = Instant::now() + WAIT;
+    while total(&a, "Users").await != 30 {
+        assert!(Instant::now() < deadline, "the leavers were never deleted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(user(&b, "u35@example.com").await.is_none());
+    let feed = get(&b, "/events?limit=1000").await;
+    let deletions: Vec<&Value> = feed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "user.deleted")
+        .collect();
+    assert_eq!(deletions.len(), 10, "one deletion each, by one replica");
+    assert!(deletions.iter().all(|e| e["actor"]["token"] == "workspace"));
+    let quiet = synced(&a, "a quiet sync", |s| {
+        s["state"] == "ok" && s["usersInScope"] == 30 && s["deleted"] == 0
+    })
+    .await;
+    assert_eq!(
+        (&quiet["unchanged"], &quiet["created"]),
+        (&json!(30), &json!(0))
     );
 }

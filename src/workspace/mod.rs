@@ -43,8 +43,6 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Live {
     /// Whether a sync is running on this replica.
     pub running: bool,
-    /// The last summary this replica made.
-    pub last: Option<sync::Summary>,
     /// Why the key or settings file cannot be used, if so (then nothing syncs).
     pub file_error: Option<String>,
 }
@@ -251,48 +249,49 @@ impl Connector {
             lost.clone(),
             cancel.child_token(),
         ));
-        let summary = tokio::select! {
-            s = syncer.run() => Some(s),
+        // The summary is stored by the sync itself, for every replica to read.
+        tokio::select! {
+            _ = syncer.run() => {}
             () = lost.cancelled() => {
                 tracing::warn!("the workspace sync lease was lost; another replica may sync");
-                None
             }
-            () = cancel.cancelled() => None,
-        };
+            () = cancel.cancelled() => {}
+        }
         keeper.abort();
         let _ = self.store.release_lease(LEASE, &self.holder).await;
-        let mut live = self.live.lock().await;
-        live.running = false;
-        if summary.is_some() {
-            live.last = summary;
-        }
+        self.live.lock().await.running = false;
     }
 
-    /// The `Workspace` report for `/health`: degraded while the files are unusable, the last
-    /// sync failed, or the deprovisioning guard held some of its changes.
+    /// The `Workspace` report for `/health`: degraded while the files are unusable here, or
+    /// when the last sync (the stored one, whichever replica made it) failed or was held by
+    /// the deprovisioning guard.
     pub async fn report(&self) -> crate::operator::Report {
         use crate::operator::{Condition, Report};
         let live = self.live().await;
+        let stored = state::summary(&self.store).await.ok().flatten();
         let (condition, detail) = if let Some(e) = &live.file_error {
             (Condition::Degraded, Some(e.clone()))
         } else {
-            match &live.last {
+            match &stored {
                 None if live.running => {
                     (Condition::Healthy, Some("the first sync is running".into()))
                 }
                 None => (Condition::Healthy, None),
                 Some(s) => {
+                    let n = |k: &str| s[k].as_u64().unwrap_or_default();
+                    let state = s["state"].as_str().unwrap_or("unknown");
                     let mut detail = format!(
-                        "last sync {} at {}: {} users in scope, {} created, {} updated, {} adopted, \
+                        "last sync {state} at {}: {} users in scope, {} created, {} updated, {} adopted, \
                          {} deactivated, {} deleted, {} held",
-                        s.state, s.started_at, s.users_in_scope, s.created, s.updated, s.adopted,
-                        s.deactivated, s.deleted, s.held
+                        s["startedAt"].as_str().unwrap_or("?"),
+                        n("usersInScope"), n("created"), n("updated"), n("adopted"),
+                        n("deactivated"), n("deleted"), n("held")
                     );
-                    for e in s.errors.iter().take(3) {
+                    for e in s["errors"].as_array().into_iter().flatten().take(3) {
                         detail.push_str("; ");
-                        detail.push_str(e);
+                        detail.push_str(e.as_str().unwrap_or_default());
                     }
-                    let condition = match s.state {
+                    let condition = match state {
                         "failed" | "held" => Condition::Degraded,
                         _ => Condition::Healthy,
                     };

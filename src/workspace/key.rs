@@ -2,36 +2,11 @@
 //! (`workspace-credentials.json`, Google's JSON key format) and `workspace-settings.json`
 //! (`actor`, the administrator the service account acts as; `bridgeAddress`).
 //!
-//! The private key is parsed once into a signer and never kept as text; no `Debug` output or
-//! error message holds it.
-
-use std::path::Path;
+//! The connector reads both files before each sync and parses them here. The private key is
+//! parsed into a signer and never kept as text; no `Debug` output or error message holds it.
 
 use ring::{rand::SystemRandom, signature::RsaKeyPair};
 use rustls::pki_types::{pem::PemObject, PrivatePkcs8KeyDer};
-
-/// Why a file could not be used. Messages name the file and the field, never a value.
-#[derive(Debug, thiserror::Error)]
-pub enum KeyError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The file is not the JSON expected.
-    #[error("{path} is not a {what}: {reason}")]
-    Format {
-        /// The file.
-        path: String,
-        /// What it should be.
-        what: &'static str,
-        /// What is wrong (a field name, never a value).
-        reason: String,
-    },
-}
 
 /// A service account's key: who it is, where to exchange assertions, and the signer.
 pub struct ServiceAccount {
@@ -55,7 +30,7 @@ impl std::fmt::Debug for ServiceAccount {
 }
 
 #[derive(serde::Deserialize)]
-struct KeyFile {
+struct KeyJson {
     #[serde(rename = "type")]
     kind: Option<String>,
     client_email: Option<String>,
@@ -85,22 +60,9 @@ fn is_loopback(host: &str) -> bool {
 }
 
 impl ServiceAccount {
-    /// Reads and checks the key file at `path`.
-    pub fn load(path: &Path) -> Result<Self, KeyError> {
-        let text = std::fs::read(path).map_err(|source| KeyError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::parse(&text).map_err(|reason| KeyError::Format {
-            path: path.display().to_string(),
-            what: "service-account key (Google's JSON key format)",
-            reason,
-        })
-    }
-
     /// Parses a key file's bytes; the error names what is wrong, never a value.
     pub fn parse(text: &[u8]) -> Result<Self, String> {
-        let file: KeyFile = serde_json::from_slice(text)
+        let file: KeyJson = serde_json::from_slice(text)
             .map_err(|e| format!("invalid JSON at line {}", e.line()))?;
         if file.kind.as_deref() != Some("service_account") {
             return Err("`type` is not \"service_account\"".into());
@@ -142,37 +104,24 @@ impl ServiceAccount {
 
 /// `workspace-settings.json`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WorkspaceSettings {
+pub struct SettingsFile {
     /// The administrator the service account acts as (the JWT's `sub`).
     pub actor: String,
-    /// The bridge's address, as the reference records it (shown, not used to connect).
+    /// The bridge's address: the base of `meta.location` in the events a sync writes.
     pub bridge_address: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
-struct SettingsFile {
+struct SettingsJson {
     actor: Option<String>,
     #[serde(rename = "bridgeAddress")]
     bridge_address: Option<String>,
 }
 
-impl WorkspaceSettings {
-    /// Reads and checks the settings file at `path`.
-    pub fn load(path: &Path) -> Result<Self, KeyError> {
-        let text = std::fs::read(path).map_err(|source| KeyError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::parse(&text).map_err(|reason| KeyError::Format {
-            path: path.display().to_string(),
-            what: "workspace settings file ({\"actor\": …, \"bridgeAddress\": …})",
-            reason,
-        })
-    }
-
+impl SettingsFile {
     /// Parses a settings file's bytes.
     pub fn parse(text: &[u8]) -> Result<Self, String> {
-        let file: SettingsFile = serde_json::from_slice(text)
+        let file: SettingsJson = serde_json::from_slice(text)
             .map_err(|e| format!("invalid JSON at line {}", e.line()))?;
         let actor = file
             .actor

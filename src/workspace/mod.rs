@@ -157,7 +157,7 @@ impl Connector {
                 self.settings.credentials.display()
             )
         })?;
-        let file = key::WorkspaceSettings::parse(&settings)
+        let file = key::SettingsFile::parse(&settings)
             .map_err(|why| format!("{}: {why}", self.settings.settings.display()))?;
         let tokens = Arc::new(token::Tokens::new(
             account,

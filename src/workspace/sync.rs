@@ -34,7 +34,7 @@ use crate::{
         engine::{Ctx, Engine, Input},
         error::ScimError,
         project::Projection,
-        schema::{GROUP_TYPE, USER_TYPE},
+        schema::{ResourceType, GROUP_TYPE, USER_TYPE},
     },
     store::{SharedStore, StoreError},
 };
@@ -471,18 +471,7 @@ impl Syncer {
     /// A `PUT` of the mapped document; the engine writes nothing when it is equal.
     async fn update(&self, id: &str, doc: Value) -> Result<Outcome, ScimError> {
         let before = self.engine.load(&USER_TYPE, id).await?.version;
-        let again = || Ok(doc.clone());
-        match self
-            .engine
-            .replace(
-                &USER_TYPE,
-                id,
-                Input::new(doc.clone(), &again),
-                None,
-                &self.ctx,
-            )
-            .await
-        {
+        match self.put(&USER_TYPE, id, doc).await {
             Ok(after) if after.version == before => Ok(Outcome::Unchanged),
             Ok(_) => Ok(Outcome::Updated),
             Err(ScimError::Held(_)) => Ok(Outcome::Held),
@@ -517,18 +506,8 @@ impl Syncer {
                 if !crate::scim::events::is_active(&loaded.stored.doc) {
                     return Ok(None);
                 }
-                let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                    "Operations": [{"op": "replace", "path": "active", "value": false}]});
-                let again = || Ok(body.clone());
-                self.engine
-                    .patch(
-                        &USER_TYPE,
-                        id,
-                        Input::new(body.clone(), &again),
-                        None,
-                        &self.ctx,
-                    )
-                    .await?;
+                let ops = json!([{"op": "replace", "path": "active", "value": false}]);
+                self.patch(&USER_TYPE, id, ops).await?;
                 Ok(Some(Leave::Deactivate))
             }
         }
@@ -556,17 +535,7 @@ impl Syncer {
         let id = match owned {
             Some(id) => {
                 let before = self.engine.load(&GROUP_TYPE, &id).await?.version;
-                let again = || Ok(doc.clone());
-                let after = self
-                    .engine
-                    .replace(
-                        &GROUP_TYPE,
-                        &id,
-                        Input::new(doc.clone(), &again),
-                        None,
-                        &self.ctx,
-                    )
-                    .await?;
+                let after = self.put(&GROUP_TYPE, &id, doc).await?;
                 if after.version != before {
                     s.groups_changed += 1;
                 }
@@ -597,11 +566,8 @@ impl Syncer {
         let remove: Vec<&String> = current.difference(members).collect();
         for chunk in add.chunks(MEMBERS_PER_PATCH) {
             let value: Vec<Value> = chunk.iter().map(|m| json!({"value": m})).collect();
-            self.members(
-                &id,
-                json!([{"op": "add", "path": "members", "value": value}]),
-            )
-            .await?;
+            let ops = json!([{"op": "add", "path": "members", "value": value}]);
+            self.patch(&GROUP_TYPE, &id, ops).await?;
             s.members_added += chunk.len() as u64;
         }
         for chunk in remove.chunks(MEMBERS_PER_PATCH) {
@@ -609,23 +575,36 @@ impl Syncer {
                 .iter()
                 .map(|m| json!({"op": "remove", "path": format!("members[value eq \"{m}\"]")}))
                 .collect();
-            self.members(&id, Value::Array(ops)).await?;
+            self.patch(&GROUP_TYPE, &id, Value::Array(ops)).await?;
             s.members_removed += chunk.len() as u64;
         }
         Ok(id)
     }
 
-    async fn members(&self, group: &str, ops: Value) -> Result<(), ScimError> {
+    /// A `PUT` through the engine, as a client's body.
+    async fn put(
+        &self,
+        rt: &'static ResourceType,
+        id: &str,
+        doc: Value,
+    ) -> Result<crate::scim::records::Loaded, ScimError> {
+        let again = || Ok(doc.clone());
+        self.engine
+            .replace(rt, id, Input::new(doc.clone(), &again), None, &self.ctx)
+            .await
+    }
+
+    /// A `PATCH` of `ops` through the engine.
+    async fn patch(
+        &self,
+        rt: &'static ResourceType,
+        id: &str,
+        ops: Value,
+    ) -> Result<(), ScimError> {
         let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
         let again = || Ok(body.clone());
         self.engine
-            .patch(
-                &GROUP_TYPE,
-                group,
-                Input::new(body.clone(), &again),
-                None,
-                &self.ctx,
-            )
+            .patch(rt, id, Input::new(body.clone(), &again), None, &self.ctx)
             .await
             .map(|_| ())
     }

@@ -56,6 +56,17 @@ async fn sync(bridge: &Bridge, previous: &Value) -> Value {
     synced(bridge, "the requested sync", |s| s["startedAt"] != before).await
 }
 
+/// Releases the deprovisioning guard, as an operator does.
+async fn release(bridge: &Bridge) {
+    let res = client()
+        .post(bridge.url("/guard/release"))
+        .header("Authorization", bridge.bearer())
+        .send()
+        .await
+        .expect("POST /guard/release");
+    assert_eq!(res.status(), 200);
+}
+
 /// Options that sync only at start and when asked, so each summary stays to be read.
 fn on_request(google: &Google, dir: &std::path::Path) -> crate::helpers::bridge::Options {
     google
@@ -463,13 +474,7 @@ async fn a_mass_removal_is_held_by_the_deprovisioning_guard_and_resumes_after_re
         bridge.health_report("DeprovisionGuard").await["state"],
         "degraded"
     );
-    let res = client()
-        .post(bridge.url("/guard/release"))
-        .header("Authorization", bridge.bearer())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    release(&bridge).await;
     // After the release the next sync goes on: two more (the limit), then the guard holds
     // again, until a second release lets the last one through.
     let again = sync(&bridge, &held).await;
@@ -478,13 +483,7 @@ async fn a_mass_removal_is_held_by_the_deprovisioning_guard_and_resumes_after_re
         (&json!("held"), &json!(2)),
         "{again}"
     );
-    let res = client()
-        .post(bridge.url("/guard/release"))
-        .header("Authorization", bridge.bearer())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    release(&bridge).await;
     let last = sync(&bridge, &again).await;
     assert_eq!(
         (&last["state"], &last["deactivated"]),

@@ -44,6 +44,30 @@ pub fn client(connect_timeout: Duration) -> HttpClient {
         .build(https)
 }
 
+/// Whether the bridge may call `uri`: `https`, or plain `http` only to a loopback address (a
+/// receiver or a stand-in on the same host). The error says what to change.
+pub fn allowed(uri: &http::Uri) -> Result<(), String> {
+    let host = uri
+        .host()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| "the URL names no host".to_owned())?;
+    match uri.scheme_str() {
+        Some("https") => Ok(()),
+        Some("http") if is_loopback(host) => Ok(()),
+        Some("http") => Err("use https: plain http is allowed only to a loopback address".into()),
+        _ => Err("expected an https:// URL".into()),
+    }
+}
+
+/// `localhost`, or a loopback IP (`[::1]` with or without its brackets).
+pub fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// An answer read whole (up to a bound).
 #[derive(Debug)]
 pub struct Answer {

@@ -3,7 +3,7 @@
 //! the delivery policy every endpoint shares (`webhook_timeout`, `webhook_max_attempts`,
 //! `webhook_max_age`, `webhook_backoff`, `webhook_backoff_max`).
 
-use std::{net::IpAddr, time::Duration};
+use std::time::Duration;
 
 use base64::{engine::general_purpose::STANDARD, Engine};
 
@@ -234,21 +234,8 @@ fn parse_url(text: &str) -> Result<http::Uri, String> {
         .trim()
         .parse()
         .map_err(|_| "expected a URL such as https://app.example.com/hooks/scim".to_owned())?;
-    let host = uri
-        .host()
-        .ok_or_else(|| "the URL names no host".to_owned())?;
-    match uri.scheme_str() {
-        Some("https") => Ok(uri),
-        Some("http") if is_loopback(host) => Ok(uri),
-        Some("http") => Err("use https: plain http is allowed only to a loopback address".into()),
-        _ => Err("expected an https:// URL".into()),
-    }
-}
-
-fn is_loopback(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    crate::outbound::allowed(&uri)?;
+    Ok(uri)
 }
 
 /// A `whsec_` secret: base64 of 24 to 64 random bytes (the Standard Webhooks form).

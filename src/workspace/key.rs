@@ -41,22 +41,9 @@ struct KeyJson {
 
 /// `https`, or `http` to a loopback address only (a test's stand-in of Google).
 pub fn checked_url(text: &str) -> Result<http::Uri, String> {
-    let uri: http::Uri = text.parse().map_err(|_| "is not a URL".to_owned())?;
-    let host = uri.host().unwrap_or_default();
-    match uri.scheme_str() {
-        Some("https") if !host.is_empty() => Ok(uri),
-        Some("http") if is_loopback(host) => Ok(uri),
-        Some("http") => Err("uses http, which is allowed only on a loopback address".into()),
-        _ => Err("must be an https URL".into()),
-    }
-}
-
-fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    let uri: http::Uri = text.trim().parse().map_err(|_| "is not a URL".to_owned())?;
+    crate::outbound::allowed(&uri)?;
+    Ok(uri)
 }
 
 impl ServiceAccount {

@@ -18,6 +18,10 @@ whose names contain one of the words. For example, against the build before issu
     python3 bench/load.py --users 10000 --members 5000 --duration 5 --rounds 3 \
         --only create,PATCH --baseline /tmp/old/target/release/scim-bridge
 
+`--ceiling` also measures, for the lookup, the GET by id and the page of 100, a bare hyper
+server (examples/ceiling.rs) answering the very bytes the bridge answered, in the same run and
+alternating, and prints each rate as a ratio to that ceiling.
+
 `--redis` runs each bridge on its own redis-server (appendfsync always), for the Redis read
 and write path, printing each scenario's Redis commands per request (`INFO commandstats`);
 `--redis --baseline` compares two builds on Redis. `--stores` compares the
@@ -252,6 +256,40 @@ def wrk(bridge, script, duration, connections, env):
             "socket_errors": socket_errors.group(1) if socket_errors else None}
 
 
+class Ceiling:
+    """The bare hyper server of examples/ceiling.rs, answering the bridge's own bodies (a
+    lookup's ListResponse, a user, a page of 100, fetched from the seeded bridge) to the same
+    wrk scripts, so client and server do the same work but the bridge's."""
+
+    SCRIPTS = ("filter.lua", "get.lua", "page.lua")
+
+    def __init__(self, bridge, users, workdir):
+        subprocess.run(["cargo", "build", "--release", "--quiet", "--example", "ceiling"], cwd=ROOT, check=True)
+        args = [os.path.join(ROOT, "target", "release", "examples", "ceiling"), "--port", "0"]
+        self.sizes = []
+        # (what the request's target contains, a request of that shape to the bridge).
+        for i, (text, path) in enumerate([
+                ("filter=", f"/Users?filter=userName%20eq%20%22{user_name(0).replace('@', '%40')}%22"),
+                ("startIndex=", "/Users?startIndex=1&count=100"),
+                ("/Users/", f"/Users/{users[0]}")]):
+            req = urllib.request.Request(f"{bridge.base}/scim/v2{path}",
+                                         headers={"Authorization": f"Bearer {bridge.token}"})
+            with urllib.request.urlopen(req, timeout=60) as r:
+                body = r.read()
+            f = os.path.join(workdir, f"ceiling-{i}.json")
+            with open(f, "wb") as out:
+                out.write(body)
+            args += ["--route", text, f]
+            self.sizes.append(len(body))
+        self.token = bridge.token  # sent by the scripts, ignored by the ceiling
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+        self.base = "http://" + self.proc.stdout.readline().strip().removeprefix("listening on ")
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
 def prepare(bridge, args, workdir):
     """Seeds `bridge`; returns the wrk environment shared by its scenarios and its groups."""
     users, big, small, spare = seed(bridge, args.users, args.members)
@@ -318,22 +356,45 @@ def median(xs):
 
 def single(args, workdir):
     bridge = Bridge(workdir, {}, args.binary, args.redis)
+    ceiling = None
     try:
         prepared = prepare(bridge, args, workdir)
+        if args.ceiling:
+            ids = open(prepared[0]["IDS"]).read().split()
+            ceiling = Ceiling(bridge, ids, workdir)
+            print(f"ceiling: a bare hyper server answering the bridge's bodies ({ceiling.sizes} bytes)", flush=True)
         results = []
-        for scenario in scenarios(args):
+        for k, scenario in enumerate(scenarios(args)):
+            measured = ceiling is not None and scenario[1] in Ceiling.SCRIPTS
+            common = {**prepared[0], "RUN": time.time_ns()}
+
+            def on_ceiling():
+                return wrk(ceiling, scenario[1], args.duration, scenario[3], common)
+
+            # Alternate which goes first, so neither always runs on a warmer machine.
+            if measured and k % 2:
+                top = on_ceiling()
             r = run(bridge, prepared, scenario, args.duration)
+            if measured and not k % 2:
+                time.sleep(3)
+                top = on_ceiling()
+            if measured:
+                r["ceiling_rps"] = top["rps"]
+                r["ceiling_p99_ms"] = top["p99_ms"]
+                r["ceiling_ratio"] = r["rps"] / top["rps"]
             results.append(r)
+            beside = f"  ceiling {r['ceiling_rps']:.0f} req/s, ratio {r['ceiling_ratio']:.2f}" if measured else ""
             print(f"{r['scenario']:45s} {r['rps']:10.0f} req/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms"
-                  f"  non-2xx {r['non_2xx']}  rss {r['rss_mb']} MB", flush=True)
+                  f"  non-2xx {r['non_2xx']}  rss {r['rss_mb']} MB{beside}", flush=True)
             for cmd, (calls, usec) in sorted(r.get("redis_commands", {}).items(), key=lambda c: -c[1][1]):
                 if calls >= 0.01:
                     print(f"    redis {cmd:18s} {calls:8.2f} calls {usec:9.1f} µs per request", flush=True)
         print()
-        print(f"| scenario ({args.users} users, {args.connections} connections, {args.duration} s) | requests/s | p50 ms | p99 ms | non-2xx |")
-        print("| --- | ---: | ---: | ---: | ---: |")
+        print(f"| scenario ({args.users} users, {args.connections} connections, {args.duration} s) | requests/s | p50 ms | p99 ms | non-2xx | ceiling requests/s | ratio |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
         for r in results:
-            print(f"| {r['scenario']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['non_2xx']} |")
+            top = (f"{r['ceiling_rps']:.0f} | {r['ceiling_ratio']:.2f}") if "ceiling_rps" in r else "— | —"
+            print(f"| {r['scenario']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['non_2xx']} | {top} |")
         print(f"\nresident memory after all scenarios: {bridge.rss_mb():.1f} MB")
         if bridge.redis:
             mem, cpu = bridge.redis.info("memory"), bridge.redis.info("cpu")
@@ -344,6 +405,8 @@ def single(args, workdir):
             with open(args.json, "w") as f:
                 json.dump({"args": vars(args), "results": results, "rss_mb": bridge.rss_mb()}, f, indent=2)
     finally:
+        if ceiling:
+            ceiling.stop()
         bridge.stop()
 
 
@@ -403,6 +466,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="runs per scenario and side with --baseline")
     ap.add_argument("--only", help="comma-separated words; keep the scenarios whose names contain one")
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--ceiling", action="store_true",
+                    help="also measure a bare hyper server (examples/ceiling.rs) answering the bridge's own "
+                         "bodies for the lookup, the GET and the page, alternating, and print each ratio")
     ap.add_argument("--redis", action="store_true",
                     help="each bridge on its own redis-server (appendfsync always) instead of the embedded store")
     ap.add_argument("--stores", action="store_true",

@@ -211,16 +211,12 @@ where
             }
         }
     };
-    state.metrics.observe_request(
-        routed.template,
-        &method,
-        res.status().as_u16(),
-        started.elapsed(),
-    );
+    let took = started.elapsed();
+    state
+        .metrics
+        .observe_request(routed.template, &method, res.status().as_u16(), took);
     if scim_endpoint.is_some() {
-        state
-            .metrics
-            .observe_scim(res.status().as_u16(), started.elapsed());
+        state.metrics.observe_scim(res.status().as_u16(), took);
     }
     // Only authorised requests enter the page's list: strangers must not fill or evict it.
     if let (Some(endpoint), Some(user_agent), true) = (
@@ -231,7 +227,7 @@ where
         state
             .status
             .activity
-            .record(activity_entry(endpoint, user_agent, &method, &res, started));
+            .record(activity_entry(endpoint, user_agent, &method, &res, took));
     }
     res
 }
@@ -243,7 +239,7 @@ fn activity_entry(
     user_agent: String,
     method: &Method,
     res: &Response<Body>,
-    started: Instant,
+    took: Duration,
 ) -> activity::Entry {
     let kind_name = |k: ResourceKind| k.resource_type().name;
     let created_id = || {
@@ -270,7 +266,7 @@ fn activity_entry(
         resource_type,
         resource_id,
         status: res.status().as_u16(),
-        latency: started.elapsed(),
+        latency: took,
     }
 }
 

@@ -222,6 +222,20 @@ impl Directory {
         })
     }
 
+    /// Every group of the customer (every page of `groups.list`).
+    pub async fn all_groups(&self) -> Result<Vec<Group>, ApiError> {
+        let mut out = Vec::new();
+        let mut page: Option<String> = None;
+        loop {
+            let p = self.groups(page.as_deref()).await?;
+            out.extend(p.items);
+            match p.next {
+                Some(next) => page = Some(next),
+                None => return Ok(out),
+            }
+        }
+    }
+
     /// A page of a group's direct members (`group` is its id or email).
     pub async fn members(&self, group: &str, page: Option<&str>) -> Result<Page<Member>, ApiError> {
         let query = query(&[], GROUPS_PER_PAGE, page);

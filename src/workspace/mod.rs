@@ -113,28 +113,13 @@ impl Connector {
 
     /// The groups to sync: `OP_WORKSPACE_GROUPS`, else what the status page stored.
     pub async fn selection(&self) -> Result<Option<state::Selection>, crate::store::StoreError> {
-        match &self.settings.groups {
-            Some(s) => Ok(Some(s.clone())),
-            None => state::selection(&self.store).await,
-        }
+        state::chosen(self.settings.groups.as_ref(), &self.store).await
     }
 
-    /// Every Google group (every page of `groups.list`), for the status page's picker.
+    /// Every Google group, for the status page's picker.
     pub async fn google_groups(&self) -> Result<Vec<directory::Group>, String> {
         let (directory, _) = self.directory().await?;
-        let mut out = Vec::new();
-        let mut page: Option<String> = None;
-        loop {
-            let p = directory
-                .groups(page.as_deref())
-                .await
-                .map_err(|e| e.to_string())?;
-            out.extend(p.items);
-            match p.next {
-                Some(next) => page = Some(next),
-                None => return Ok(out),
-            }
-        }
+        directory.all_groups().await.map_err(|e| e.to_string())
     }
 
     /// The Directory API client for the files as they are now, rebuilt when they changed.

@@ -42,6 +42,14 @@ impl Selection {
         (!emails.is_empty()).then_some(Selection::Groups(emails))
     }
 
+    /// As the status page and the API show it: `"*"`, or the list of group emails.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Selection::All => serde_json::json!("*"),
+            Selection::Groups(g) => serde_json::json!(g),
+        }
+    }
+
     /// Whether the group with this email is selected.
     pub fn includes(&self, email: &str) -> bool {
         match self {
@@ -68,6 +76,17 @@ pub struct Mark {
 pub async fn selection(store: &SharedStore) -> Result<Option<Selection>, StoreError> {
     let record = store.get(&StoreKey::new(SPACE, SELECTION)).await?;
     Ok(record.and_then(|r| serde_json::from_slice(&r.value).ok()))
+}
+
+/// The groups to sync: `configured` (`OP_WORKSPACE_GROUPS`) when set, else the stored pick.
+pub async fn chosen(
+    configured: Option<&Selection>,
+    store: &SharedStore,
+) -> Result<Option<Selection>, StoreError> {
+    match configured {
+        Some(s) => Ok(Some(s.clone())),
+        None => selection(store).await,
+    }
 }
 
 /// Stores the selection.

@@ -153,10 +153,7 @@ pub struct Syncer {
 impl Syncer {
     /// The groups to sync: the setting, else what the status page stored.
     pub async fn selection(&self) -> Result<Option<Selection>, StoreError> {
-        match &self.configured {
-            Some(s) => Ok(Some(s.clone())),
-            None => state::selection(&self.store).await,
-        }
+        state::chosen(self.configured.as_ref(), &self.store).await
     }
 
     /// One whole sync; the summary says how it went (it is also stored).
@@ -309,7 +306,7 @@ impl Syncer {
                     s.held += 1;
                     break;
                 }
-                Err(e @ ScimError::Unavailable(_)) => return Err(SyncError::Engine(e)),
+                Err(e) if stops(&e) => return Err(SyncError::Engine(e)),
                 Err(e) => s.error(format!("user {id} (Google {}): {e}", mark.google)),
             }
         }
@@ -347,24 +344,18 @@ impl Syncer {
         Ok(true)
     }
 
-    /// The selected groups (every page of `groups.list`); names the selected emails that
-    /// match no group.
+    /// The selected groups; names the selected emails that match no group.
     async fn groups(
         &self,
         selection: &Selection,
         s: &mut Summary,
     ) -> Result<Vec<Group>, SyncError> {
-        let mut out = Vec::new();
-        let mut page: Option<String> = None;
-        loop {
-            let p = self.directory.groups(page.as_deref()).await?;
-            s.groups_seen += p.items.len() as u64;
-            out.extend(p.items.into_iter().filter(|g| selection.includes(&g.email)));
-            match p.next {
-                Some(next) => page = Some(next),
-                None => break,
-            }
-        }
+        let all = self.directory.all_groups().await?;
+        s.groups_seen = all.len() as u64;
+        let out: Vec<Group> = all
+            .into_iter()
+            .filter(|g| selection.includes(&g.email))
+            .collect();
         if let Selection::Groups(emails) = selection {
             for e in emails {
                 if !out.iter().any(|g| g.email.eq_ignore_ascii_case(e)) {
@@ -419,18 +410,11 @@ impl Syncer {
             )));
         };
         let user_name = doc["userName"].as_str().unwrap_or_default().to_owned();
-        let records = self.engine.records();
-        // Owned already: found by its externalId (the Google id) and its mark.
-        for id in records.by_external_id(&USER_TYPE, &gid).await? {
-            if state::mark(&self.store, &id)
-                .await?
-                .is_some_and(|m| m.google == gid)
-            {
-                let outcome = self.update(&id, doc).await.map_err(|e| skipped(&gid, e))?;
-                return Ok((gid, id, outcome));
-            }
+        if let Some(id) = self.owned(&USER_TYPE, &gid).await? {
+            let outcome = self.update(&id, doc).await.map_err(|e| skipped(&gid, e))?;
+            return Ok((gid, id, outcome));
         }
-        if let Some(id) = records.user_by_name(&user_name).await? {
+        if let Some(id) = self.engine.records().user_by_name(&user_name).await? {
             return match state::mark(&self.store, &id).await? {
                 Some(m) if m.google != gid => Err(UserError::Skipped(format!(
                     "Google user {gid}: its primary email is the userName of user {id}, which mirrors Google user {}",
@@ -441,8 +425,7 @@ impl Syncer {
                     Ok((gid, id, outcome))
                 }
                 None => {
-                    let mark = Mark { kind: "User".into(), google: gid.clone(), adopted: true };
-                    state::set_mark(&self.store, &id, &mark).await?;
+                    self.own(&USER_TYPE, &id, &gid, true).await?;
                     let outcome = self.update(&id, doc).await.map_err(|e| skipped(&gid, e))?;
                     let outcome = if matches!(outcome, Outcome::Held) { outcome } else { Outcome::Adopted };
                     Ok((gid, id, outcome))
@@ -459,21 +442,49 @@ impl Syncer {
             )
             .await
             .map_err(|e| skipped(&gid, e))?;
-        let mark = Mark {
-            kind: "User".into(),
-            google: gid.clone(),
-            adopted: false,
-        };
-        state::set_mark(&self.store, &created.id, &mark).await?;
+        self.own(&USER_TYPE, &created.id, &gid, false).await?;
         Ok((gid, created.id, Outcome::Created))
+    }
+
+    /// The SCIM resource of type `rt` that mirrors Google's `google` id, if the connector owns
+    /// one: found by its `externalId`, and owned when its mark names that id.
+    async fn owned(
+        &self,
+        rt: &'static ResourceType,
+        google: &str,
+    ) -> Result<Option<String>, StoreError> {
+        for id in self.engine.records().by_external_id(rt, google).await? {
+            if state::mark(&self.store, &id)
+                .await?
+                .is_some_and(|m| m.google == google)
+            {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Marks SCIM resource `id` as the connector's, mirroring Google's `google` id.
+    async fn own(
+        &self,
+        rt: &'static ResourceType,
+        id: &str,
+        google: &str,
+        adopted: bool,
+    ) -> Result<(), StoreError> {
+        let mark = Mark {
+            kind: rt.name.into(),
+            google: google.into(),
+            adopted,
+        };
+        state::set_mark(&self.store, id, &mark).await
     }
 
     /// A `PUT` of the mapped document; the engine writes nothing when it is equal.
     async fn update(&self, id: &str, doc: Value) -> Result<Outcome, ScimError> {
-        let before = self.engine.load(&USER_TYPE, id).await?.version;
         match self.put(&USER_TYPE, id, doc).await {
-            Ok(after) if after.version == before => Ok(Outcome::Unchanged),
-            Ok(_) => Ok(Outcome::Updated),
+            Ok(true) => Ok(Outcome::Updated),
+            Ok(false) => Ok(Outcome::Unchanged),
             Err(ScimError::Held(_)) => Ok(Outcome::Held),
             Err(e) => Err(e),
         }
@@ -520,23 +531,10 @@ impl Syncer {
         members: &BTreeSet<String>,
         s: &mut Summary,
     ) -> Result<String, GroupError> {
-        let records = self.engine.records();
         let doc = mapping::group(&g.id, &g.name, &g.email);
-        let mut owned = None;
-        for id in records.by_external_id(&GROUP_TYPE, &g.id).await? {
-            if state::mark(&self.store, &id)
-                .await?
-                .is_some_and(|m| m.google == g.id)
-            {
-                owned = Some(id);
-                break;
-            }
-        }
-        let id = match owned {
+        let id = match self.owned(&GROUP_TYPE, &g.id).await? {
             Some(id) => {
-                let before = self.engine.load(&GROUP_TYPE, &id).await?.version;
-                let after = self.put(&GROUP_TYPE, &id, doc).await?;
-                if after.version != before {
+                if self.put(&GROUP_TYPE, &id, doc).await? {
                     s.groups_changed += 1;
                 }
                 id
@@ -551,17 +549,18 @@ impl Syncer {
                         &self.ctx,
                     )
                     .await?;
-                let mark = Mark {
-                    kind: "Group".into(),
-                    google: g.id.clone(),
-                    adopted: false,
-                };
-                state::set_mark(&self.store, &created.id, &mark).await?;
+                self.own(&GROUP_TYPE, &created.id, &g.id, false).await?;
                 s.groups_changed += 1;
                 created.id
             }
         };
-        let current: BTreeSet<String> = records.all_members(&id).await?.into_iter().collect();
+        let current: BTreeSet<String> = self
+            .engine
+            .records()
+            .all_members(&id)
+            .await?
+            .into_iter()
+            .collect();
         let add: Vec<&String> = members.difference(&current).collect();
         let remove: Vec<&String> = current.difference(members).collect();
         for chunk in add.chunks(MEMBERS_PER_PATCH) {
@@ -581,17 +580,21 @@ impl Syncer {
         Ok(id)
     }
 
-    /// A `PUT` through the engine, as a client's body.
+    /// A `PUT` through the engine, as a client's body; whether it changed the resource (the
+    /// engine writes nothing, and keeps the version, when the result is equal).
     async fn put(
         &self,
         rt: &'static ResourceType,
         id: &str,
         doc: Value,
-    ) -> Result<crate::scim::records::Loaded, ScimError> {
+    ) -> Result<bool, ScimError> {
+        let before = self.engine.load(rt, id).await?.version;
         let again = || Ok(doc.clone());
-        self.engine
+        let after = self
+            .engine
             .replace(rt, id, Input::new(doc.clone(), &again), None, &self.ctx)
-            .await
+            .await?;
+        Ok(after.version != before)
     }
 
     /// A `PATCH` of `ops` through the engine.
@@ -632,12 +635,20 @@ impl From<StoreError> for UserError {
     }
 }
 
+/// Whether an engine error means it cannot write at all (so the sync stops), rather than
+/// that one resource was refused (so the sync goes on without it).
+fn stops(e: &ScimError) -> bool {
+    matches!(
+        e,
+        ScimError::Unavailable(_) | ScimError::Internal(_) | ScimError::OutcomeUnknown(_)
+    )
+}
+
 fn skipped(gid: &str, e: ScimError) -> UserError {
-    match e {
-        ScimError::Unavailable(_) | ScimError::Internal(_) | ScimError::OutcomeUnknown(_) => {
-            UserError::Stop(e)
-        }
-        e => UserError::Skipped(format!("Google user {gid}: {e}")),
+    if stops(&e) {
+        UserError::Stop(e)
+    } else {
+        UserError::Skipped(format!("Google user {gid}: {e}"))
     }
 }
 

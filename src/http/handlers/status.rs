@@ -114,19 +114,12 @@ pub async fn webhook(
 async fn workspace_json(c: &crate::workspace::Connector) -> serde_json::Value {
     use crate::workspace::state;
     let live = c.live().await;
-    let selection = match c.configured_groups() {
-        Some(s) => Ok(Some(s.clone())),
-        None => state::selection(c.store()).await,
-    };
+    let selection = c.selection().await.ok().flatten();
     let summary = state::summary(c.store()).await.ok().flatten();
     serde_json::json!({
         "enabled": true,
         "groupsFromSettings": c.configured_groups().is_some(),
-        "selection": match selection {
-            Ok(Some(state::Selection::All)) => serde_json::json!("*"),
-            Ok(Some(state::Selection::Groups(g))) => serde_json::json!(g),
-            Ok(None) | Err(_) => serde_json::Value::Null,
-        },
+        "selection": selection.map_or(serde_json::Value::Null, |s| s.to_json()),
         "running": live.running,
         "fileError": live.file_error,
         "lastSync": summary,

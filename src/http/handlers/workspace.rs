@@ -83,10 +83,7 @@ pub async fn select(state: &AppState, body: Bytes) -> Response<Body> {
             .map_err(crate::scim::engine::store_error)?;
         tracing::info!("workspace groups selected on the status page");
         c.sync_now();
-        Ok(json!({"groups": match &selection {
-            Selection::All => json!("*"),
-            Selection::Groups(g) => json!(g),
-        }}))
+        Ok(json!({"groups": selection.to_json()}))
     };
     answer(work.await, StatusCode::OK)
 }

@@ -185,15 +185,19 @@
   // ---- The operator's requests beyond /status.json: the SCIM API, a group's members, a
   // resource's history and the guard's release, each with the token in the header.
 
-  // `{status, doc}` of a request, `null` when the bridge cannot be reached; a refused token signs out.
-  async function call(path, method) {
+  // `{status, doc}` of a request (with `body` sent as JSON), `null` when the bridge cannot be
+  // reached; a refused token signs out.
+  async function call(path, method, body) {
     const token = sessionStorage.getItem(KEY);
     if (!token) { signOut(""); return null; }
+    const headers = { Authorization: "Bearer " + token, Accept: "application/scim+json, application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
     let res;
     try {
       res = await fetch(path, {
         method: method || "GET",
-        headers: { Authorization: "Bearer " + token, Accept: "application/scim+json, application/json" },
+        headers: headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
         cache: "no-store",
         credentials: "omit",
       });
@@ -622,22 +626,8 @@
     ev.preventDefault();
     const all = $("workspace-all").checked;
     const emails = [...$("workspace-list").querySelectorAll("input:checked")].map((b) => b.value);
-    const token = sessionStorage.getItem(KEY);
-    if (!token) return signOut("");
-    let res;
-    try {
-      res = await fetch("/workspace/selection", {
-        method: "PUT",
-        headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
-        body: JSON.stringify({ groups: all ? "*" : emails }),
-        cache: "no-store",
-        credentials: "omit",
-      });
-    } catch (e) {
-      return message("workspace-message", "Cannot reach the bridge; nothing was changed.");
-    }
-    if (res.status === 401) return signOut(REFUSED);
-    if (!res.ok) return message("workspace-message", "The bridge answered " + res.status + "; nothing was changed.");
+    const r = await call("/workspace/selection", "PUT", { groups: all ? "*" : emails });
+    if (!r || r.status !== 200) return message("workspace-message", failure(r) + "; nothing was changed.");
     $("workspace-groups").hidden = true;
     message("workspace-message", "Saved; a sync has started.");
     if (timer) clearTimeout(timer);

@@ -34,7 +34,7 @@ use http::{header, Method, Request, Response};
 use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_http::{
     catch_panic::CatchPanicLayer,
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    request_id::{PropagateRequestIdLayer, SetRequestIdLayer},
     sensitive_headers::SetSensitiveRequestHeadersLayer,
     trace::{DefaultOnResponse, TraceLayer},
 };
@@ -532,7 +532,7 @@ where
     let inner = ServiceBuilder::new()
         .layer(SetSensitiveRequestHeadersLayer::from_shared(sensitive))
         .map_request(request_id::sanitize::<B>)
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetRequestIdLayer::x_request_id(request_id::Fresh))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request<B>| {

@@ -87,6 +87,11 @@ fn with_type(status: StatusCode, content_type: &'static str, body: Bytes) -> Res
 /// A SCIM JSON document.
 pub fn scim_json(status: StatusCode, doc: &Value) -> Response<Body> {
     let body = serde_json::to_vec(doc).expect("a serde_json::Value always serialises");
+    scim_json_bytes(status, body)
+}
+
+/// A SCIM JSON document already serialised.
+pub fn scim_json_bytes(status: StatusCode, body: Vec<u8>) -> Response<Body> {
     with_type(status, CONTENT_TYPE, body.into())
 }
 

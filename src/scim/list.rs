@@ -4,7 +4,7 @@
 //! It shapes and orders results already fetched; it must not know how the store finds them.
 //! Pure: no I/O.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::error::ScimError;
 
@@ -15,29 +15,74 @@ pub use sort::sort;
 /// The schema URI of a list response.
 pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
-/// One page of query results.
-#[derive(Clone, Debug, PartialEq)]
+/// One page of query results as the bytes of its ListResponse: the header (counts are
+/// integers, `Resources` is always present), then each resource's JSON as it is rendered,
+/// written once into one buffer (a page of 100 users never exists as a tree, issue 16).
+#[derive(Debug)]
 pub struct ListResponse {
-    /// How many resources match in all.
-    pub total_results: usize,
-    /// The 1-based index of the first resource on this page.
-    pub start_index: usize,
-    /// The resources on this page.
-    pub resources: Vec<Value>,
+    out: Vec<u8>,
+    expected: usize,
+    written: usize,
 }
 
 impl ListResponse {
-    /// The JSON document; counts are integers, `Resources` is always present. Consumes the
-    /// list: the resources move into the document (`json!` would deep-copy every one of them).
-    pub fn into_document(self) -> Value {
-        let mut doc = json!({
-            "schemas": [LIST_SCHEMA],
-            "totalResults": self.total_results,
-            "itemsPerPage": self.resources.len(),
-            "startIndex": self.start_index,
-        });
-        doc["Resources"] = Value::Array(self.resources);
-        doc
+    /// Begins a page of `items_per_page` resources, of `total_results` matching in all,
+    /// starting at (1-based) `start_index`. `size_hint` is the bytes expected.
+    pub fn begin(
+        total_results: usize,
+        start_index: usize,
+        items_per_page: usize,
+        size_hint: usize,
+    ) -> ListResponse {
+        let mut out = Vec::with_capacity(size_hint + 160);
+        out.extend_from_slice(b"{\"schemas\":[\"");
+        out.extend_from_slice(LIST_SCHEMA.as_bytes());
+        out.extend_from_slice(b"\"],\"totalResults\":");
+        out.extend_from_slice(total_results.to_string().as_bytes());
+        out.extend_from_slice(b",\"itemsPerPage\":");
+        out.extend_from_slice(items_per_page.to_string().as_bytes());
+        out.extend_from_slice(b",\"startIndex\":");
+        out.extend_from_slice(start_index.to_string().as_bytes());
+        out.extend_from_slice(b",\"Resources\":[");
+        ListResponse {
+            out,
+            expected: items_per_page,
+            written: 0,
+        }
+    }
+
+    /// The buffer to append the next resource's JSON (exactly one value) to.
+    pub fn next_item(&mut self) -> &mut Vec<u8> {
+        if self.written > 0 {
+            self.out.push(b',');
+        }
+        self.written += 1;
+        &mut self.out
+    }
+
+    /// Appends a resource already held as a tree.
+    pub fn push(&mut self, resource: &Value) {
+        let out = self.next_item();
+        serde_json::to_writer(out, resource).expect("a serde_json::Value always serialises");
+    }
+
+    /// A whole page of resources held as trees (discovery's few documents).
+    pub fn of(total_results: usize, start_index: usize, resources: &[Value]) -> ListResponse {
+        let mut list = ListResponse::begin(total_results, start_index, resources.len(), 0);
+        for r in resources {
+            list.push(r);
+        }
+        list
+    }
+
+    /// The document's bytes.
+    pub fn into_bytes(mut self) -> Vec<u8> {
+        debug_assert_eq!(
+            self.written, self.expected,
+            "itemsPerPage is what was written"
+        );
+        self.out.extend_from_slice(b"]}");
+        self.out
     }
 }
 

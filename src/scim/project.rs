@@ -149,6 +149,12 @@ impl Projection {
         Ok(Projection { rt, mode })
     }
 
+    /// Whether this is the default projection (neither parameter given), which a stored
+    /// document can be written under without a tree ([`by_default`]).
+    pub fn is_default(&self) -> bool {
+        matches!(self.mode, Mode::Default)
+    }
+
     /// Whether any part of the attribute (`members`, `urn:…:User:manager`) will be returned, so
     /// the engine can skip loading expensive ones; unknown names are assumed wanted.
     pub fn wants(&self, canonical_name: &str) -> bool {
@@ -270,6 +276,56 @@ impl Projection {
             }
             _ => true,
         }
+    }
+}
+
+/// What the default projection does with one top-level member of a stored document, for a
+/// writer that copies the stored JSON instead of building a tree (`resource::splice`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ByDefault {
+    /// Returned as stored, unless it is empty (`[]`, `{}`, or holds an empty object), which
+    /// [`Projection::apply`] removes.
+    Kept,
+    /// An extension's object: returned as stored when it is a (non-empty) object; the
+    /// projection removes anything else.
+    Extension,
+    /// Never returned by default (`returned: never` or `request`).
+    Dropped,
+    /// The projection would edit inside it (a sub-attribute that is never returned): only
+    /// the tree can say what is left.
+    Edited,
+}
+
+/// [`ByDefault`] for the member `key` of a stored document of `rt`.
+pub(crate) fn by_default(rt: &ResourceType, key: &str) -> ByDefault {
+    if let Some(ext) = rt.extension(key) {
+        return if ext.attributes.iter().all(|a| plain(a) == ByDefault::Kept) {
+            ByDefault::Extension
+        } else {
+            ByDefault::Edited
+        };
+    }
+    match rt.resolve(key) {
+        Some((_, attr)) => plain(attr),
+        // Not in the schema: the default set keeps it.
+        None => ByDefault::Kept,
+    }
+}
+
+/// [`ByDefault`] of one attribute under the default projection (see [`Projection::decide`]
+/// and [`Projection::project_value`]'s hidden sub-attributes).
+fn plain(attr: &Attribute) -> ByDefault {
+    if matches!(attr.returned, Returned::Never | Returned::Request) {
+        return ByDefault::Dropped;
+    }
+    let hidden = attr
+        .sub_attributes
+        .iter()
+        .any(|s| s.returned == Returned::Never || s.mutability == Mutability::WriteOnly);
+    if hidden {
+        ByDefault::Edited
+    } else {
+        ByDefault::Kept
     }
 }
 

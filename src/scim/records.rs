@@ -72,22 +72,51 @@ fn member_of_set(user_id: &str) -> String {
     format!("scim.memberOf:{user_id}")
 }
 
-fn decode(id: String, record: Record) -> Result<Loaded, StoreError> {
-    // The position and kind only: serde's message can quote a stored value (personal data),
-    // and this error reaches a log line.
-    let stored = serde_json::from_slice(&record.value).map_err(|e| StoreError::Corrupt {
+/// A stored resource as read, its envelope not yet parsed: what a read renders from directly
+/// when it needs no tree ([`crate::scim::resource::splice`]).
+#[derive(Clone, Debug)]
+pub struct Raw {
+    /// The id.
+    pub id: String,
+    /// The store version (the ETag).
+    pub version: Version,
+    /// The [`Stored`] envelope as JSON.
+    pub bytes: bytes::Bytes,
+}
+
+impl Raw {
+    fn new(id: String, record: Record) -> Raw {
+        Raw {
+            id,
+            version: record.version,
+            bytes: record.value,
+        }
+    }
+
+    /// The envelope parsed.
+    pub fn decode(self) -> Result<Loaded, StoreError> {
+        // The position and kind only: serde's message can quote a stored value (personal
+        // data), and this error reaches a log line.
+        let stored = serde_json::from_slice(&self.bytes).map_err(|e| corrupt(&self.id, &e))?;
+        Ok(Loaded {
+            id: self.id,
+            version: self.version,
+            stored,
+        })
+    }
+}
+
+/// A stored document that does not parse: its position and kind only (serde's message can
+/// quote a stored value, personal data, and this error reaches a log line).
+pub(crate) fn corrupt(id: &str, e: &serde_json::Error) -> StoreError {
+    StoreError::Corrupt {
         context: format!(
             "resource {id}: not a stored document ({:?} error at line {}, column {})",
             e.classify(),
             e.line(),
             e.column()
         ),
-    })?;
-    Ok(Loaded {
-        id,
-        version: record.version,
-        stored,
-    })
+    }
 }
 
 /// The SCIM records over the store: typed reads, and [`Records::commit`] for the batches
@@ -130,10 +159,16 @@ impl Records {
 
     /// One resource.
     pub async fn load(&self, rt: &ResourceType, id: &str) -> Result<Option<Loaded>, StoreError> {
-        match self.store.get(&StoreKey::new(space(rt), id)).await? {
-            Some(record) => decode(id.to_owned(), record).map(Some),
-            None => Ok(None),
-        }
+        self.load_raw(rt, id).await?.map(|r| r.decode()).transpose()
+    }
+
+    /// [`Records::load`] without parsing the envelope.
+    pub async fn load_raw(&self, rt: &ResourceType, id: &str) -> Result<Option<Raw>, StoreError> {
+        Ok(self
+            .store
+            .get(&StoreKey::new(space(rt), id))
+            .await?
+            .map(|record| Raw::new(id.to_owned(), record)))
     }
 
     /// Several resources in one round trip; missing ids are skipped, order kept.
@@ -142,11 +177,25 @@ impl Records {
         rt: &ResourceType,
         ids: &[String],
     ) -> Result<Vec<Loaded>, StoreError> {
-        let records = self.store.get_many(space(rt), ids).await?;
-        ids.iter()
-            .zip(records)
-            .filter_map(|(id, r)| r.map(|r| decode(id.clone(), r)))
+        self.load_many_raw(rt, ids)
+            .await?
+            .into_iter()
+            .map(Raw::decode)
             .collect()
+    }
+
+    /// [`Records::load_many`] without parsing the envelopes.
+    pub async fn load_many_raw(
+        &self,
+        rt: &ResourceType,
+        ids: &[String],
+    ) -> Result<Vec<Raw>, StoreError> {
+        let records = self.store.get_many(space(rt), ids).await?;
+        Ok(ids
+            .iter()
+            .zip(records)
+            .filter_map(|(id, r)| r.map(|r| Raw::new(id.clone(), r)))
+            .collect())
     }
 
     /// Resources in id order, skipping `offset`.
@@ -156,12 +205,27 @@ impl Records {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<Loaded>, StoreError> {
-        self.store
+        self.page_raw(rt, offset, limit)
+            .await?
+            .into_iter()
+            .map(Raw::decode)
+            .collect()
+    }
+
+    /// [`Records::page`] without parsing the envelopes.
+    pub async fn page_raw(
+        &self,
+        rt: &ResourceType,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<Raw>, StoreError> {
+        Ok(self
+            .store
             .list(space(rt), offset, limit)
             .await?
             .into_iter()
-            .map(|(id, r)| decode(id, r))
-            .collect()
+            .map(|(id, r)| Raw::new(id, r))
+            .collect())
     }
 
     /// How many resources of a type exist.

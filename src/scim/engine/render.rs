@@ -6,14 +6,17 @@ use std::collections::HashMap;
 
 use futures_util::{StreamExt, TryStreamExt};
 use serde_json::{json, Map, Value};
-use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
 use super::{store_error, Ctx, Engine, Resource};
 use crate::scim::{
     error::ScimError,
+    list::ListResponse,
     project::Projection,
-    records::Loaded,
-    resource::{with_meta, Meta},
+    records::{corrupt, Loaded, Raw},
+    resource::{
+        splice::{self, parse_time, Unspliced},
+        with_meta, Meta,
+    },
     schema::{ResourceKind, ResourceType, GROUP_TYPE, USER_TYPE},
 };
 
@@ -25,9 +28,31 @@ fn display_of(doc: &Value) -> Option<Value> {
         .cloned()
 }
 
-/// A stored timestamp (always written by [`super::now`]); the epoch if it was tampered with.
-fn parse_time(text: &str) -> OffsetDateTime {
-    OffsetDateTime::parse(text, &Rfc3339).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+/// The computed attributes of one resource as read for its projection: `None` for one it
+/// does not return.
+#[derive(Default)]
+struct Computed {
+    groups: Option<Vec<Value>>,
+    members: Option<Vec<Value>>,
+}
+
+impl Computed {
+    /// The non-empty lists, named (an empty list is left out of the representation).
+    fn named(&self) -> Vec<(&'static str, &[Value])> {
+        [("groups", &self.groups), ("members", &self.members)]
+            .into_iter()
+            .filter_map(|(name, list)| list.as_deref().filter(|l| !l.is_empty()).map(|l| (name, l)))
+            .collect()
+    }
+
+    /// Inserts the non-empty lists into a document.
+    fn insert_into(self, map: &mut Map<String, Value>) {
+        for (name, list) in [("groups", self.groups), ("members", self.members)] {
+            if let Some(list) = list.filter(|l| !l.is_empty()) {
+                map.insert(name.into(), Value::Array(list));
+            }
+        }
+    }
 }
 
 /// Whether a resource of `rt` shows `User.groups` under `projection`.
@@ -107,35 +132,93 @@ impl Engine {
         projection: &Projection,
         ctx: &Ctx,
     ) -> Result<(), ScimError> {
+        self.computed(rt, id, projection, ctx)
+            .await?
+            .insert_into(map);
+        Ok(())
+    }
+
+    /// The computed attributes `projection` returns for resource `id`, read.
+    async fn computed(
+        &self,
+        rt: &'static ResourceType,
+        id: &str,
+        projection: &Projection,
+        ctx: &Ctx,
+    ) -> Result<Computed, ScimError> {
         let groups = if wants_groups(rt, projection) {
             Some(self.group_refs(id, ctx).await?)
         } else {
             None
         };
-        self.insert_computed(rt, id, map, projection, groups, ctx)
-            .await
+        self.with_members(rt, id, projection, groups, ctx).await
     }
 
-    /// Inserts `groups` as read by the caller, and `members` (read here) when the projection
-    /// returns them; an empty list is left out.
-    async fn insert_computed(
+    /// `groups` as read by the caller, and `members` (read here) when the projection returns
+    /// them.
+    async fn with_members(
         &self,
         rt: &'static ResourceType,
         id: &str,
-        map: &mut Map<String, Value>,
         projection: &Projection,
         groups: Option<Vec<Value>>,
         ctx: &Ctx,
+    ) -> Result<Computed, ScimError> {
+        let members = if rt.kind == ResourceKind::Group && projection.wants("members") {
+            Some(self.member_refs(id, ctx).await?)
+        } else {
+            None
+        };
+        Ok(Computed { groups, members })
+    }
+
+    /// The representation of a stored resource as JSON, projected: written from the stored
+    /// bytes under the default projection ([`splice`]), else through the tree.
+    pub async fn render_raw(
+        &self,
+        rt: &'static ResourceType,
+        raw: Raw,
+        projection: &Projection,
+        ctx: &Ctx,
+    ) -> Result<Vec<u8>, ScimError> {
+        let computed = self.computed(rt, &raw.id, projection, ctx).await?;
+        let mut out = Vec::new();
+        self.render_into(&mut out, rt, raw, projection, computed, ctx)?;
+        Ok(out)
+    }
+
+    /// Appends one resource's representation to `out`, its computed attributes read.
+    fn render_into(
+        &self,
+        out: &mut Vec<u8>,
+        rt: &'static ResourceType,
+        raw: Raw,
+        projection: &Projection,
+        computed: Computed,
+        ctx: &Ctx,
     ) -> Result<(), ScimError> {
-        if let Some(groups) = groups.filter(|g| !g.is_empty()) {
-            map.insert("groups".into(), Value::Array(groups));
-        }
-        if rt.kind == ResourceKind::Group && projection.wants("members") {
-            let members = self.member_refs(id, ctx).await?;
-            if !members.is_empty() {
-                map.insert("members".into(), Value::Array(members));
+        if projection.is_default() {
+            let named = computed.named();
+            match splice::write(
+                out,
+                rt,
+                &raw.bytes,
+                &raw.id,
+                &ctx.base_url,
+                raw.version,
+                &named,
+            ) {
+                Ok(()) => return Ok(()),
+                Err(Unspliced::Corrupt(e)) => return Err(store_error(corrupt(&raw.id, &e))),
+                Err(Unspliced::NeedsTree) => {}
             }
         }
+        let mut loaded = raw.decode().map_err(store_error)?;
+        if let Value::Object(map) = &mut loaded.stored.doc {
+            computed.insert_into(map);
+        }
+        let resource = self.render_stored(rt, loaded, projection, ctx);
+        serde_json::to_writer(out, &resource.doc).expect("a serde_json::Value always serialises");
         Ok(())
     }
 
@@ -186,54 +269,42 @@ impl Engine {
             .collect())
     }
 
-    /// The documents of `items`, in order, each with the computed attributes its projection
-    /// returns: the users' `groups` for the whole list in two store reads
-    /// ([`Engine::group_refs_many`]); each group's `members` (possibly many) in reads of its
-    /// own, as many groups at once as the store overlaps reads
+    /// Appends the representations of `items` to `list`, in order, each with the computed
+    /// attributes its projection returns: the users' `groups` for the whole list in two store
+    /// reads ([`Engine::group_refs_many`]); each group's `members` (possibly many) in reads of
+    /// its own, as many groups at once as the store overlaps reads
     /// ([`Records::reads_in_flight`](crate::scim::records::Records::reads_in_flight)).
-    pub(super) async fn render_many(
+    pub(super) async fn render_page(
         &self,
-        items: Vec<(&'static ResourceType, Loaded, &Projection)>,
+        list: &mut ListResponse,
+        items: Vec<(&'static ResourceType, Raw, &Projection)>,
         ctx: &Ctx,
-    ) -> Result<Vec<Value>, ScimError> {
+    ) -> Result<(), ScimError> {
         let users: Vec<String> = items
             .iter()
             .filter(|(rt, _, p)| wants_groups(rt, p))
-            .map(|(_, l, _)| l.id.clone())
+            .map(|(_, r, _)| r.id.clone())
             .collect();
         let mut groups = self.group_refs_many(&users, ctx).await?.into_iter();
-        let renders: Vec<_> = items
-            .into_iter()
-            .map(|(rt, loaded, p)| {
+        let reads: Vec<_> = items
+            .iter()
+            .map(|(rt, raw, p)| {
                 let refs = if wants_groups(rt, p) {
                     groups.next()
                 } else {
                     None
                 };
-                self.render_with(rt, loaded, p, refs, ctx)
+                self.with_members(rt, &raw.id, p, refs, ctx)
             })
             .collect();
-        futures_util::stream::iter(renders)
+        let computed: Vec<Computed> = futures_util::stream::iter(reads)
             .buffered(self.records.reads_in_flight().max(1))
             .try_collect()
-            .await
-    }
-
-    /// One document of [`Engine::render_many`]: `groups` as read for the whole list, `members`
-    /// read here.
-    async fn render_with(
-        &self,
-        rt: &'static ResourceType,
-        mut loaded: Loaded,
-        projection: &Projection,
-        groups: Option<Vec<Value>>,
-        ctx: &Ctx,
-    ) -> Result<Value, ScimError> {
-        if let Value::Object(map) = &mut loaded.stored.doc {
-            self.insert_computed(rt, &loaded.id, map, projection, groups, ctx)
-                .await?;
+            .await?;
+        for ((rt, raw, p), computed) in items.into_iter().zip(computed) {
+            self.render_into(list.next_item(), rt, raw, p, computed, ctx)?;
         }
-        Ok(self.render_stored(rt, loaded, projection, ctx).doc)
+        Ok(())
     }
 
     /// `Group.members`, resolved to users or groups for `$ref` and `type`.

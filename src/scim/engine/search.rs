@@ -13,7 +13,7 @@ use crate::scim::{
     filter::{self, Filter},
     list::{self, ListResponse, Page, SortOrder},
     project::Projection,
-    records::Loaded,
+    records::{Loaded, Raw},
     resource::with_meta,
     schema::{ResourceKind, ResourceType},
 };
@@ -40,11 +40,12 @@ pub struct SearchQuery {
     pub excluded_attributes: Option<String>,
 }
 
-/// A matching resource and its full representation (for sorting).
+/// A matching resource as stored, and its full representation when one was built (to test
+/// the filter, which sorting then reuses).
 struct Hit {
     rt: &'static ResourceType,
-    loaded: Loaded,
-    full: Value,
+    raw: Raw,
+    full: Option<Value>,
 }
 
 impl Engine {
@@ -86,7 +87,8 @@ impl Engine {
                 }
                 None => None,
             };
-            hits.extend(self.matching(rt, filter.as_ref(), ctx).await?);
+            let sorted = query.sort_by.is_some();
+            hits.extend(self.matching(rt, filter.as_ref(), sorted, ctx).await?);
         }
         if let Some(by) = query.sort_by.as_deref() {
             sort_hits(&mut hits, by, order, types[0]);
@@ -107,18 +109,15 @@ impl Engine {
                 )
             })
             .collect::<Result<Vec<_>, ScimError>>()?;
-        // The hits are not needed after this: their documents move into the answer uncopied.
+        let size = shown.iter().map(|h| h.raw.bytes.len()).sum();
+        let mut list = ListResponse::begin(total, page.start_index, shown.len(), size);
         let items = shown
             .into_iter()
             .zip(&projections)
-            .map(|(hit, projection)| (hit.rt, hit.loaded, projection))
+            .map(|(hit, projection)| (hit.rt, hit.raw, projection))
             .collect();
-        let resources = self.render_many(items, ctx).await?;
-        Ok(ListResponse {
-            total_results: total,
-            start_index: page.start_index,
-            resources,
-        })
+        self.render_page(&mut list, items, ctx).await?;
+        Ok(list)
     }
 
     /// The page a query asks for, clamped to the engine's largest page.
@@ -139,28 +138,28 @@ impl Engine {
         ctx: &Ctx,
     ) -> Result<ListResponse, ScimError> {
         let total = self.records.count(rt).await.map_err(store_error)?;
-        let loaded = if page.count == 0 {
+        let raws = if page.count == 0 {
             Vec::new()
         } else {
             self.records
-                .page(rt, page.start_index - 1, page.count)
+                .page_raw(rt, page.start_index - 1, page.count)
                 .await
                 .map_err(store_error)?
         };
-        let items = loaded.into_iter().map(|l| (rt, l, projection)).collect();
-        let resources = self.render_many(items, ctx).await?;
-        Ok(ListResponse {
-            total_results: total,
-            start_index: page.start_index,
-            resources,
-        })
+        let size = raws.iter().map(|r| r.bytes.len()).sum();
+        let mut list = ListResponse::begin(total, page.start_index, raws.len(), size);
+        let items = raws.into_iter().map(|r| (rt, r, projection)).collect();
+        self.render_page(&mut list, items, ctx).await?;
+        Ok(list)
     }
 
-    /// Every resource of `rt` that matches `filter` (all of them without one).
+    /// Every resource of `rt` that matches `filter` (all of them without one); with `sorted`,
+    /// each with its full representation.
     async fn matching(
         &self,
         rt: &'static ResourceType,
         filter: Option<&Filter>,
+        sorted: bool,
         ctx: &Ctx,
     ) -> Result<Vec<Hit>, ScimError> {
         let computed = filter.is_some_and(mentions_computed);
@@ -168,20 +167,35 @@ impl Engine {
         // builds the full representation (a copy with `id` and `meta`) only for the hits.
         let stored_only = filter.filter(|f| !computed && !mentions_envelope(f));
         let mut hits = Vec::new();
-        let mut consider = |loaded: Loaded, full: Value| {
-            if filter.is_none_or(|f| f.matches(&full, rt)) {
-                hits.push(Hit { rt, loaded, full });
-            }
-        };
         if let Some(ids) = self.candidates(rt, filter).await? {
-            let loaded = self
+            let raws = self
                 .records
-                .load_many(rt, &ids)
+                .load_many_raw(rt, &ids)
                 .await
                 .map_err(store_error)?;
-            for l in loaded {
-                let full = self.full(rt, &l, computed, ctx).await?;
-                consider(l, full);
+            // A lone `eq` an index answered (`userName`, `externalId`, a group's
+            // `displayName`, `id`): the index folds case exactly as the filter compares, so
+            // every candidate matches and none needs a tree (the lookup identity providers
+            // make before every write).
+            let exact = matches!(filter, Some(Filter::Compare { .. }));
+            for raw in raws {
+                if exact && !sorted {
+                    hits.push(Hit {
+                        rt,
+                        raw,
+                        full: None,
+                    });
+                    continue;
+                }
+                let loaded = raw.clone().decode().map_err(store_error)?;
+                let full = self.full(rt, &loaded, computed, ctx).await?;
+                if exact || filter.is_none_or(|f| f.matches(&full, rt)) {
+                    hits.push(Hit {
+                        rt,
+                        raw,
+                        full: Some(full),
+                    });
+                }
             }
             return Ok(hits);
         }
@@ -189,16 +203,31 @@ impl Engine {
         loop {
             let chunk = self
                 .records
-                .page(rt, offset, SCAN_CHUNK)
+                .page_raw(rt, offset, SCAN_CHUNK)
                 .await
                 .map_err(store_error)?;
             let n = chunk.len();
-            for l in chunk {
-                if stored_only.is_some_and(|f| !f.matches(&l.stored.doc, rt)) {
+            for raw in chunk {
+                if filter.is_none() && !sorted {
+                    hits.push(Hit {
+                        rt,
+                        raw,
+                        full: None,
+                    });
                     continue;
                 }
-                let full = self.full(rt, &l, computed, ctx).await?;
-                consider(l, full);
+                let loaded = raw.clone().decode().map_err(store_error)?;
+                if stored_only.is_some_and(|f| !f.matches(&loaded.stored.doc, rt)) {
+                    continue;
+                }
+                let full = self.full(rt, &loaded, computed, ctx).await?;
+                if filter.is_none_or(|f| f.matches(&full, rt)) {
+                    hits.push(Hit {
+                        rt,
+                        raw,
+                        full: Some(full),
+                    });
+                }
             }
             if n < SCAN_CHUNK {
                 return Ok(hits);
@@ -278,11 +307,11 @@ fn mentions_envelope(filter: &Filter) -> bool {
         .any(|w| w.eq_ignore_ascii_case("id") || w.eq_ignore_ascii_case("meta"))
 }
 
+/// Sorts hits that carry their full representation (`matching` with `sorted`).
 fn sort_hits(hits: &mut Vec<Hit>, by: &str, order: SortOrder, rt: &ResourceType) {
-    let mut docs: Vec<Value> = hits.iter().map(|h| h.full.clone()).collect();
+    let mut docs: Vec<Value> = hits.iter().filter_map(|h| h.full.clone()).collect();
     list::sort(&mut docs, by, order, rt);
-    let mut by_id: HashMap<String, Hit> =
-        hits.drain(..).map(|h| (h.loaded.id.clone(), h)).collect();
+    let mut by_id: HashMap<String, Hit> = hits.drain(..).map(|h| (h.raw.id.clone(), h)).collect();
     for doc in docs {
         if let Some(hit) = doc
             .get("id")

@@ -5,17 +5,27 @@ use crate::scim::schema::{ENTERPRISE_USER, GROUP_TYPE, USER_TYPE};
 
 #[test]
 fn an_empty_list_has_integer_fields_and_empty_resources() {
-    let doc = ListResponse {
-        total_results: 0,
-        start_index: 1,
-        resources: vec![],
-    }
-    .into_document();
+    let bytes = ListResponse::of(0, 1, &[]).into_bytes();
+    let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(doc["schemas"][0], LIST_SCHEMA);
     assert_eq!(doc["totalResults"], 0);
     assert_eq!(doc["itemsPerPage"], 0);
     assert_eq!(doc["startIndex"], 1);
     assert!(doc["Resources"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_list_is_the_bytes_of_its_document() {
+    let users = [json!({"id": "a", "userName": "ä\"b"}), json!({"id": "b"})];
+    let bytes = ListResponse::of(7, 3, &users).into_bytes();
+    let want = json!({
+        "schemas": [LIST_SCHEMA],
+        "totalResults": 7,
+        "itemsPerPage": 2,
+        "startIndex": 3,
+        "Resources": users,
+    });
+    assert_eq!(bytes, serde_json::to_vec(&want).unwrap());
 }
 
 #[test]

@@ -13,6 +13,7 @@ use super::schema::ResourceType;
 mod normalize;
 #[cfg(test)]
 mod props;
+pub mod splice;
 #[cfg(test)]
 mod tests;
 

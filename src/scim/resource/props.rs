@@ -7,7 +7,7 @@ use crate::scim::quirk::Quirks;
 use crate::scim::schema::{ENTERPRISE_USER, GROUP_TYPE, USER, USER_TYPE};
 
 /// Arbitrary nested JSON whose keys are often attribute names the normaliser knows.
-fn arb_json() -> impl Strategy<Value = Value> {
+pub(super) fn arb_json() -> impl Strategy<Value = Value> {
     let known = [
         "userName",
         "password",

@@ -30,13 +30,8 @@ pub(super) fn service_provider_config(state: &AppState, ctx: &Ctx) -> http::Resp
 fn listed(all: Vec<Value>, id: Option<&str>, what: &str) -> Answer {
     match id {
         None => {
-            let doc = ListResponse {
-                total_results: all.len(),
-                start_index: 1,
-                resources: all,
-            }
-            .into_document();
-            Ok(response::scim_json(StatusCode::OK, &doc))
+            let list = ListResponse::of(all.len(), 1, &all);
+            Ok(response::scim_json_bytes(StatusCode::OK, list.into_bytes()))
         }
         Some(id) => all
             .into_iter()

@@ -68,7 +68,7 @@ pub(super) async fn list(state: &AppState, parts: &Parts, kind: ResourceKind, ct
         .engine
         .search(kind.resource_type(), &query, ctx)
         .await?;
-    Ok(response::scim_json(StatusCode::OK, &list.into_document()))
+    Ok(response::scim_json_bytes(StatusCode::OK, list.into_bytes()))
 }
 
 /// `POST /Users/.search`, `POST /.search`.
@@ -93,7 +93,7 @@ pub(super) async fn search(
                 .await?
         }
     };
-    Ok(response::scim_json(StatusCode::OK, &list.into_document()))
+    Ok(response::scim_json_bytes(StatusCode::OK, list.into_bytes()))
 }
 
 /// `POST /Users`: 201 with `Location` and `ETag`.
@@ -122,15 +122,19 @@ pub(super) async fn get(
     ctx: &Ctx,
 ) -> Answer {
     let rt = kind.resource_type();
-    let loaded = state.engine.load(rt, id).await?;
-    if request::if_none_match(parts, loaded.version) {
-        return Ok(empty_with_etag(StatusCode::NOT_MODIFIED, loaded.version));
+    let raw = state.engine.load_raw(rt, id).await?;
+    let version = raw.version;
+    if request::if_none_match(parts, version) {
+        return Ok(empty_with_etag(StatusCode::NOT_MODIFIED, version));
     }
-    let resource = state
+    let body = state
         .engine
-        .render(rt, &loaded, &projection(parts, kind)?, ctx)
+        .render_raw(rt, raw, &projection(parts, kind)?, ctx)
         .await?;
-    Ok(resource_response(StatusCode::OK, &resource, false))
+    Ok(with_etag(
+        response::scim_json_bytes(StatusCode::OK, body),
+        version,
+    ))
 }
 
 /// How a PUT or PATCH changes a resource.

@@ -55,9 +55,22 @@ impl Computed {
     }
 }
 
-/// Whether a resource of `rt` shows `User.groups` under `projection`.
-fn wants_groups(rt: &ResourceType, projection: &Projection) -> bool {
-    rt.kind == ResourceKind::User && projection.wants("groups")
+/// Which computed attributes a resource of some type shows under some projection.
+#[derive(Clone, Copy)]
+struct Wants {
+    /// `User.groups`.
+    groups: bool,
+    /// `Group.members`.
+    members: bool,
+}
+
+impl Wants {
+    fn of(rt: &ResourceType, projection: &Projection) -> Wants {
+        Wants {
+            groups: rt.kind == ResourceKind::User && projection.wants("groups"),
+            members: rt.kind == ResourceKind::Group && projection.wants("members"),
+        }
+    }
 }
 
 fn reference(ctx: &Ctx, rt: &ResourceType, id: &str) -> Value {
@@ -146,25 +159,25 @@ impl Engine {
         projection: &Projection,
         ctx: &Ctx,
     ) -> Result<Computed, ScimError> {
-        let groups = if wants_groups(rt, projection) {
+        let wants = Wants::of(rt, projection);
+        let groups = if wants.groups {
             Some(self.group_refs(id, ctx).await?)
         } else {
             None
         };
-        self.with_members(rt, id, projection, groups, ctx).await
+        self.with_members(id, wants, groups, ctx).await
     }
 
     /// `groups` as read by the caller, and `members` (read here) when the projection returns
     /// them.
     async fn with_members(
         &self,
-        rt: &'static ResourceType,
         id: &str,
-        projection: &Projection,
+        wants: Wants,
         groups: Option<Vec<Value>>,
         ctx: &Ctx,
     ) -> Result<Computed, ScimError> {
-        let members = if rt.kind == ResourceKind::Group && projection.wants("members") {
+        let members = if wants.members {
             Some(self.member_refs(id, ctx).await?)
         } else {
             None
@@ -280,21 +293,34 @@ impl Engine {
         items: Vec<(&'static ResourceType, Raw, &Projection)>,
         ctx: &Ctx,
     ) -> Result<(), ScimError> {
+        // A page's items share a projection per type: ask it once, not per item.
+        let wants: Vec<Wants> = {
+            let mut last: Option<(&ResourceType, &Projection, Wants)> = None;
+            items
+                .iter()
+                .map(|&(rt, _, p)| match last {
+                    Some((r, q, w)) if std::ptr::eq(r, rt) && std::ptr::eq(q, p) => w,
+                    _ => {
+                        let w = Wants::of(rt, p);
+                        last = Some((rt, p, w));
+                        w
+                    }
+                })
+                .collect()
+        };
         let users: Vec<String> = items
             .iter()
-            .filter(|(rt, _, p)| wants_groups(rt, p))
-            .map(|(_, r, _)| r.id.clone())
+            .zip(&wants)
+            .filter(|(_, w)| w.groups)
+            .map(|((_, r, _), _)| r.id.clone())
             .collect();
         let mut groups = self.group_refs_many(&users, ctx).await?.into_iter();
         let reads: Vec<_> = items
             .iter()
-            .map(|(rt, raw, p)| {
-                let refs = if wants_groups(rt, p) {
-                    groups.next()
-                } else {
-                    None
-                };
-                self.with_members(rt, &raw.id, p, refs, ctx)
+            .zip(&wants)
+            .map(|((_, raw, _), &w)| {
+                let refs = if w.groups { groups.next() } else { None };
+                self.with_members(&raw.id, w, refs, ctx)
             })
             .collect();
         let computed: Vec<Computed> = futures_util::stream::iter(reads)

@@ -109,7 +109,7 @@ impl Engine {
                 )
             })
             .collect::<Result<Vec<_>, ScimError>>()?;
-        let size = shown.iter().map(|h| h.raw.bytes.len()).sum();
+        let size = rendered_size(shown.iter().map(|h| &h.raw));
         let mut list = ListResponse::begin(total, page.start_index, shown.len(), size);
         let items = shown
             .into_iter()
@@ -146,7 +146,7 @@ impl Engine {
                 .await
                 .map_err(store_error)?
         };
-        let size = raws.iter().map(|r| r.bytes.len()).sum();
+        let size = rendered_size(raws.iter());
         let mut list = ListResponse::begin(total, page.start_index, raws.len(), size);
         let items = raws.into_iter().map(|r| (rt, r, projection)).collect();
         self.render_page(&mut list, items, ctx).await?;
@@ -288,6 +288,13 @@ impl Engine {
         }
         Ok(with_meta(doc, &loaded.id, &self.meta(rt, loaded, ctx)))
     }
+}
+
+/// About the bytes a page of these stored resources renders to: each stored document, plus
+/// `id`, `meta` (its location, timestamps and version) and a few groups, so the page's one
+/// buffer seldom grows (each growth copies what is written so far).
+fn rendered_size<'a>(raws: impl Iterator<Item = &'a Raw>) -> usize {
+    raws.map(|r| r.bytes.len() + 512).sum()
 }
 
 /// Whether a filter refers to `groups` or `members`, which are computed, not stored.

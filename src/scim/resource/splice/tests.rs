@@ -8,7 +8,7 @@ use crate::scim::{
     project::Projection,
     quirk::Quirks,
     records::Stored,
-    resource::{normalize_input, with_meta},
+    resource::{normalize_input, with_meta, Meta},
     schema::{ENTERPRISE_USER, GROUP_TYPE, USER_TYPE},
 };
 
@@ -157,6 +157,30 @@ fn a_password_stored_against_the_rules_is_still_not_returned() {
     let bytes = spliced(&USER_TYPE, &doc, "u", &[]).unwrap();
     assert_eq!(bytes, tree(&USER_TYPE, &doc, "u", &[]));
     assert!(!String::from_utf8(bytes).unwrap().contains("secret"));
+}
+
+#[test]
+fn a_location_that_needs_escapes_is_escaped_as_the_tree_does() {
+    // The base URL comes from the request's Host when OP_PUBLIC_URL is unset.
+    let doc = json!({"schemas": [USER_TYPE.schema.id], "userName": "a"});
+    for (base, id) in [
+        ("http://h\"x:80/scim/v2/", "u-1"),
+        ("http://h/scim/v2", "u\\1\u{1}"),
+    ] {
+        let mut out = Vec::new();
+        write(&mut out, &USER_TYPE, &envelope(&doc), id, base, 3, &[]).unwrap();
+        let meta = Meta::new(
+            &USER_TYPE,
+            base,
+            id,
+            parse_time(CREATED),
+            parse_time(MODIFIED),
+            3,
+        );
+        let mut full = with_meta(doc.clone(), id, &meta);
+        Projection::default_for(&USER_TYPE).apply(&mut full, &USER_TYPE);
+        assert_eq!(out, serde_json::to_vec(&full).unwrap());
+    }
 }
 
 proptest! {

@@ -150,7 +150,7 @@ impl Projection {
     }
 
     /// Whether this is the default projection (neither parameter given), which a stored
-    /// document can be written under without a tree ([`by_default`]).
+    /// document can be written under without a tree (`resource::splice`).
     pub fn is_default(&self) -> bool {
         matches!(self.mode, Mode::Default)
     }

@@ -133,7 +133,7 @@ fn rule(rt: &'static ResourceType, name: &str) -> ByDefault {
     cached.copied().unwrap_or_else(|| by_default(rt, name))
 }
 
-/// Why [`write`] wrote nothing.
+/// Why [`write()`] wrote nothing.
 #[derive(Debug)]
 pub enum Unspliced {
     /// The envelope is not a stored document (the tree reports it the same way).

@@ -57,7 +57,16 @@ impl Meta {
 /// The absolute URL of resource `id`: `base_url` (with or without a trailing `/`), the
 /// resource type's endpoint, the id.
 pub fn location(base_url: &str, rt: &ResourceType, id: &str) -> String {
-    format!("{}{}/{id}", base_url.trim_end_matches('/'), rt.endpoint)
+    location_parts(base_url, rt, id).concat()
+}
+
+/// The pieces of [`location`], in order, for a writer that copies them without joining them.
+pub(crate) fn location_parts<'a>(
+    base_url: &'a str,
+    rt: &'a ResourceType,
+    id: &'a str,
+) -> [&'a str; 4] {
+    [base_url.trim_end_matches('/'), rt.endpoint, "/", id]
 }
 
 /// The full representation: `schemas`, `id`, the stored attributes, then `meta`. Any `id` or

@@ -18,6 +18,7 @@ use serde::{
 use serde_json::{value::RawValue, Value};
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
+use super::{etag, location_parts};
 use crate::scim::{
     project::{by_default, ByDefault},
     schema::{ResourceType, COMMON_ATTRS, GROUP_TYPE, USER_TYPE},
@@ -252,7 +253,7 @@ fn write_inner(
     write_meta(
         out,
         rt,
-        [base_url.trim_end_matches('/'), rt.endpoint, "/", id],
+        location_parts(base_url, rt, id),
         parse_time(&envelope.created),
         parse_time(&envelope.last_modified),
         version,
@@ -298,10 +299,9 @@ fn write_meta(
     } else {
         string(out, &location.concat());
     }
-    // `W/"<n>"` as a JSON string.
-    out.extend_from_slice(b",\"version\":\"W/\\\"");
-    out.extend_from_slice(version.to_string().as_bytes());
-    out.extend_from_slice(b"\\\"\"}");
+    out.extend_from_slice(b",\"version\":");
+    string(out, &etag(version));
+    out.push(b'}');
 }
 
 /// Whether serde_json writes `s` as a string unchanged (no quote, backslash or control

@@ -21,7 +21,7 @@ use crate::store::{
     Mutation, Precondition, Record, SharedStore, StoreError, StoreKey, Version, WriteBatch,
 };
 
-use super::schema::{ResourceKind, ResourceType};
+use super::schema::{ResourceKind, ResourceType, USER_TYPE};
 
 /// A resource as stored: its attributes without `id`, `meta` or computed attributes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -169,6 +169,26 @@ impl Records {
             .get(&StoreKey::new(space(rt), id))
             .await?
             .map(|record| Raw::new(id.to_owned(), record)))
+    }
+
+    /// [`Records::load_raw`] of a user with [`Records::groups_of`] it, in one store read for
+    /// a member of up to 100 groups.
+    pub async fn load_raw_with_groups(
+        &self,
+        id: &str,
+    ) -> Result<Option<(Raw, Vec<String>)>, StoreError> {
+        let set = member_of_set(id);
+        let (found, mut groups) = self
+            .store
+            .get_with_members(&StoreKey::new(space(&USER_TYPE), id), &set, FIRST)
+            .await?;
+        let Some(record) = found else {
+            return Ok(None);
+        };
+        if groups.len() == FIRST {
+            self.rest(&set, &mut groups).await?;
+        }
+        Ok(Some((Raw::new(id.to_owned(), record), groups)))
     }
 
     /// Several resources in one round trip; missing ids are skipped, order kept.

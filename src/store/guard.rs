@@ -158,6 +158,21 @@ impl StateStore for Guarded {
             .await
     }
 
+    async fn get_with_members(
+        &self,
+        key: &StoreKey,
+        set: &str,
+        limit: usize,
+    ) -> Result<(Option<Record>, Vec<String>), StoreError> {
+        check::name("space", &key.space)?;
+        check::name("set", set)?;
+        self.read(
+            "get_with_members",
+            self.inner.get_with_members(key, set, limit),
+        )
+        .await
+    }
+
     async fn is_member(&self, set: &str, member: &str) -> Result<bool, StoreError> {
         check::name("set", set)?;
         self.read("is_member", self.inner.is_member(set, member))
@@ -290,6 +305,15 @@ mod tests {
             limit: usize,
         ) -> Result<Vec<Vec<String>>, StoreError> {
             self.0.members_many(sets, limit).await
+        }
+        async fn get_with_members(
+            &self,
+            key: &StoreKey,
+            set: &str,
+            limit: usize,
+        ) -> Result<(Option<Record>, Vec<String>), StoreError> {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            self.0.get_with_members(key, set, limit).await
         }
         async fn is_member(&self, set: &str, member: &str) -> Result<bool, StoreError> {
             self.0.is_member(set, member).await

@@ -405,6 +405,17 @@ pub trait StateStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<Vec<String>>, StoreError>;
 
+    /// A record and the first `limit` members of `set`, read together: a GET of a user with
+    /// its groups, in one read transaction on the embedded store and one round trip on Redis.
+    /// No members are read for a missing record. As with [`members`](Self::members), a set
+    /// with `limit` members may hold more.
+    async fn get_with_members(
+        &self,
+        key: &StoreKey,
+        set: &str,
+        limit: usize,
+    ) -> Result<(Option<Record>, Vec<String>), StoreError>;
+
     /// Whether `member` is in `set`.
     async fn is_member(&self, set: &str, member: &str) -> Result<bool, StoreError>;
 

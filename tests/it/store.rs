@@ -29,7 +29,7 @@ macro_rules! conformance_tests {
     ($backend:ident, $make:path) => {
         mod $backend {
             crate::store::conformance_tests!(@each $make; versioned_cas, failed_batch_writes_nothing, get_many_order,
-                list_and_count, list_offsets, invalid_names, unique_index, concurrent_claims, sets, members_many, leases,
+                list_and_count, list_offsets, invalid_names, unique_index, concurrent_claims, sets, members_many, get_with_members, leases,
                 change_feed, concurrent_writes, log_appends, log_trim, log_by_key, log_concurrent_appends, log_notices);
         }
     };

@@ -25,6 +25,7 @@ use serde_json::Value;
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
 use emit::Written;
+pub use render::Fetched;
 pub use search::SearchQuery;
 pub use write::Input;
 
@@ -34,7 +35,7 @@ use super::{
     events::{Actor, Before, Change, DataMode, Diff},
     project::Projection,
     quirk::Quirks,
-    records::{Changes, Expect, Loaded, Raw, Records, Stored},
+    records::{Changes, Expect, Loaded, Records, Stored},
     resource::normalize_input,
     schema::{ResourceKind, ResourceType},
 };
@@ -354,15 +355,6 @@ impl Engine {
     pub async fn load(&self, rt: &'static ResourceType, id: &str) -> Result<Loaded, ScimError> {
         self.records
             .load(rt, id)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| not_found(rt, id))
-    }
-
-    /// [`Engine::load`] without parsing the stored envelope (see [`Engine::render_raw`]).
-    pub async fn load_raw(&self, rt: &'static ResourceType, id: &str) -> Result<Raw, ScimError> {
-        self.records
-            .load_raw(rt, id)
             .await
             .map_err(store_error)?
             .ok_or_else(|| not_found(rt, id))

@@ -55,6 +55,16 @@ impl Computed {
     }
 }
 
+/// A resource read for a GET ([`Engine::fetch`]), with the group ids read beside it when its
+/// projection shows them.
+pub struct Fetched {
+    /// The stored resource.
+    pub raw: Raw,
+    /// `User.groups` as ids, when `wants.groups`.
+    groups: Option<Vec<String>>,
+    wants: Wants,
+}
+
 /// Which computed attributes a resource of some type shows under some projection.
 #[derive(Clone, Copy)]
 struct Wants {
@@ -185,16 +195,52 @@ impl Engine {
         Ok(Computed { groups, members })
     }
 
-    /// The representation of a stored resource as JSON, projected: written from the stored
-    /// bytes under the default projection ([`splice`]), else through the tree.
-    pub async fn render_raw(
+    /// Reads one resource for `projection`, its envelope unparsed, or answers 404: a user
+    /// whose groups the projection shows is read with its memberships in one store read.
+    pub async fn fetch(
         &self,
         rt: &'static ResourceType,
-        raw: Raw,
+        id: &str,
+        projection: &Projection,
+    ) -> Result<Fetched, ScimError> {
+        let wants = Wants::of(rt, projection);
+        let found = if wants.groups {
+            self.records
+                .load_raw_with_groups(id)
+                .await
+                .map_err(store_error)?
+                .map(|(raw, groups)| (raw, Some(groups)))
+        } else {
+            self.records
+                .load_raw(rt, id)
+                .await
+                .map_err(store_error)?
+                .map(|raw| (raw, None))
+        };
+        let (raw, groups) = found.ok_or_else(|| super::not_found(rt, id))?;
+        Ok(Fetched { raw, groups, wants })
+    }
+
+    /// The representation of a fetched resource as JSON, projected: written from the stored
+    /// bytes under the default projection ([`splice`]), else through the tree.
+    pub async fn render_fetched(
+        &self,
+        rt: &'static ResourceType,
+        fetched: Fetched,
         projection: &Projection,
         ctx: &Ctx,
     ) -> Result<Vec<u8>, ScimError> {
-        let computed = self.computed(rt, &raw.id, projection, ctx).await?;
+        let Fetched { raw, groups, wants } = fetched;
+        let groups = match groups {
+            Some(ids) => Some(
+                self.name_groups(vec![ids], ctx)
+                    .await?
+                    .pop()
+                    .unwrap_or_default(),
+            ),
+            None => None,
+        };
+        let computed = self.with_members(&raw.id, wants, groups, ctx).await?;
         let mut out = Vec::new();
         self.render_into(&mut out, rt, raw, projection, computed, ctx)?;
         Ok(out)
@@ -253,6 +299,16 @@ impl Engine {
             .groups_of_many(ids)
             .await
             .map_err(store_error)?;
+        self.name_groups(memberships, ctx).await
+    }
+
+    /// The references to the groups each of `memberships` names, in order, read in one store
+    /// read per 1,000 distinct groups.
+    async fn name_groups(
+        &self,
+        memberships: Vec<Vec<String>>,
+        ctx: &Ctx,
+    ) -> Result<Vec<Vec<Value>>, ScimError> {
         let mut named: Vec<String> = memberships.iter().flatten().cloned().collect();
         named.sort_unstable();
         named.dedup();

@@ -21,7 +21,7 @@ pub use live::{change_feed, concurrent_writes, leases};
 pub use logs::{log_appends, log_by_key, log_concurrent_appends, log_notices, log_trim};
 pub use reads::{get_many_order, invalid_names, list_and_count, list_offsets};
 pub use records::{failed_batch_writes_nothing, versioned_cas};
-pub use shared::{concurrent_claims, members_many, sets, unique_index};
+pub use shared::{concurrent_claims, get_with_members, members_many, sets, unique_index};
 
 /// Runs every check in turn; panics on the first failure.
 pub async fn run_all(store: SharedStore) {
@@ -35,6 +35,7 @@ pub async fn run_all(store: SharedStore) {
     concurrent_claims(store.clone()).await;
     sets(store.clone()).await;
     members_many(store.clone()).await;
+    get_with_members(store.clone()).await;
     leases(store.clone()).await;
     change_feed(store.clone()).await;
     log_appends(store.clone()).await;

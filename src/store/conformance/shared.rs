@@ -3,7 +3,7 @@
 //! Must not know which backend it is testing.
 
 use super::{bounded, fresh, ok};
-use crate::store::{Mutation, SharedStore, StoreError, WriteBatch};
+use crate::store::{Mutation, SharedStore, StoreError, StoreKey, WriteBatch};
 
 fn claim(index: &str, term: &str, owner: &str) -> WriteBatch {
     WriteBatch::new().then(Mutation::Claim {
@@ -261,4 +261,46 @@ pub async fn members_many(store: SharedStore) {
         vec![Vec::<String>::new(); sets.len()],
         "[{C}] limit 0 reads nothing"
     );
+}
+
+/// `get_with_members` answers what `get` and `members` answer, and no members for a missing
+/// record, the set's members cut at `limit` (inline and beyond the embedded store's inline
+/// bound).
+pub async fn get_with_members(store: SharedStore) {
+    const C: &str = "get_with_members";
+    let space = fresh("with");
+    let set = fresh("with-set");
+    let mut batch = WriteBatch::new().put(StoreKey::new(&space, "u"), "U");
+    for m in 0..300 {
+        batch = batch.then(Mutation::SetAdd {
+            set: set.clone(),
+            member: format!("g{m:03}"),
+        });
+    }
+    ok(C, "fill", store.write(batch).await);
+    let key = StoreKey::new(&space, "u");
+    for limit in [0, 5, 300, 1_000] {
+        let (found, members) = ok(C, "read", store.get_with_members(&key, &set, limit).await);
+        let record = ok(C, "get", store.get(&key).await);
+        assert_eq!(found, record, "[{C}] the record as get() reads it");
+        let one = ok(C, "members", store.members(&set, None, limit).await);
+        assert_eq!(members, one, "[{C}] limit {limit}: as members() reads it");
+        assert_eq!(members.len(), limit.min(300), "[{C}] cut at the limit");
+    }
+    let (found, members) = ok(
+        C,
+        "missing",
+        store
+            .get_with_members(&StoreKey::new(&space, "nope"), &set, 10)
+            .await,
+    );
+    assert!(found.is_none(), "[{C}] a missing record is None");
+    assert!(members.is_empty(), "[{C}] no members for a missing record");
+    let (found, members) = ok(
+        C,
+        "no set",
+        store.get_with_members(&key, &fresh("with-none"), 10).await,
+    );
+    assert!(found.is_some(), "[{C}] the record without a set");
+    assert!(members.is_empty(), "[{C}] a set never written is empty");
 }

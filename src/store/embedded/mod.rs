@@ -148,6 +148,24 @@ impl Drop for EmbeddedStore {
 }
 
 /// Up to `limit` members of `set` in order, strictly after `after` when given.
+/// [`StateStore::get_with_members`] inside one read transaction.
+fn record_and_members(
+    txn: &redb::ReadTransaction,
+    key: &StoreKey,
+    set: &str,
+    limit: usize,
+) -> Result<(Option<Record>, Vec<String>), redb::Error> {
+    let found = txn
+        .open_table(RECORDS)?
+        .get((key.space.as_str(), key.id.as_str()))?
+        .map(|g| record(g.value()));
+    let members = match found {
+        Some(_) => set_page(&txn.open_table(SETS)?, set, None, limit)?,
+        None => Vec::new(),
+    };
+    Ok((found, members))
+}
+
 fn set_page(
     t: &redb::ReadOnlyTable<(&'static str, &'static str), ()>,
     set: &str,
@@ -348,6 +366,21 @@ impl StateStore for EmbeddedStore {
         }
         let sets = sets.to_vec();
         self.read("listing set members", move |txn| scan(txn, &sets, limit))
+            .await
+    }
+
+    async fn get_with_members(
+        &self,
+        key: &StoreKey,
+        set: &str,
+        limit: usize,
+    ) -> Result<(Option<Record>, Vec<String>), StoreError> {
+        const WHAT: &str = "reading a record and set members";
+        if limit <= INLINE_READS {
+            return self.read_now(WHAT, |txn| record_and_members(txn, key, set, limit));
+        }
+        let (key, set) = (key.clone(), set.to_owned());
+        self.read(WHAT, move |txn| record_and_members(txn, &key, &set, limit))
             .await
     }
 

@@ -326,6 +326,21 @@ impl StateStore for RedisStore {
         Ok(out)
     }
 
+    async fn get_with_members(
+        &self,
+        key: &StoreKey,
+        set: &str,
+        limit: usize,
+    ) -> Result<(Option<Record>, Vec<String>), StoreError> {
+        // Both commands at once on the multiplexed connection: one round trip. The set is read
+        // even for a missing record (a 404 costs one small extra command, a found one no wait).
+        let (found, members) = tokio::try_join!(self.get(key), self.members(set, None, limit))?;
+        Ok(match found {
+            Some(_) => (found, members),
+            None => (None, Vec::new()),
+        })
+    }
+
     async fn is_member(&self, set: &str, member: &str) -> Result<bool, StoreError> {
         let score: Option<f64> = self
             .client

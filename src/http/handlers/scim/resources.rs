@@ -122,14 +122,15 @@ pub(super) async fn get(
     ctx: &Ctx,
 ) -> Answer {
     let rt = kind.resource_type();
-    let raw = state.engine.load_raw(rt, id).await?;
-    let version = raw.version;
+    let projection = projection(parts, kind)?;
+    let fetched = state.engine.fetch(rt, id, &projection).await?;
+    let version = fetched.raw.version;
     if request::if_none_match(parts, version) {
         return Ok(empty_with_etag(StatusCode::NOT_MODIFIED, version));
     }
     let body = state
         .engine
-        .render_raw(rt, raw, &projection(parts, kind)?, ctx)
+        .render_fetched(rt, fetched, &projection, ctx)
         .await?;
     Ok(with_etag(
         response::scim_json_bytes(StatusCode::OK, body),

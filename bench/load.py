@@ -4,7 +4,8 @@
 Starts the release binary on the embedded store in a temporary directory, seeds N users and a
 group of M members through the SCIM API (Bulk and PATCH, as an identity provider would), then
 drives each scenario with wrk for a bounded time and reports requests/s, p50 and p99 latency,
-plus the server's resident memory. Every loop is bounded in count and time; all traffic goes
+the server's CPU per request (utime + stime from /proc) and its resident memory: the peak of
+the seeding and of each scenario (VmHWM, started afresh before each through `clear_refs`). Every loop is bounded in count and time; all traffic goes
 to 127.0.0.1.
 
     python3 bench/load.py --users 100000 --members 50000 --duration 10
@@ -20,7 +21,7 @@ whose names contain one of the words. For example, against the build before issu
 
 `--ceiling` also measures, for the lookup, the GET by id and the page of 100, a bare hyper
 server (examples/ceiling.rs) answering the very bytes the bridge answered, in the same run and
-alternating, and prints each rate as a ratio to that ceiling.
+alternating, and prints each rate as a ratio to that ceiling, with the ceiling's CPU per request.
 
 `--redis` runs each bridge on its own redis-server (appendfsync always), for the Redis read
 and write path, printing each scenario's Redis commands per request (`INFO commandstats`);
@@ -159,6 +160,12 @@ class Bridge:
     def peak_rss_mb(self):
         """The most resident memory the process has had (VmHWM)."""
         return self._status_mb("VmHWM:")
+
+    def reset_peak(self):
+        """Starts VmHWM afresh at the current resident size (Linux `clear_refs` value 5), so
+        the next peak_rss_mb is the peak of what follows."""
+        with open(f"/proc/{self.proc.pid}/clear_refs", "w") as f:
+            f.write("5")
 
     def cpu_s(self):
         """(this bridge's CPU seconds, its Redis's CPU seconds or 0), user plus system."""
@@ -334,6 +341,7 @@ def run(bridge, prepared, scenario, duration):
     time.sleep(3)
     if bridge.redis:
         bridge.redis.reset_stats()
+    bridge.reset_peak()
     before = bridge.cpu_s()
     r = wrk(bridge, script, duration, connections, {**common, **extra, "RUN": time.time_ns()})
     after = bridge.cpu_s()
@@ -345,6 +353,7 @@ def run(bridge, prepared, scenario, duration):
     if bridge.redis:
         r["redis_commands"] = bridge.redis.commands_per(done)
     r["rss_mb"] = round(bridge.rss_mb(), 1)
+    r["peak_mb"] = round(bridge.peak_rss_mb(), 1)
     return r
 
 
@@ -359,6 +368,8 @@ def single(args, workdir):
     ceiling = None
     try:
         prepared = prepare(bridge, args, workdir)
+        seed_peak = bridge.peak_rss_mb()
+        print(f"resident memory: seeding peak {seed_peak:.1f} MB, now {bridge.rss_mb():.1f} MB", flush=True)
         if args.ceiling:
             ids = open(prepared[0]["IDS"]).read().split()
             ceiling = Ceiling(bridge, ids, workdir)
@@ -369,7 +380,10 @@ def single(args, workdir):
             common = {**prepared[0], "RUN": time.time_ns()}
 
             def on_ceiling():
-                return wrk(ceiling, scenario[1], args.duration, scenario[3], common)
+                before = cpu_seconds(ceiling.proc.pid)
+                top = wrk(ceiling, scenario[1], args.duration, scenario[3], common)
+                top["cpu_ms"] = 1000 * (cpu_seconds(ceiling.proc.pid) - before) / max(top["rps"] * args.duration, 1)
+                return top
 
             # Alternate which goes first, so neither always runs on a warmer machine.
             if measured and k % 2:
@@ -382,20 +396,29 @@ def single(args, workdir):
                 r["ceiling_rps"] = top["rps"]
                 r["ceiling_p99_ms"] = top["p99_ms"]
                 r["ceiling_ratio"] = r["rps"] / top["rps"]
+                r["ceiling_cpu_ms"] = top["cpu_ms"]
             results.append(r)
-            beside = f"  ceiling {r['ceiling_rps']:.0f} req/s, ratio {r['ceiling_ratio']:.2f}" if measured else ""
+            beside = (f"  ceiling {r['ceiling_rps']:.0f} req/s, ratio {r['ceiling_ratio']:.2f}, "
+                      f"ceiling cpu/req {1000 * r['ceiling_cpu_ms']:.1f} µs") if measured else ""
             print(f"{r['scenario']:45s} {r['rps']:10.0f} req/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms"
-                  f"  non-2xx {r['non_2xx']}  rss {r['rss_mb']} MB{beside}", flush=True)
+                  f"  non-2xx {r['non_2xx']}  cpu/req {1000 * r['bridge_cpu_ms']:.1f} µs"
+                  f"  rss {r['rss_mb']} MB, peak {r['peak_mb']} MB{beside}", flush=True)
             for cmd, (calls, usec) in sorted(r.get("redis_commands", {}).items(), key=lambda c: -c[1][1]):
                 if calls >= 0.01:
                     print(f"    redis {cmd:18s} {calls:8.2f} calls {usec:9.1f} µs per request", flush=True)
         print()
-        print(f"| scenario ({args.users} users, {args.connections} connections, {args.duration} s) | requests/s | p50 ms | p99 ms | non-2xx | ceiling requests/s | ratio |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        print(f"| scenario ({args.users} users, {args.connections} connections, {args.duration} s) "
+              "| requests/s | p50 ms | p99 ms | non-2xx | CPU µs per request | peak resident MB "
+              "| ceiling requests/s | ratio | ceiling CPU µs per request |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        print(f"| seeding | — | — | — | — | — | {seed_peak:.0f} | — | — | — |")
         for r in results:
-            top = (f"{r['ceiling_rps']:.0f} | {r['ceiling_ratio']:.2f}") if "ceiling_rps" in r else "— | —"
-            print(f"| {r['scenario']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['non_2xx']} | {top} |")
-        print(f"\nresident memory after all scenarios: {bridge.rss_mb():.1f} MB")
+            top = (f"{r['ceiling_rps']:.0f} | {r['ceiling_ratio']:.2f} | {1000 * r['ceiling_cpu_ms']:.1f}"
+                   if "ceiling_rps" in r else "— | — | —")
+            print(f"| {r['scenario']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['non_2xx']} "
+                  f"| {1000 * r['bridge_cpu_ms']:.1f} | {r['peak_mb']:.0f} | {top} |")
+        print(f"\nresident memory after all scenarios: {bridge.rss_mb():.1f} MB, "
+              f"peak over the whole run {max([seed_peak] + [r['peak_mb'] for r in results]):.1f} MB")
         if bridge.redis:
             mem, cpu = bridge.redis.info("memory"), bridge.redis.info("cpu")
             print(f"redis: used_memory {int(mem['used_memory']) / 2**20:.1f} MiB, "

@@ -93,6 +93,31 @@ impl Raw {
         }
     }
 
+    /// The name a reference to this resource shows (`display`): its `displayName`, else its
+    /// `userName`, when a string. Only those two attributes are parsed; the rest of the
+    /// envelope is skipped.
+    pub fn display_name(&self) -> Result<Option<String>, StoreError> {
+        #[derive(Deserialize)]
+        struct Envelope {
+            doc: Names,
+        }
+        #[derive(Deserialize)]
+        struct Names {
+            #[serde(rename = "displayName")]
+            display_name: Option<Value>,
+            #[serde(rename = "userName")]
+            user_name: Option<Value>,
+        }
+        let names = serde_json::from_slice::<Envelope>(&self.bytes)
+            .map_err(|e| corrupt(&self.id, &e))?
+            .doc;
+        let text = |v: Option<Value>| match v {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        };
+        Ok(text(names.display_name).or_else(|| text(names.user_name)))
+    }
+
     /// The envelope parsed.
     pub fn decode(self) -> Result<Loaded, StoreError> {
         // The position and kind only: serde's message can quote a stored value (personal
@@ -554,6 +579,42 @@ mod tests {
             last_modified: "2026-01-01T00:00:00Z".into(),
             doc,
         }
+    }
+
+    fn raw(doc: Value) -> Raw {
+        Raw {
+            id: "r1".into(),
+            version: 1,
+            bytes: serde_json::to_vec(&stored(doc)).unwrap().into(),
+        }
+    }
+
+    #[test]
+    fn a_reference_shows_the_display_name_else_the_user_name_when_a_string() {
+        let name = |doc| raw(doc).display_name().unwrap();
+        assert_eq!(
+            name(json!({"displayName": "Eng", "userName": "eng@x", "members": [1, {"a": [2]}]}))
+                .as_deref(),
+            Some("Eng")
+        );
+        assert_eq!(
+            name(json!({"userName": "alice@x", "name": {"displayName": "nested"}})).as_deref(),
+            Some("alice@x")
+        );
+        assert_eq!(
+            name(json!({"displayName": 7, "userName": "bob@x"})).as_deref(),
+            Some("bob@x")
+        );
+        assert_eq!(name(json!({"displayName": null})), None);
+        assert_eq!(name(json!({})), None);
+        let broken = Raw {
+            bytes: b"{\"doc\": {\"displayName\": ".to_vec().into(),
+            ..raw(json!({}))
+        };
+        assert!(
+            broken.display_name().is_err(),
+            "a truncated envelope is corrupt"
+        );
     }
 
     #[tokio::test]

@@ -20,14 +20,6 @@ use crate::scim::{
     schema::{ResourceKind, ResourceType, GROUP_TYPE, USER_TYPE},
 };
 
-/// A display name for a member or group reference: displayName, else a user's userName.
-fn display_of(doc: &Value) -> Option<Value> {
-    doc.get("displayName")
-        .or_else(|| doc.get("userName"))
-        .filter(|v| v.is_string())
-        .cloned()
-}
-
 /// The computed attributes of one resource as read for its projection: `None` for one it
 /// does not return.
 #[derive(Default)]
@@ -316,16 +308,17 @@ impl Engine {
         for chunk in named.chunks(1_000) {
             let groups = self
                 .records
-                .load_many(&GROUP_TYPE, chunk)
+                .load_many_raw(&GROUP_TYPE, chunk)
                 .await
                 .map_err(store_error)?;
             for g in groups {
+                let display = g.display_name().map_err(store_error)?;
                 let mut item = json!({
                     "value": g.id,
                     "$ref": reference(ctx, &GROUP_TYPE, &g.id),
                 });
-                if let Some(d) = display_of(&g.stored.doc) {
-                    item["display"] = d;
+                if let Some(d) = display {
+                    item["display"] = d.into();
                 }
                 item["type"] = "direct".into();
                 refs.insert(g.id, item);
@@ -403,9 +396,10 @@ impl Engine {
     ) -> Result<Vec<Value>, ScimError> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(1_000) {
+            // Only the ids are shown: the envelopes are not parsed.
             let users = self
                 .records
-                .load_many(&USER_TYPE, chunk)
+                .load_many_raw(&USER_TYPE, chunk)
                 .await
                 .map_err(store_error)?;
             let found: std::collections::HashSet<&str> =
@@ -419,7 +413,7 @@ impl Engine {
                 Vec::new()
             } else {
                 self.records
-                    .load_many(&GROUP_TYPE, &rest)
+                    .load_many_raw(&GROUP_TYPE, &rest)
                     .await
                     .map_err(store_error)?
             };

@@ -21,7 +21,7 @@ use crate::store::{
     Mutation, Precondition, Record, SharedStore, StoreError, StoreKey, Version, WriteBatch,
 };
 
-use super::schema::{ResourceKind, ResourceType, USER_TYPE};
+use super::schema::{ResourceKind, ResourceType, GROUP_TYPE, USER_TYPE};
 
 /// A resource as stored: its attributes without `id`, `meta` or computed attributes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -241,6 +241,38 @@ impl Records {
             .zip(records)
             .filter_map(|(id, r)| r.map(|r| Raw::new(id.clone(), r)))
             .collect())
+    }
+
+    /// What each of `ids` names, in `ids` order: a user, a group, or `None` for neither. Two
+    /// store reads at most; no envelope is parsed.
+    pub async fn kinds(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<Option<&'static ResourceType>>, StoreError> {
+        let users = self.store.get_many(space(&USER_TYPE), ids).await?;
+        let mut kinds: Vec<Option<&'static ResourceType>> = users
+            .iter()
+            .map(|u| u.as_ref().map(|_| &USER_TYPE))
+            .collect();
+        let rest: Vec<String> = ids
+            .iter()
+            .zip(&kinds)
+            .filter(|(_, k)| k.is_none())
+            .map(|(id, _)| id.clone())
+            .collect();
+        if !rest.is_empty() {
+            let mut groups = self
+                .store
+                .get_many(space(&GROUP_TYPE), &rest)
+                .await?
+                .into_iter();
+            for kind in kinds.iter_mut().filter(|k| k.is_none()) {
+                if groups.next().flatten().is_some() {
+                    *kind = Some(&GROUP_TYPE);
+                }
+            }
+        }
+        Ok(kinds)
     }
 
     /// Resources in id order, skipping `offset`.
@@ -654,6 +686,15 @@ mod tests {
             ["u1"]
         );
         assert_eq!(records.groups_by_name("eng").await.unwrap(), ["g1"]);
+        let ids = ["g1", "nope", "u1", "g1"].map(String::from);
+        let kinds: Vec<Option<&str>> = records
+            .kinds(&ids)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|k| k.map(|rt| rt.name))
+            .collect();
+        assert_eq!(kinds, [Some("Group"), None, Some("User"), Some("Group")]);
         assert_eq!(records.all_members("g1").await.unwrap(), ["u1"]);
         assert_eq!(records.groups_of("u1").await.unwrap(), ["g1"]);
         assert_eq!(records.count(&USER_TYPE).await.unwrap(), 1);

@@ -13,7 +13,7 @@ use crate::scim::{
     filter::element_matches,
     patch::MemberChange,
     records::Changes,
-    schema::{ResourceKind, ResourceType, GROUP_SCHEMA, GROUP_TYPE, USER_TYPE},
+    schema::{ResourceKind, ResourceType, GROUP_SCHEMA},
 };
 
 /// The most members one request may name (Okta sends up to 256 at a time).
@@ -67,39 +67,15 @@ impl Engine {
         &self,
         ids: &[String],
     ) -> Result<Vec<(&'static ResourceType, String)>, ScimError> {
-        let users = self
-            .records
-            .load_many(&USER_TYPE, ids)
-            .await
-            .map_err(store_error)?;
-        let users: HashSet<String> = users.into_iter().map(|u| u.id).collect();
-        let rest: Vec<String> = ids
-            .iter()
-            .filter(|i| !users.contains(*i))
-            .cloned()
-            .collect();
-        let groups: HashSet<String> = if rest.is_empty() {
-            HashSet::new()
-        } else {
-            self.records
-                .load_many(&GROUP_TYPE, &rest)
-                .await
-                .map_err(store_error)?
-                .into_iter()
-                .map(|g| g.id)
-                .collect()
-        };
+        let kinds = self.records.kinds(ids).await.map_err(store_error)?;
         ids.iter()
-            .map(|id| {
-                if users.contains(id) {
-                    Ok((&USER_TYPE, id.clone()))
-                } else if groups.contains(id) {
-                    Ok((&GROUP_TYPE, id.clone()))
-                } else {
-                    Err(ScimError::InvalidValue(format!(
+            .zip(kinds)
+            .map(|(id, kind)| {
+                kind.map(|rt| (rt, id.clone())).ok_or_else(|| {
+                    ScimError::InvalidValue(format!(
                         "member {id:?} is not an existing User or Group"
-                    )))
-                }
+                    ))
+                })
             })
             .collect()
     }

@@ -17,7 +17,7 @@ use crate::scim::{
         splice::{self, parse_time, Unspliced},
         with_meta, Meta,
     },
-    schema::{ResourceKind, ResourceType, GROUP_TYPE, USER_TYPE},
+    schema::{ResourceKind, ResourceType, GROUP_TYPE},
 };
 
 /// The computed attributes of one resource as read for its projection: `None` for one it
@@ -396,38 +396,15 @@ impl Engine {
     ) -> Result<Vec<Value>, ScimError> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(1_000) {
-            // Only the ids are shown: the envelopes are not parsed.
-            let users = self
-                .records
-                .load_many_raw(&USER_TYPE, chunk)
-                .await
-                .map_err(store_error)?;
-            let found: std::collections::HashSet<&str> =
-                users.iter().map(|u| u.id.as_str()).collect();
-            let rest: Vec<String> = chunk
-                .iter()
-                .filter(|id| !found.contains(id.as_str()))
-                .cloned()
-                .collect();
-            let groups = if rest.is_empty() {
-                Vec::new()
-            } else {
-                self.records
-                    .load_many_raw(&GROUP_TYPE, &rest)
-                    .await
-                    .map_err(store_error)?
-            };
-            for (rt, loaded) in users
-                .iter()
-                .map(|u| (&USER_TYPE, u))
-                .chain(groups.iter().map(|g| (&GROUP_TYPE, g)))
-            {
+            let kinds = self.records.kinds(chunk).await.map_err(store_error)?;
+            for (id, rt) in chunk.iter().zip(kinds) {
+                let Some(rt) = rt else { continue };
                 // No `display`: the bridge does not store a member's display name, and one
                 // computed from the member would differ from what the client wrote (issue 10).
                 // `value`, `$ref` and `type` identify the member; `/Schemas` says so.
                 let mut item = json!({
-                    "value": loaded.id,
-                    "$ref": reference(ctx, rt, &loaded.id),
+                    "value": id,
+                    "$ref": reference(ctx, rt, id),
                 });
                 item["type"] = rt.name.into();
                 out.push(item);

@@ -101,11 +101,16 @@ async fn open_store(
     latency: Option<prometheus::HistogramVec>,
 ) -> anyhow::Result<SharedStore> {
     let store: SharedStore = match &settings.store {
-        StoreSettings::Embedded { data_dir } => {
-            let dir = data_dir.clone();
-            let store = tokio::task::spawn_blocking(move || EmbeddedStore::open(&dir))
-                .await
-                .context("opening the embedded store")??;
+        StoreSettings::Embedded {
+            data_dir,
+            cache_bytes,
+        } => {
+            let (dir, cache_bytes) = (data_dir.clone(), *cache_bytes);
+            let store = tokio::task::spawn_blocking(move || {
+                EmbeddedStore::open_with_cache(&dir, cache_bytes)
+            })
+            .await
+            .context("opening the embedded store")??;
             Arc::new(store)
         }
         StoreSettings::Redis { .. } => {
@@ -160,7 +165,7 @@ async fn connect_redis(
 /// data directory beside the (locked) embedded database otherwise.
 fn usage_ledger(settings: &Settings, store: &SharedStore) -> Ledger {
     match &settings.store {
-        StoreSettings::Embedded { data_dir } => Ledger::File {
+        StoreSettings::Embedded { data_dir, .. } => Ledger::File {
             dir: data_dir.clone(),
             timeout: settings.store_timeout,
         },
@@ -435,7 +440,7 @@ pub async fn cert_report(settings: Settings) -> anyhow::Result<crate::tls::CertR
 /// nothing; Redis gets a few seconds to answer. `Ok(None)` when nothing was persisted.
 pub async fn token_usage(settings: &Settings) -> (String, Result<Option<UsageRecord>, UsageError>) {
     let ledger = match &settings.store {
-        StoreSettings::Embedded { data_dir } => Ledger::File {
+        StoreSettings::Embedded { data_dir, .. } => Ledger::File {
             dir: data_dir.clone(),
             timeout: USAGE_READ_TIMEOUT,
         },

@@ -141,6 +141,8 @@ pub enum StoreSettings {
     Embedded {
         /// The directory.
         data_dir: PathBuf,
+        /// The store's own page cache, bytes (`store_cache_bytes`).
+        cache_bytes: usize,
     },
     /// Redis.
     Redis {
@@ -274,9 +276,13 @@ pub fn describe(settings: &Settings) -> Vec<(&'static str, String)> {
         ),
     ];
     match &settings.store {
-        StoreSettings::Embedded { data_dir } => {
+        StoreSettings::Embedded {
+            data_dir,
+            cache_bytes,
+        } => {
             lines.push(("store", "embedded".into()));
             lines.push(("data_dir", data_dir.display().to_string()));
+            lines.push(("store_cache_bytes", cache_bytes.to_string()));
         }
         StoreSettings::Redis {
             url,

@@ -170,8 +170,11 @@ fn store(values: &Values, store_timeout: Duration) -> Result<StoreSettings, Conf
                 });
             }
             let data_dir = get(values, "data_dir", non_empty)?.unwrap_or(DEFAULT_DATA_DIR.into());
+            let cache_bytes = get(values, "store_cache_bytes", positive)?
+                .unwrap_or(crate::store::embedded::DEFAULT_CACHE_BYTES);
             return Ok(StoreSettings::Embedded {
                 data_dir: PathBuf::from(data_dir),
+                cache_bytes,
             });
         }
     };
@@ -366,7 +369,8 @@ mod tests {
         assert_eq!(
             s.store,
             StoreSettings::Embedded {
-                data_dir: "data".into()
+                data_dir: "data".into(),
+                cache_bytes: crate::store::embedded::DEFAULT_CACHE_BYTES,
             }
         );
         assert!(!s.session.explicit);

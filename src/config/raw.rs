@@ -14,6 +14,7 @@ use super::ConfigError;
 pub(crate) const KEYS: &[&str] = &[
     "session",
     "data_dir",
+    "store_cache_bytes",
     "bind_address",
     "port",
     "ping_server",

@@ -36,8 +36,10 @@ const FILE_NAME: &str = "scim-bridge.redb";
 /// `get_many` batches and `members` pages of up to this many entries are read on the calling
 /// task; larger ones on the blocking pool.
 const INLINE_READS: usize = 128;
-/// The redb page cache.
-const CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// The redb page cache unless `store_cache_bytes` says otherwise: what a read finds without
+/// going to the file (the OS page cache still holds the file, outside the process's resident
+/// memory). Its trade-off at 100,000 users is in BENCHMARKS.md.
+pub const DEFAULT_CACHE_BYTES: usize = 16 * 1024 * 1024;
 /// Capacity of the change feed; slow watchers lose the oldest notices.
 const FEED_CAPACITY: usize = 1024;
 
@@ -51,16 +53,22 @@ pub struct EmbeddedStore {
 }
 
 impl EmbeddedStore {
-    /// Opens (or creates) `dir/scim-bridge.redb`, creating `dir` if needed.
+    /// Opens (or creates) `dir/scim-bridge.redb`, creating `dir` if needed, with the default
+    /// page cache.
     pub fn open(dir: &Path) -> Result<EmbeddedStore, StoreError> {
+        EmbeddedStore::open_with_cache(dir, DEFAULT_CACHE_BYTES)
+    }
+
+    /// [`EmbeddedStore::open`] with a page cache of `cache_bytes`.
+    pub fn open_with_cache(dir: &Path, cache_bytes: usize) -> Result<EmbeddedStore, StoreError> {
         let path = dir.join(FILE_NAME);
         std::fs::create_dir_all(dir).map_err(|e| {
             StoreError::unavailable(format!("creating data directory {}", dir.display()), e)
         })?;
-        // redb caches up to 1 GiB by default; the directory's hot set is far smaller, and the
-        // OS page cache still holds the file, so a modest cache keeps the bridge's memory flat.
+        // redb caches up to 1 GiB by default; the OS page cache still holds the file, so a
+        // modest cache keeps the bridge's memory flat.
         let db = Database::builder()
-            .set_cache_size(CACHE_BYTES)
+            .set_cache_size(cache_bytes)
             .create(&path)
             .map_err(|e| {
                 StoreError::unavailable(format!("opening database {}", path.display()), e)

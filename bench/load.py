@@ -10,6 +10,8 @@ to 127.0.0.1.
 
     python3 bench/load.py --users 100000 --members 50000 --duration 10
 
+Settings (`OP_*`) and allocator options (`MIMALLOC_*`) in the environment reach the bridge.
+
 A/B: `--baseline OTHER_BINARY` starts a second bridge from another build, seeds it the same,
 and runs each scenario on both, alternating which goes first, `--rounds` times; it reports the
 median of each and the ratio (this build / baseline). `--only create,PATCH` keeps the scenarios
@@ -18,6 +20,12 @@ whose names contain one of the words. For example, against the build before issu
     git worktree add /tmp/old 47e53d8 && (cd /tmp/old && cargo build --release --bin scim-bridge)
     python3 bench/load.py --users 10000 --members 5000 --duration 5 --rounds 3 \
         --only create,PATCH --baseline /tmp/old/target/release/scim-bridge
+
+`--baseline-env KEY=VALUE` gives side B a setting of its own (B is this build unless
+`--baseline` names another): one setting's A/B in one run, e.g. the store's page cache:
+
+    python3 bench/load.py --only lookup,GET,page --rounds 3 \
+        --baseline-env OP_STORE_CACHE_BYTES=67108864
 
 `--ceiling` also measures, for the lookup, the GET by id and the page of 100, a bare hyper
 server (examples/ceiling.rs) answering the very bytes the bridge answered, in the same run and
@@ -132,11 +140,12 @@ class Bridge:
         self.token = subprocess.run([binary, "init", "--session", session], check=True,
                                     capture_output=True, text=True).stdout.strip()
         self.port = free_port()
-        env = {"PATH": os.environ.get("PATH", ""), "OP_SESSION": session,
+        # Settings (OP_*) and allocator options (MIMALLOC_*) in the environment pass through,
+        # for A/B runs; the ones set here win.
+        env = {k: v for k, v in os.environ.items() if k.startswith(("OP_", "MIMALLOC_"))}
+        env.update({"PATH": os.environ.get("PATH", ""), "OP_SESSION": session,
                "OP_DATA_DIR": os.path.join(workdir, "data"), "OP_BIND_ADDRESS": "127.0.0.1",
-               "OP_PORT": str(self.port)}
-        # Allocator options (MIMALLOC_PURGE_DELAY, …) pass through, for A/B runs.
-        env.update({k: v for k, v in os.environ.items() if k.startswith("MIMALLOC_")})
+               "OP_PORT": str(self.port)})
         env.update(extra_env)
         self.log = open(os.path.join(workdir, "bridge.log"), "w")
         self.proc = subprocess.Popen([binary, "serve"], env=env, stdout=self.log, stderr=self.log)
@@ -444,7 +453,8 @@ def compare(args, workdir, labels, redis, baseline):
     a = Bridge(os.path.join(workdir, "a"), {}, args.binary, redis[0])
     b = None
     try:
-        b = Bridge(os.path.join(workdir, "b"), {}, baseline or a.binary, redis[1])
+        b_env = dict(kv.split("=", 1) for kv in args.baseline_env or [])
+        b = Bridge(os.path.join(workdir, "b"), b_env, baseline or a.binary, redis[1])
         prepared = {"a": prepare(a, args, os.path.join(workdir, "a")),
                     "b": prepare(b, args, os.path.join(workdir, "b"))}
         bridges = {"a": a, "b": b}
@@ -462,18 +472,21 @@ def compare(args, workdir, labels, redis, baseline):
             pa, pb = (median([r["p99_ms"] for r in runs[s]]) for s in ("a", "b"))
             cpu = {s: (median([r["bridge_cpu_ms"] for r in runs[s]]),
                        median([r["redis_cpu_ms"] for r in runs[s]])) for s in ("a", "b")}
+            peak = {s: max(r["peak_mb"] for r in runs[s]) for s in ("a", "b")}
             rows.append({"scenario": scenario[0], "rps": ra, "baseline_rps": rb, "ratio": ra / rb,
-                         "p99_ms": pa, "baseline_p99_ms": pb, "cpu_ms": cpu, "runs": runs})
+                         "p99_ms": pa, "baseline_p99_ms": pb, "cpu_ms": cpu, "peak_mb": peak, "runs": runs})
         print()
         print(f"| scenario ({args.users} users, median of {args.rounds}, {args.duration} s each) "
               f"| {labels[0]} req/s | {labels[1]} req/s | ratio | p99 ms ({labels[0]} / {labels[1]}) "
-              f"| CPU ms per request, bridge + Redis ({labels[0]} / {labels[1]}) |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+              f"| CPU ms per request, bridge + Redis ({labels[0]} / {labels[1]}) "
+              f"| peak resident MB ({labels[0]} / {labels[1]}) |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
         for r in rows:
             (ba, ra_), (bb, rb_) = r["cpu_ms"]["a"], r["cpu_ms"]["b"]
             print(f"| {r['scenario']} | {r['rps']:.0f} | {r['baseline_rps']:.0f} | {r['ratio']:.2f} "
                   f"| {r['p99_ms']:.2f} / {r['baseline_p99_ms']:.2f} "
-                  f"| {ba:.3f} + {ra_:.3f} / {bb:.3f} + {rb_:.3f} |")
+                  f"| {ba:.3f} + {ra_:.3f} / {bb:.3f} + {rb_:.3f} "
+                  f"| {r['peak_mb']['a']:.0f} / {r['peak_mb']['b']:.0f} |")
         if args.json:
             with open(args.json, "w") as f:
                 json.dump({"args": vars(args), "results": rows}, f, indent=2)
@@ -499,18 +512,21 @@ def main():
                          "bodies for the lookup, the GET and the page, alternating, and print each ratio")
     ap.add_argument("--redis", action="store_true",
                     help="each bridge on its own redis-server (appendfsync always) instead of the embedded store")
+    ap.add_argument("--baseline-env", action="append", metavar="KEY=VALUE",
+                    help="a setting for side B only (repeatable); without --baseline, B is this build: "
+                         "an A/B of one setting, e.g. --baseline-env OP_STORE_CACHE_BYTES=67108864")
     ap.add_argument("--stores", action="store_true",
                     help="one build on Redis (A) against the same build on the embedded store (B), in the same run")
     args = ap.parse_args()
     if args.duration > 120 or args.users > 1_000_000 or not 1 <= args.rounds <= 9:
         raise SystemExit("refusing an unbounded run: --duration <= 120, --users <= 1,000,000, --rounds 1..9")
-    if args.stores and (args.baseline or args.redis):
+    if args.stores and (args.baseline or args.baseline_env or args.redis):
         raise SystemExit("--stores compares the two stores of one build: not with --baseline or --redis")
     if not scenarios(args):
         raise SystemExit(f"--only {args.only!r} keeps no scenario")
     ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="scim-bench-") as workdir:
-        if args.baseline:
+        if args.baseline or args.baseline_env:
             compare(args, workdir, ("this build", "baseline"), (args.redis, args.redis), args.baseline)
         elif args.stores:
             compare(args, workdir, ("Redis", "embedded"), (True, False), None)

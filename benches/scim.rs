@@ -1,6 +1,7 @@
 //! Criterion benches for the hot pure code of the SCIM layer: filter parsing and evaluation
 //! (every identity-provider lookup), PATCH parsing and application (every update), and input
-//! normalisation (every create and replace).
+//! normalisation (every create and replace), and writing a stored user as its representation
+//! (every read), from the stored bytes and through the tree.
 //!
 //! Run: `cargo bench --bench scim` (HTML reports in target/criterion).
 
@@ -11,8 +12,10 @@ use serde_json::{json, Value};
 
 use scim_bridge::scim::{
     filter, patch,
+    project::Projection,
     quirk::Quirks,
-    resource::normalize_input,
+    records::Stored,
+    resource::{normalize_input, splice, with_meta, Meta},
     schema::{GROUP_TYPE, USER_TYPE},
 };
 
@@ -156,5 +159,68 @@ fn charts(c: &mut Criterion) {
     c.bench_function("charts/the hour as JSON", |b| b.iter(|| charts.to_json()));
 }
 
-criterion_group!(benches, filters, patches, large_adds, normalise, charts);
+/// A GET's body from a stored user: spliced from the stored bytes (what a default read does)
+/// and through a `Value` tree (what a read with `attributes` does), each with its one group.
+fn render(c: &mut Criterion) {
+    let doc = normalize_input(user(), &USER_TYPE, &mut Quirks::default()).unwrap();
+    let stored = serde_json::to_vec(&Stored {
+        created: "2026-11-30T08:15:00Z".into(),
+        last_modified: "2026-12-01T17:42:09.123Z".into(),
+        doc,
+    })
+    .unwrap();
+    let groups = vec![json!({
+        "value": "9c5d2a4e-0d1f-4a51-9b9e-3f6f1c2b7a10",
+        "$ref": "https://scim.example.com/scim/v2/Groups/9c5d2a4e-0d1f-4a51-9b9e-3f6f1c2b7a10",
+        "display": "Engineering",
+        "type": "direct",
+    })];
+    let (id, base) = (
+        "2819c223-7f76-453a-919d-413861904646",
+        "https://scim.example.com/scim/v2",
+    );
+    let spliced = |stored: &[u8]| {
+        let mut out = Vec::with_capacity(1024);
+        splice::write(
+            &mut out,
+            &USER_TYPE,
+            stored,
+            id,
+            base,
+            7,
+            &[("groups", &groups)],
+        )
+        .unwrap();
+        out
+    };
+    let projection = Projection::default_for(&USER_TYPE);
+    let tree = |stored: &[u8]| {
+        let mut s: Stored = serde_json::from_slice(stored).unwrap();
+        s.doc["groups"] = Value::Array(groups.clone());
+        let meta = Meta::new(
+            &USER_TYPE,
+            base,
+            id,
+            splice::parse_time(&s.created),
+            splice::parse_time(&s.last_modified),
+            7,
+        );
+        let mut doc = with_meta(s.doc, id, &meta);
+        projection.apply(&mut doc, &USER_TYPE);
+        serde_json::to_vec(&doc).unwrap()
+    };
+    // Like with like: both write the same representation.
+    assert_eq!(
+        serde_json::from_slice::<Value>(&spliced(&stored)).unwrap(),
+        serde_json::from_slice::<Value>(&tree(&stored)).unwrap()
+    );
+    c.bench_function("render/user from the stored bytes", |b| {
+        b.iter(|| spliced(black_box(&stored)))
+    });
+    c.bench_function("render/user through the tree", |b| {
+        b.iter(|| tree(black_box(&stored)))
+    });
+}
+
+criterion_group!(benches, filters, patches, large_adds, normalise, charts, render);
 criterion_main!(benches);

@@ -210,9 +210,7 @@ impl Records {
         let Some(record) = found else {
             return Ok(None);
         };
-        if groups.len() == FIRST {
-            self.rest(&set, &mut groups).await?;
-        }
+        self.rest(&set, &mut groups).await?;
         Ok(Some((Raw::new(id.to_owned(), record), groups)))
     }
 
@@ -369,23 +367,23 @@ impl Records {
         let sets: Vec<String> = members.iter().map(|m| member_of_set(m)).collect();
         let mut firsts = self.store.members_many(&sets, FIRST).await?;
         for (set, groups) in sets.iter().zip(&mut firsts) {
-            if groups.len() == FIRST {
-                self.rest(set, groups).await?;
-            }
+            self.rest(set, groups).await?;
         }
         Ok(firsts)
     }
 
     async fn all(&self, set: &str) -> Result<Vec<String>, StoreError> {
         let mut out = self.store.members(set, None, FIRST).await?;
-        if out.len() == FIRST {
-            self.rest(set, &mut out).await?;
-        }
+        self.rest(set, &mut out).await?;
         Ok(out)
     }
 
-    /// Reads the members of `set` after the full first page `out` holds, in large pages.
+    /// Completes `out`, the first page of `set` read with limit `FIRST`: when that page came
+    /// full, reads the members after it, in large pages; otherwise it already holds them all.
     async fn rest(&self, set: &str, out: &mut Vec<String>) -> Result<(), StoreError> {
+        if out.len() < FIRST {
+            return Ok(());
+        }
         loop {
             let batch = self
                 .store

@@ -155,7 +155,14 @@ impl Drop for EmbeddedStore {
     }
 }
 
-/// Up to `limit` members of `set` in order, strictly after `after` when given.
+/// The record under `key`, inside `txn`.
+fn read_record(txn: &redb::ReadTransaction, key: &StoreKey) -> Result<Option<Record>, redb::Error> {
+    Ok(txn
+        .open_table(RECORDS)?
+        .get((key.space.as_str(), key.id.as_str()))?
+        .map(|g| record(g.value())))
+}
+
 /// [`StateStore::get_with_members`] inside one read transaction.
 fn record_and_members(
     txn: &redb::ReadTransaction,
@@ -163,10 +170,7 @@ fn record_and_members(
     set: &str,
     limit: usize,
 ) -> Result<(Option<Record>, Vec<String>), redb::Error> {
-    let found = txn
-        .open_table(RECORDS)?
-        .get((key.space.as_str(), key.id.as_str()))?
-        .map(|g| record(g.value()));
+    let found = read_record(txn, key)?;
     let members = match found {
         Some(_) => set_page(&txn.open_table(SETS)?, set, None, limit)?,
         None => Vec::new(),
@@ -174,6 +178,7 @@ fn record_and_members(
     Ok((found, members))
 }
 
+/// Up to `limit` members of `set` in order, strictly after `after` when given.
 fn set_page(
     t: &redb::ReadOnlyTable<(&'static str, &'static str), ()>,
     set: &str,
@@ -276,11 +281,7 @@ impl StateStore for EmbeddedStore {
     }
 
     async fn get(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        self.read_now("reading a record", |txn| {
-            let t = txn.open_table(RECORDS)?;
-            Ok(t.get((key.space.as_str(), key.id.as_str()))?
-                .map(|g| record(g.value())))
-        })
+        self.read_now("reading a record", |txn| read_record(txn, key))
     }
 
     async fn get_many(

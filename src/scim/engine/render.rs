@@ -52,9 +52,8 @@ impl Computed {
 pub struct Fetched {
     /// The stored resource.
     pub raw: Raw,
-    /// `User.groups` as ids, when `wants.groups`.
+    /// `User.groups` as ids, when the projection shows them.
     groups: Option<Vec<String>>,
-    wants: Wants,
 }
 
 /// Which computed attributes a resource of some type shows under some projection.
@@ -195,8 +194,7 @@ impl Engine {
         id: &str,
         projection: &Projection,
     ) -> Result<Fetched, ScimError> {
-        let wants = Wants::of(rt, projection);
-        let found = if wants.groups {
+        let found = if Wants::of(rt, projection).groups {
             self.records
                 .load_raw_with_groups(id)
                 .await
@@ -210,7 +208,7 @@ impl Engine {
                 .map(|raw| (raw, None))
         };
         let (raw, groups) = found.ok_or_else(|| super::not_found(rt, id))?;
-        Ok(Fetched { raw, groups, wants })
+        Ok(Fetched { raw, groups })
     }
 
     /// The representation of a fetched resource as JSON, projected: written from the stored
@@ -222,7 +220,7 @@ impl Engine {
         projection: &Projection,
         ctx: &Ctx,
     ) -> Result<Vec<u8>, ScimError> {
-        let Fetched { raw, groups, wants } = fetched;
+        let Fetched { raw, groups } = fetched;
         let groups = match groups {
             Some(ids) => Some(
                 self.name_groups(vec![ids], ctx)
@@ -232,6 +230,7 @@ impl Engine {
             ),
             None => None,
         };
+        let wants = Wants::of(rt, projection);
         let computed = self.with_members(&raw.id, wants, groups, ctx).await?;
         let mut out = Vec::new();
         self.render_into(&mut out, rt, raw, projection, computed, ctx)?;

@@ -5,8 +5,8 @@ Starts the release binary on the embedded store in a temporary directory, seeds 
 group of M members through the SCIM API (Bulk and PATCH, as an identity provider would), then
 drives each scenario with wrk for a bounded time and reports requests/s, p50 and p99 latency,
 the server's CPU per request (utime + stime from /proc) and its resident memory: the peak of
-the seeding and of each scenario (VmHWM, started afresh before each through `clear_refs`). Every loop is bounded in count and time; all traffic goes
-to 127.0.0.1.
+the seeding and of each scenario (VmHWM, started afresh before each through `clear_refs`).
+Every loop is bounded in count and time; all traffic goes to 127.0.0.1.
 
     python3 bench/load.py --users 100000 --members 50000 --duration 10
 
@@ -62,6 +62,11 @@ def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def ms_per_request(cpu_s, rps, duration):
+    """CPU milliseconds per request, from the CPU seconds spent over a wrk run."""
+    return 1000 * cpu_s / max(rps * duration, 1)
 
 
 def free_port():
@@ -359,8 +364,8 @@ def run(bridge, prepared, scenario, duration):
     after = bridge.cpu_s()
     done = max(r["rps"] * duration, 1)
     # CPU per request: the bridge's, and its Redis's (0 on the embedded store).
-    r["bridge_cpu_ms"] = 1000 * (after[0] - before[0]) / done
-    r["redis_cpu_ms"] = 1000 * (after[1] - before[1]) / done
+    r["bridge_cpu_ms"] = ms_per_request(after[0] - before[0], r["rps"], duration)
+    r["redis_cpu_ms"] = ms_per_request(after[1] - before[1], r["rps"], duration)
     r["scenario"] = name
     if bridge.redis:
         r["redis_commands"] = bridge.redis.commands_per(done)
@@ -395,7 +400,7 @@ def single(args, workdir):
             def on_ceiling():
                 before = cpu_seconds(ceiling.proc.pid)
                 top = wrk(ceiling, scenario[1], args.duration, scenario[3], common)
-                top["cpu_ms"] = 1000 * (cpu_seconds(ceiling.proc.pid) - before) / max(top["rps"] * args.duration, 1)
+                top["cpu_ms"] = ms_per_request(cpu_seconds(ceiling.proc.pid) - before, top["rps"], args.duration)
                 return top
 
             # Alternate which goes first, so neither always runs on a warmer machine.
